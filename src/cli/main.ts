@@ -1,0 +1,27 @@
+// devnet's CLI: wires one file per verb (cli/<verb>.ts) into commander and
+// turns errors into messages that say what happened and what to do.
+import { Command, CommanderError } from 'commander';
+import { asDevnetError, exitCodeFor } from '../errors.ts';
+import { VERSION } from '../version.ts';
+import { registerVersion } from './version.ts';
+
+const program = new Command('devnet')
+  .description("Make this machine a member of a Kubernetes cluster's network.")
+  .version(VERSION, '-V, --version', "print devnet's version")
+  .showHelpAfterError()
+  .exitOverride();
+
+registerVersion(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode;
+  } else {
+    const e = asDevnetError(err);
+    process.stderr.write(`devnet: ${e.message}\n`);
+    if (e.hint) process.stderr.write(`  ${e.hint}\n`);
+    process.exitCode = exitCodeFor(e.category);
+  }
+}

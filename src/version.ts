@@ -1,0 +1,6 @@
+// VERSION is devnet's version, read from package.json (src/ and dist/ both sit one level below it).
+import { readFileSync } from 'node:fs';
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
