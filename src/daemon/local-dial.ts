@@ -81,6 +81,13 @@ export class LocalDial implements Upstream {
     this.#sockets.clear();
   }
 
+  /** queued is how many app bytes wait in the write queues of sockets dialed to port (bounded by the window). */
+  queued(port: number): number {
+    let n = 0;
+    for (const s of this.#sockets) if (s instanceof net.Socket && s.remotePort === port) n += s.writableLength;
+    return n;
+  }
+
   openStream(flow: Flow, stream: StackStream): void {
     const target = this.#resolve(flow);
     if (!target) {

@@ -172,13 +172,9 @@ export class NetStack {
     return this.#frags.bytes;
   }
 
-  /** connection returns the TCP connection for an app socket and destination (for tests and diagnostics). */
-  connection(src: string, sport: number, dst: string, dport: number): TcpConnection | undefined {
-    for (const c of this.#conns.values()) {
-      if (c.flow.src.address === src && c.remotePort === sport && c.flow.dst.address === dst && c.localPort === dport)
-        return c;
-    }
-    return undefined;
+  /** connections lists the live TCP connections (for diagnostics and tests). */
+  connections(): IterableIterator<TcpConnection> {
+    return this.#conns.values();
   }
 
   /** process handles one IP packet read from the TUN; bad packets are counted and dropped, never thrown. */

@@ -252,6 +252,11 @@ export class TcpConnection implements StackStream {
     return this.#sndWnd;
   }
 
+  /** receiveWindow is the window the connection can advertise now: the upstream's unused credit. */
+  get receiveWindow(): number {
+    return this.#recvWindow();
+  }
+
   /** buffered is how many bytes wait for the app's acknowledgment. */
   get buffered(): number {
     return this.#buf.length;
