@@ -96,8 +96,8 @@ rootTest('helper: SIGTERM undoes everything itself', async (t) => {
   const { child, first } = startHelper(ns, journal, { ...spec, persist: false });
   t.like(await first, { ready: true });
   child.kill('SIGTERM');
-  const code = await new Promise((r) => child.once('exit', r));
-  t.is(code, 0);
+  const exit = await new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  t.deepEqual(exit, { code: 0, signal: null });
   t.is(await snapshot(ns), before);
   await ns.delete();
 });
