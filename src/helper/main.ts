@@ -36,7 +36,6 @@ async function configure(journalPath: string, specJson: string): Promise<void> {
     await journal.undoAll(undoEnv);
     throw err;
   }
-  reply({ ready: true, name: tun.name, pid: process.pid });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -45,9 +44,11 @@ async function configure(journalPath: string, specJson: string): Promise<void> {
     reply({ stopped: true, failures });
     process.exit(failures.length === 0 ? 0 : 1);
   };
+  // Handlers go in before "ready" is printed: a caller may signal the moment it reads it.
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.stdin.on('end', stop);
+  reply({ ready: true, name: tun.name, pid: process.pid });
   process.stdin.resume();
 }
 
