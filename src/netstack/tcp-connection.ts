@@ -486,9 +486,10 @@ export class TcpConnection implements StackStream {
           this.#drainOoo();
         } else {
           this.#holdOoo(seq, data);
-          this.#ackNow(); // a duplicate ACK tells the app about the hole (RFC 5681 §4.2)
         }
-        this.#ackPending = true;
+        // One ACK per input batch, sent at the next dispatch; for out-of-order data it is the
+        // duplicate ACK that tells the app about the hole (RFC 5681 §4.2).
+        this.#ackNow();
       } else {
         this.#ackNow(); // duplicate data: the app's ACK was lost
       }
