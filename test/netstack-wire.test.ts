@@ -218,7 +218,7 @@ test('wire: parse(emit(x)) = x for IPv4', (t) => {
         const b = new Uint8Array(20 + len);
         emitIpv4(r, b, 0);
         const v = Ipv4Packet.check(b);
-        return v !== undefined && v.verifyChecksum() && same(parseIpv4(v), r);
+        return v?.verifyChecksum() && same(parseIpv4(v), r);
       },
     ),
   );

@@ -219,12 +219,12 @@ export function parse(p: OutPacket): Sent {
   const out: Sent = { payload: new Uint8Array(0), src: ip.src, dst: ip.dst };
   if (proto === IpProtocol.Tcp) {
     const s = TcpSegment.check(ip.payload);
-    if (!s || !s.verifyChecksum(ip.src, ip.dst)) throw new Error('bad TCP segment');
+    if (!s?.verifyChecksum(ip.src, ip.dst)) throw new Error('bad TCP segment');
     out.tcp = parseTcp(s);
     out.payload = s.payload;
   } else if (proto === IpProtocol.Udp) {
     const d = UdpDatagram.check(ip.payload);
-    if (!d || !d.verifyChecksum(ip.src, ip.dst)) throw new Error('bad UDP datagram');
+    if (!d?.verifyChecksum(ip.src, ip.dst)) throw new Error('bad UDP datagram');
     out.udp = { srcPort: d.srcPort, dstPort: d.dstPort };
     out.payload = d.payload;
   } else {
