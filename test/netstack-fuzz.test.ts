@@ -54,8 +54,10 @@ class ChaosUpstream implements Upstream {
   }
   openStream(_flow: Flow, stack: StackStream): void {
     const roll = this.r.int(10);
-    if (roll === 0)
-      return stack.reject(this.r.pick(['refused', 'unreachable', 'timeout', 'forbidden', 'limit'] as const));
+    if (roll === 0) {
+      stack.reject(this.r.pick(['refused', 'unreachable', 'timeout', 'forbidden', 'limit'] as const));
+      return;
+    }
     if (roll === 1) return; // never answers: the stack must time the open out
     const rec = { stack, credit: 0, done: false };
     const channel: StreamChannel = {
@@ -73,7 +75,10 @@ class ChaosUpstream implements Upstream {
     this.streams.push(rec);
   }
   openDatagram(_flow: Flow, stack: StackDatagrams): void {
-    if (this.r.int(5) === 0) return stack.reject('refused');
+    if (this.r.int(5) === 0) {
+      stack.reject('refused');
+      return;
+    }
     stack.accept({ send: () => undefined, close: () => undefined });
     this.datagrams.push(stack);
   }
