@@ -12,6 +12,8 @@
 //   rr HOST PORT N             N 1-byte request/response round trips; print latency percentiles (µs)
 //   cps HOST PORT N            N times: connect, 1-byte request/response, close; print connections/s
 //   idle HOST PORT N SECONDS   open N connections, report, keep them SECONDS, then close
+//   serve HOST PORT BYTES      serve echo on PORT, sink on PORT+1 (read to EOF, then end), source on
+//                              PORT+2 (send BYTES, then end); print once listening; exit after 15 minutes
 import { createHash } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
@@ -217,6 +219,29 @@ async function main(argv: string[]): Promise<void> {
       out({ open: socks.length });
       await new Promise((r) => setTimeout(r, secs * 1000));
       for (const s of socks) s.destroy();
+      return;
+    }
+    case 'serve': {
+      const bytes = Number(rest[0]);
+      const opts = { allowHalfOpen: true, noDelay: true };
+      const servers = [
+        net.createServer(opts, (s) => s.pipe(s)),
+        net.createServer(opts, (s) => {
+          s.on('data', () => undefined);
+          s.on('end', () => s.end());
+        }),
+        net.createServer(opts, async (s) => {
+          s.on('error', () => undefined);
+          await sendPattern(s, bytes);
+          s.end();
+        }),
+      ];
+      await Promise.all(
+        servers.map((srv, i) => new Promise<void>((r) => srv.listen({ port: port + i, host, backlog: 4096 }, r))),
+      );
+      out({ listening: true });
+      setTimeout(() => process.exit(0), 15 * 60_000).unref();
+      await new Promise(() => undefined);
       return;
     }
     default:
