@@ -602,10 +602,11 @@ export class TcpConnection implements StackStream {
     if (this.state !== 'established' && this.state !== 'fin-wait-1' && this.state !== 'fin-wait-2') return false;
     const right = seqAdd(this.#rcvNxt, Math.min(this.#recvWindow(), 0xffff << this.#rcvShift));
     const grow = seqDiff(right, this.#advRight);
-    if (grow <= 0) return false;
-    // Send an update when the window opens from (near) zero or grows by a good part (RFC 9293 §3.8.6.2.2).
+    // A standalone update only when the app may be blocked (less than a segment
+    // advertised) and the window opened by a useful amount: receiver-side silly
+    // window avoidance (RFC 9293 §3.8.6.2.2). Otherwise the next ACK carries it.
     const advertised = seqDiff(this.#advRight, this.#rcvNxt);
-    return advertised < this.#cfg.mss || grow >= Math.min(this.#cfg.maxWindow >> 2, 2 * this.#cfg.mss);
+    return advertised < this.#cfg.mss && grow >= Math.min(this.#cfg.mss, this.#cfg.maxWindow >> 1);
   }
 
   #ackNow(): void {

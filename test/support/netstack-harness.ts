@@ -162,7 +162,7 @@ export class Harness {
     if (!synAck?.tcp) throw new Error('no SYN-ACK');
     this.appAck = (synAck.tcp.seq + 1) >>> 0;
     this.segment({});
-    this.take(); // the window update that opens the scaled window past the SYN-ACK's 65535
+    this.take();
     return synAck.tcp.seq;
   }
 
