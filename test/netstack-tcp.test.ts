@@ -434,6 +434,24 @@ test('tcp: upstream reset sends RST to the app', (t) => {
   t.false(h.up.last.wasReset);
 });
 
+test('tcp: stack close resets established and dialing connections on both sides', (t) => {
+  const h = new Harness();
+  h.establish();
+  const dialing = new TestUpstream(false);
+  const h2 = new Harness(dialing);
+  h2.syn();
+  for (const x of [h, h2]) {
+    x.stack.close();
+    x.dispatch();
+    t.is(x.stack.tcpConnections, 0);
+  }
+  t.is(h.tcpOut()[0]?.flags, RST | ACK);
+  t.true(h.up.last.wasReset);
+  t.is(h2.tcpOut()[0]?.flags, RST | ACK);
+  dialing.last.stack.accept(dialing.last);
+  t.true(dialing.last.wasReset);
+});
+
 test('tcp: ISNs differ per tuple and advance with the clock (RFC 6528)', (t) => {
   const a = new Harness();
   a.syn();

@@ -242,6 +242,14 @@ export class TcpConnection implements StackStream {
 
   // ---- stack → connection ----
 
+  /** shutdown aborts the connection from the stack's side: RST to the app (at the next poll) and reset to the upstream. */
+  shutdown(): void {
+    if (this.state === 'closed' || this.#resetPending) return;
+    this.#resetPending = true;
+    this.#channel?.reset();
+    this.#host.wake(this);
+  }
+
   /** deadline is the next time (ms) the connection needs polling, or Infinity. */
   get deadline(): number {
     return Math.min(this.#rtoAt, this.#persistAt, this.#closeAt);
@@ -356,8 +364,9 @@ export class TcpConnection implements StackStream {
   poll(now: number): void {
     if (this.state === 'closed') return;
     if (this.state === 'opening') {
-      if (this.#reject || now >= this.#closeAt) {
-        this.#host.sendReject(this, this.#reject ?? 'timeout');
+      if (this.#reject || this.#resetPending || now >= this.#closeAt) {
+        // A stack shutdown while dialing refuses the SYN; a late accept is then reset.
+        this.#host.sendReject(this, this.#reject ?? (this.#resetPending ? 'refused' : 'timeout'));
         this.#close();
         return;
       }
