@@ -10,7 +10,7 @@
 //   conns HOST PORT N          hold N connections open at once, each echoing one line; then close all
 //   udp HOST PORT SIZE...      send one datagram of each size and check its echo
 //   rr HOST PORT N             N 1-byte request/response round trips; print latency percentiles (µs)
-//   cps HOST PORT N            N times: connect, 1-byte request/response, close; print connections/s
+//   cps HOST PORT N [C]        N times, C at once (default 8): connect, 1-byte request/response, close; print connections/s
 //   idle HOST PORT N SECONDS   open N connections, report, keep them SECONDS, then close
 //   serve HOST PORT BYTES      serve echo on PORT, sink on PORT+1 (read to EOF, then end), source on
 //                              PORT+2 (send BYTES, then end; no hashing); print once listening; exit after 15 minutes
@@ -187,7 +187,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'cps': {
       const n = Number(rest[0]);
-      const conc = 8;
+      const conc = Number(rest[1] ?? 8);
       let next = 0;
       let ok = 0;
       const worker = async () => {
