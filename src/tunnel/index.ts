@@ -23,6 +23,7 @@ export {
   type DnsAnswerInit,
   type GatewayOptions,
   HandshakeError,
+  type InterceptDecision,
   type OpenOptions,
   type OpenResult,
   Session,

@@ -152,8 +152,8 @@ export interface ClientOptions extends CommonOptions {
 /** GatewayOptions configure the gateway end of one session. */
 export interface GatewayOptions extends CommonOptions {
   gatewayName: string;
-  /** authenticate decides whether a HELLO may start a session; undefined = yes, else the refusal message. */
-  authenticate(hello: Hello): string | undefined;
+  /** authenticate decides whether a HELLO may start a session: undefined = yes; a string = wrong token (UNAUTHENTICATED); an object = another GOAWAY code. */
+  authenticate(hello: Hello): string | { code: number; message: string } | undefined;
   sessionId?: string;
 }
 
@@ -920,7 +920,8 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
       if (hello.initialChannelWindow === 0 || hello.initialSessionWindow === 0)
         return this.#fail(GoAwayCode.PROTOCOL_ERROR, 'HELLO announces a zero receive window', true);
       const refusal = opts.authenticate(hello);
-      if (refusal !== undefined) return this.#fail(GoAwayCode.UNAUTHENTICATED, refusal, true);
+      if (typeof refusal === 'string') return this.#fail(GoAwayCode.UNAUTHENTICATED, refusal, true);
+      if (refusal !== undefined) return this.#fail(refusal.code, refusal.message, true);
       this.version = version;
       this.id = opts.sessionId ?? randomUUID();
       this.peer = { name: hello.clientName, clientId: hello.clientId };
@@ -1150,7 +1151,8 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
     this.#endedWith = end;
     clearInterval(this.#heartbeat);
     clearTimeout(this.#handshakeTimer);
-    const level = end.reason === 'closed' || end.reason === 'carrier-closed' ? 'debug' : 'warn';
+    const level =
+      end.reason === 'closed' || end.reason === 'carrier-closed' || end.reason === 'handshake' ? 'debug' : 'warn';
     this.#log[level]({ sessionId: this.id, role: this.role, ...end }, `tunnel session ended: ${end.message}`);
     const c = this.#carrier;
     if (goAway && !c.destroyed && !c.writableEnded) {
