@@ -30,6 +30,9 @@ export const PATCH_TYPES = [
   'application/strategic-merge-patch+json',
 ];
 
+/** NAMESPACE_FINALIZE_DELAY_MS is how long a deleted namespace stays Terminating before its content and itself go. */
+export const NAMESPACE_FINALIZE_DELAY_MS = 1000;
+
 /** PROTECTED_NAMESPACES may not be deleted. */
 const PROTECTED_NAMESPACES = new Set(['default', 'kube-system', 'kube-public']);
 
@@ -72,8 +75,53 @@ const RESET_STATUS_ON_CREATE = new Set([
 export class Registry {
   readonly store: ObjectStore;
 
-  constructor(store: ObjectStore) {
+  #timers = new Set<NodeJS.Timeout>();
+  #namespaceDelayMs: number;
+
+  constructor(store: ObjectStore, opts: { namespaceFinalizeDelayMs?: number } = {}) {
     this.store = store;
+    this.#namespaceDelayMs = opts.namespaceFinalizeDelayMs ?? NAMESPACE_FINALIZE_DELAY_MS;
+  }
+
+  /** resumeTerminations finishes namespace deletions interrupted by a restart. */
+  resumeTerminations(): void {
+    for (const ns of this.store.list('/namespaces'))
+      if (ns.metadata.deletionTimestamp) this.#scheduleFinalize(ns.metadata.name!);
+  }
+
+  /** close cancels pending namespace finalizations (they resume at the next start). */
+  close(): void {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+  }
+
+  /** #terminateNamespace marks a namespace Terminating; its content and then itself are deleted shortly after, as the namespace controller does. */
+  #terminateNamespace(cur: KubeObject): KubeObject {
+    if (cur.metadata.deletionTimestamp) return cur;
+    const next = clone(cur);
+    next.metadata.deletionTimestamp = nowTimestamp();
+    next.status = { ...(next.status ?? {}), phase: 'Terminating' };
+    const stored = this.store.put('/namespaces', next);
+    this.#scheduleFinalize(cur.metadata.name!);
+    return stored;
+  }
+
+  #scheduleFinalize(name: string): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#finalizeNamespace(name);
+    }, this.#namespaceDelayMs);
+    this.#timers.add(timer);
+  }
+
+  #finalizeNamespace(name: string): void {
+    const ns = this.store.get('/namespaces', undefined, name);
+    if (!ns?.metadata.deletionTimestamp) return;
+    for (const t of RESOURCE_TYPES) {
+      if (!t.namespaced || !isStored(t)) continue;
+      for (const o of this.store.list(typeKey(t), name)) this.store.remove(typeKey(t), name, o.metadata.name!);
+    }
+    this.store.remove('/namespaces', undefined, name);
   }
 
   /** withKind returns a copy of a stored object carrying its kind and apiVersion, as single-object responses do. */
@@ -148,8 +196,15 @@ export class Registry {
     applyCreateDefaults(key, obj);
     const errs = validateObject(key, obj, type.namespaced);
     if (errs.length > 0) throw invalid(type, meta.name ?? '', errs);
-    if (type.namespaced && !this.store.get('/namespaces', undefined, obj.metadata.namespace!)) {
-      throw notFound(typeByKey('/namespaces')!, obj.metadata.namespace!);
+    if (type.namespaced) {
+      const ns = this.store.get('/namespaces', undefined, obj.metadata.namespace!);
+      if (!ns) throw notFound(typeByKey('/namespaces')!, obj.metadata.namespace!);
+      if (ns.metadata.deletionTimestamp) {
+        const msg = `unable to create new content in namespace ${ns.metadata.name} because it is being terminated`;
+        const err = forbidden(type.group, type.resource, meta.name, msg);
+        err.details!.causes = [{ reason: 'NamespaceTerminating', message: msg, field: 'metadata.namespace' }];
+        throw err;
+      }
     }
     if (this.store.get(key, meta.namespace, meta.name!)) throw alreadyExists(type, meta.name!);
     if (key === '/services') this.#allocateServiceAddresses(type, obj, undefined);
@@ -327,12 +382,7 @@ export class Registry {
     if (key === '/namespaces' && PROTECTED_NAMESPACES.has(name))
       throw forbidden('', 'namespaces', name, 'this namespace may not be deleted');
     if (opts.dryRun) return this.withKind(type, cur);
-    if (key === '/namespaces') {
-      for (const t of RESOURCE_TYPES) {
-        if (!t.namespaced || !isStored(t)) continue;
-        for (const o of this.store.list(typeKey(t), name)) this.store.remove(typeKey(t), name, o.metadata.name!);
-      }
-    }
+    if (key === '/namespaces') return this.withKind(type, this.#terminateNamespace(cur));
     const last = this.store.remove(key, namespace, name)!;
     this.#collectDependents(last, opts.propagationPolicy ?? 'Background');
     return this.withKind(type, last);

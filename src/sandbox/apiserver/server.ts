@@ -61,6 +61,10 @@ export interface ApiServerOptions {
   /** port to listen on; 0 picks a free one. */
   port?: number;
   logger?: Logger;
+  /** namespaceFinalizeDelayMs is how long deleted namespaces stay Terminating (default 1 s; tests shorten it). */
+  namespaceFinalizeDelayMs?: number;
+  /** watchHistory bounds the changes kept for watches to resume from (default HISTORY_LIMIT). */
+  watchHistory?: number;
 }
 
 /** ApiServer is a running server. */
@@ -171,10 +175,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const pki = loadOrCreatePki(opts.stateDir, extraSans);
   const tokens = loadOrCreateTokens(opts.stateDir);
   const authn = new Authenticator(opts.stateDir, tokens);
-  const store = ObjectStore.open(opts.stateDir);
-  const registry = new Registry(store);
+  const store = ObjectStore.open(opts.stateDir, { historyLimit: opts.watchHistory });
+  const registry = new Registry(store, { namespaceFinalizeDelayMs: opts.namespaceFinalizeDelayMs });
   const authz = new Authorizer(store);
   bootstrap(registry);
+  registry.resumeTerminations();
   const watches = new Set<() => void>();
   const wss = newPortForwardWss();
   const openapi = new OpenApiV3();
@@ -626,6 +631,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       closing ??= new Promise<void>((resolve) => {
         for (const end of watches) end();
         for (const ws of wss.clients) ws.terminate();
+        registry.close();
         server.close(() => {
           store.close();
           resolve();
