@@ -230,7 +230,7 @@ test.serial('kubectl get pods -w prints new rows as pods change', async (t) => {
     });
     await waitFor(/watched\s+0\/1\s+Pending\s+0/);
     await core.deleteNamespacedPod({ name: 'watched', namespace: 'demo' });
-    await waitFor(/watched[^\n]*\n[^]*watched/);
+    await waitFor(/watched[^\n]*\n[\s\S]*watched/);
     t.is(rows(out)[0]?.join(' '), 'NAME READY STATUS RESTARTS AGE', 'one header only');
   } finally {
     child.kill();
