@@ -33,6 +33,7 @@ import type { KubeObject } from './object.ts';
 import { OpenApiV3 } from './openapi.ts';
 import { loadOrCreatePki } from './pki.ts';
 import { chooseProtocol, forwardPorts, type Logger, newPortForwardWss, parsePorts } from './portforward.ts';
+import { decodeProtobufObject, PROTOBUF_MEDIA_TYPE } from './protobuf.ts';
 import { Authorizer, checkEscalation } from './rbac.ts';
 import { type DeleteOptions, PATCH_TYPES, Registry } from './registry.ts';
 import { findType, groupVersion, type ResourceType, typeKey } from './resources.ts';
@@ -355,6 +356,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   async function jsonBody(req: IncomingMessage): Promise<unknown> {
     const ct = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim();
     const body = await readBody(req);
+    if (ct === PROTOBUF_MEDIA_TYPE) return decodeProtobufObject(body);
     if (ct !== 'application/json' && ct !== '' && ct !== '*/*') throw unsupportedMediaType(['application/json']);
     return parseJsonBody(body);
   }
