@@ -87,7 +87,7 @@ function dnsAnswersInPod(paths: SandboxPaths, agent: NodeAgent): Promise<boolean
       'ip',
       ['netns', 'exec', netns, 'getent', 'ahostsv4', `hello.demo.svc.${CLUSTER_DOMAIN}`],
       { timeout: 3000 },
-      (err, out) => done(!err && String(out).includes('10.96.')),
+      (err, out) => done(!err && /^\d+\.\d+\.\d+\.\d+\s/m.test(String(out))),
     );
   });
 }
