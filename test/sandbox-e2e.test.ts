@@ -116,19 +116,22 @@ rootTest('up prints what it made; a second up is harmless', async (t) => {
 rootTest('from inside a pod, services and pods answer by IP and by name', async (t) => {
   const pod = await helloPod();
   t.regex(await inPod(pod, 'curl', '-s', '--max-time', '3', 'http://hello.demo'), /^hello from hello-\S+\n$/);
-  t.regex(
-    await inPod(pod, 'curl', '-s', '--max-time', '3', 'http://hello.other.svc.cluster.local'),
-    /^hello from other\/hello-\S+\n$/,
-  );
-  t.regex(await inPod(pod, 'curl', '-s', '--max-time', '3', 'http://ext/headers'), /"host":"ext"/);
-  const other = (await kubectl('get', 'pod', '-n', 'demo', 'db-1', '-o', 'jsonpath={.status.podIP}')).stdout.trim();
-  t.is(await inPod(pod, 'nc', '-d', '-w', '2', other, '5432'), 'db-1\n');
-  t.is(await inPod(pod, 'nc', '-d', '-w', '2', 'db-0.db', '5432'), 'db-0\n');
-  t.is(await inPod(pod, 'sh', '-c', 'echo ping | nc -u -w 1 echo 7'), 'ping\n');
-  t.regex(
-    await inPod(pod, 'dig', '+short', 'SRV', '_http._tcp.hello.demo.svc.cluster.local'),
-    /^0 100 80 hello\.demo\.svc\.cluster\.local\.$/m,
-  );
+  const db1 = (await kubectl('get', 'pod', '-n', 'demo', 'db-1', '-o', 'jsonpath={.status.podIP}')).stdout.trim();
+  // One exec for the rest: each step prints one line, so a failure shows which.
+  const script = [
+    'curl -s --max-time 3 http://hello.other.svc.cluster.local',
+    'curl -s --max-time 3 http://ext/headers',
+    `nc -d -w 2 ${db1} 5432`,
+    'nc -d -w 2 db-0.db 5432',
+    'echo ping | nc -u -w 1 echo 7',
+    'echo pong | nc -N -w 2 echo.demo.svc.cluster.local 7',
+    'dig +short SRV _http._tcp.hello.demo.svc.cluster.local',
+  ].join('; ');
+  const lines = (await inPod(pod, 'sh', '-c', script)).split('\n');
+  t.regex(lines[0] ?? '', /^hello from other\/hello-\S+$/);
+  t.regex(lines[1] ?? '', /"host":"ext"/);
+  t.deepEqual(lines.slice(2, 6), ['db-1', 'db-0', 'ping', 'pong']);
+  t.is(lines[6], '0 100 80 hello.demo.svc.cluster.local.');
 });
 
 rootTest('the host reaches only the API server: cluster ranges are unreachable, never routed out', async (t) => {
@@ -281,26 +284,44 @@ rootTest('an unknown image leaves its pod in ImagePullBackOff with a clear messa
 });
 
 // Registered last: ava runs serial tests in order, and this one takes the sandbox down.
-rootTest('down leaves netns, links, routes and nftables as they were before up', async (t) => {
-  const down = await devnet('sandbox', 'down');
-  t.is(down.code, 0, down.stderr);
-  // Other engineers' tests make and remove their own dnt-<pid> namespaces meanwhile: compare what
-  // `down` could have changed — nothing may be added, nothing of the host's removed.
-  const after = await hostSnapshot();
-  for (const k of Object.keys(before)) {
-    const a = new Set((after[k] ?? '').split('\n').filter(Boolean));
-    const b = new Set((before[k] ?? '').split('\n').filter(Boolean));
-    const others = (l: string) => /^dnt-\d+-/.test(l) && !l.startsWith(`dnt-${process.pid}-`);
-    t.deepEqual(
-      [...a].filter((l) => !b.has(l) && !others(l)),
-      [],
-      `${k}: left behind`,
-    );
-    t.deepEqual(
-      [...b].filter((l) => !a.has(l) && !others(l)),
-      [],
-      `${k}: removed`,
-    );
-  }
-  t.notRegex(readFileSync(env.KUBECONFIG as string, 'utf8'), /devnet-sandbox/);
-});
+rootTest(
+  'after a supervisor crash, down leaves netns, links, routes and nftables as they were before up',
+  async (t) => {
+    const status = JSON.parse((await devnet('sandbox', 'status', '-o', 'json')).stdout);
+    const pid = status.components[0].pid as number;
+    process.kill(pid, 'SIGKILL');
+    const down = await devnet('sandbox', 'down');
+    t.is(down.code, 0, down.stderr);
+    // Other engineers' tests make and remove their own dnt-<pid> namespaces meanwhile: compare what
+    // `down` could have changed — nothing may be added, nothing of the host's removed.
+    const after = await hostSnapshot();
+    for (const k of Object.keys(before)) {
+      const a = new Set((after[k] ?? '').split('\n').filter(Boolean));
+      const b = new Set((before[k] ?? '').split('\n').filter(Boolean));
+      const others = (l: string) => /^dnt-\d+-/.test(l) && !l.startsWith(`dnt-${process.pid}-`);
+      t.deepEqual(
+        [...a].filter((l) => !b.has(l) && !others(l)),
+        [],
+        `${k}: left behind`,
+      );
+      t.deepEqual(
+        [...b].filter((l) => !a.has(l) && !others(l)),
+        [],
+        `${k}: removed`,
+      );
+    }
+    t.notRegex(readFileSync(env.KUBECONFIG as string, 'utf8'), /devnet-sandbox/);
+    const runners = await run('pgrep', ['-f', 'src/sandbox/runner.ts'], { env: process.env });
+    const ours = runners.stdout
+      .split('\n')
+      .filter(Boolean)
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/environ`, 'utf8').includes(`DEVNET_SANDBOX_PREFIX=dnt-${process.pid}-e2e`);
+        } catch {
+          return false;
+        }
+      });
+    t.deepEqual(ours, [], 'no pod runner of this sandbox survives');
+  },
+);
