@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { asDevnetError, exitCodeFor } from '../errors.ts';
 import { VERSION } from '../version.ts';
+import { registerDns } from './dns.ts';
 import { registerVersion } from './version.ts';
 
 const program = new Command('devnet')
@@ -12,6 +13,7 @@ const program = new Command('devnet')
   .exitOverride();
 
 registerVersion(program);
+registerDns(program);
 
 try {
   await program.parseAsync(process.argv);
