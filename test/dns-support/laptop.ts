@@ -21,7 +21,7 @@ const args = JSON.parse(process.argv[2] ?? '{}') as {
 };
 const logger = pino({ level: 'warn' }, pino.destination(2));
 const snapshot = demoSnapshot();
-const closers: (() => Promise<unknown> | void)[] = [];
+const closers: (() => unknown)[] = [];
 
 if (args.role === 'peers') {
   // The world around the laptop: the cluster DNS (reached through the
