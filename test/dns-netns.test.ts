@@ -10,8 +10,9 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import test from 'ava';
-import { execProgram, nodeFileSystem } from '../src/dns/os/index.ts';
-import { replayJournal } from './dns-support/file-journal.ts';
+import { execArgv } from '../src/helper/exec.ts';
+import { recover } from '../src/helper/journal.ts';
+import { isOwnerAlive } from '../src/helper/process.linux.ts';
 import { HELLO_IP, INTERNET, OTHER_HELLO_IP } from './dns-support/fixture.ts';
 import { deleteAllNetns, Netns } from './support/netns.ts';
 import { rootTest } from './support/root.ts';
@@ -138,7 +139,13 @@ rootTest(
     await stop(child, 'SIGKILL');
     t.notDeepEqual(await readFile(conf), before, 'a crash leaves the change behind');
     // The next devnet run: replay the journal first.
-    t.is(await replayJournal(journal, { fs: nodeFileSystem, exec: execProgram }), 1);
+    const env = {
+      exec: execArgv,
+      writeFile: (path: string, data: Uint8Array, mode?: number) =>
+        writeFile(path, data, mode === undefined ? undefined : { mode }),
+      removeFile: (path: string) => rm(path, { force: true }),
+    };
+    t.like(await recover(journal, env, isOwnerAlive), { state: 'undone', steps: 1, failures: [] });
     t.deepEqual(await readFile(conf), before);
     t.is(await getent(n, 'www.example.com'), `${INTERNET['www.example.com']} www.example.com`);
   },

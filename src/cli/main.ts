@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { asDevnetError, exitCodeFor } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { registerDns } from './dns.ts';
+import { registerSandbox } from './sandbox.ts';
 import { registerVersion } from './version.ts';
 
 const program = new Command('devnet')
@@ -14,6 +15,7 @@ const program = new Command('devnet')
 
 registerVersion(program);
 registerDns(program);
+registerSandbox(program);
 
 try {
   await program.parseAsync(process.argv);

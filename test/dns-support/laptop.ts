@@ -2,7 +2,7 @@
 // `ip netns exec`. Role "peers": the cluster DNS stand-in at 10.96.0.10, a
 // fake internet DNS at 192.0.2.53 and HTTP servers on two ClusterIPs. Role
 // "devnet": devnet's DnsSession on 127.0.0.153:53 in resolv.conf mode with a
-// file journal. Each prints "ready" when up; SIGTERM is `devnet quit`.
+// FileJournal (the helper's undo journal). Each prints "ready" when up; SIGTERM is `devnet quit`.
 import { createServer } from 'node:http';
 import { pino } from 'pino';
 import { DnsForwarder } from '../../src/dns/forwarder.ts';
@@ -10,7 +10,8 @@ import { execProgram, nodeFileSystem } from '../../src/dns/os/index.ts';
 import { ResolvConfConfigurator } from '../../src/dns/os/resolvconf.ts';
 import { DnsSession } from '../../src/dns/session.ts';
 import { ClusterZone, serveZone } from '../../src/dns/zone.ts';
-import { fileJournal } from './file-journal.ts';
+import { FileJournal } from '../../src/helper/journal.ts';
+import { processStartTime } from '../../src/helper/process.linux.ts';
 import { demoSnapshot, HELLO_IP, INTERNET, OTHER_HELLO_IP } from './fixture.ts';
 import { serveUpstream } from './upstream.ts';
 
@@ -50,7 +51,16 @@ if (args.role === 'peers') {
     cluster: new DnsForwarder({ servers: [{ address: '10.96.0.10', port: 53 }], timeoutMs: 1000 }),
     listen: [{ address: '127.0.0.153', port: 53 }],
     configurator: new ResolvConfConfigurator(
-      { fs: nodeFileSystem, exec: execProgram, journal: fileJournal(args.journalPath), logger },
+      {
+        fs: nodeFileSystem,
+        exec: execProgram,
+        journal: await FileJournal.create(args.journalPath, {
+          pid: process.pid,
+          startTime: await processStartTime(process.pid),
+          description: 'dns test',
+        }),
+        logger,
+      },
       args.resolvConfPath,
     ),
     reason: 'test',
