@@ -39,6 +39,8 @@ export interface ResponderOptions {
   clusterTimeoutMs?: number;
   /** upstreamTimeoutMs bounds a forwarded query across all upstream servers (default 4000 ms). */
   upstreamTimeoutMs?: number;
+  /** maxPending bounds cluster and forwarded queries in flight (default 1024); past it queries get SERVFAIL at once. */
+  maxPending?: number;
   cache?: CachePolicy;
   /** now is the clock in milliseconds. */
   now?: () => number;
@@ -66,6 +68,8 @@ export class Responder {
   readonly #now: () => number;
   readonly #clusterTimeoutMs: number;
   readonly #upstreamTimeoutMs: number;
+  readonly #maxPending: number;
+  #forwarding = 0;
   #index: ClusterIndex | undefined;
   #cluster: ClusterResolver | undefined;
   #upstream: Upstream | undefined;
@@ -86,6 +90,7 @@ export class Responder {
     this.#now = opts.now ?? Date.now;
     this.#clusterTimeoutMs = opts.clusterTimeoutMs ?? 1500;
     this.#upstreamTimeoutMs = opts.upstreamTimeoutMs ?? 4000;
+    this.#maxPending = opts.maxPending ?? 1024;
     this.#index = opts.snapshot ? indexSnapshot(opts.snapshot) : undefined;
     this.#cluster = opts.cluster;
     this.#upstream = opts.upstream;
@@ -153,6 +158,7 @@ export class Responder {
     }
     let pending = this.#inflight.get(key);
     if (pending) this.stats.coalesced++;
+    else if (this.#inflight.size >= this.#maxPending) return this.#overloaded(msg, q);
     else {
       pending = this.#fetch(cluster, key, q, target);
       this.#inflight.set(key, pending);
@@ -184,10 +190,17 @@ export class Responder {
     return final;
   }
 
+  #overloaded(msg: Uint8Array, q: Query): Uint8Array {
+    this.stats.servfail++;
+    return errorResponse(msg, q, RCODE.SERVFAIL, { code: EDE_NOT_READY, text: 'devnet: too many queries in flight' });
+  }
+
   async #forward(msg: Uint8Array, q: Query, tcp: boolean, limit: number): Promise<Uint8Array> {
     const upstream = this.#upstream;
     if (!upstream) return errorResponse(msg, q, RCODE.REFUSED);
+    if (this.#forwarding >= this.#maxPending) return this.#overloaded(msg, q);
     this.stats.forwarded++;
+    this.#forwarding++;
     try {
       const answer = await upstream.query(msg, AbortSignal.timeout(this.#upstreamTimeoutMs), { tcp });
       return truncateForUdp(answer, q.questionEnd, limit);
@@ -196,6 +209,8 @@ export class Responder {
       this.#log.debug({ name: q.name, err: (err as Error).message }, 'upstream DNS query failed');
       const text = `devnet: upstream DNS did not answer: ${(err as Error).message}`;
       return errorResponse(msg, q, RCODE.SERVFAIL, { code: EDE_NETWORK_ERROR, text: text.slice(0, 200) });
+    } finally {
+      this.#forwarding--;
     }
   }
 }
