@@ -3,6 +3,7 @@
 // coalescing and a short timeout), every other name is forwarded unchanged
 // to the saved upstream servers. It knows nothing about sockets; DnsServer
 // carries its bytes over UDP and TCP.
+import { randomInt } from 'node:crypto';
 import { Packet } from 'dns2';
 import type { Logger } from 'pino';
 import { AnswerCache, type CachePolicy, DEFAULT_CACHE_POLICY } from './cache.ts';
@@ -98,6 +99,10 @@ export class Responder {
 
   /** setSnapshot replaces the cluster snapshot the naming rules use. */
   setSnapshot(snapshot: ClusterSnapshot | undefined): void {
+    const before = this.#index?.snapshot;
+    // Short forms mean other names under another namespace or domain: forget them.
+    if (before?.namespace !== snapshot?.namespace || before?.clusterDomain !== snapshot?.clusterDomain)
+      this.#cache.clear();
     this.#index = snapshot ? indexSnapshot(snapshot) : undefined;
   }
 
@@ -180,7 +185,7 @@ export class Responder {
   async #fetch(cluster: ClusterResolver, key: string, q: Query, target: string): Promise<Uint8Array> {
     this.stats.clusterQueries++;
     const edns = q.edns ? { udpSize: ADVERTISED_UDP_SIZE, version: 0, dnssecOk: q.edns.dnssecOk } : undefined;
-    const query = encodeQuery((Math.random() * 0x10000) | 0, target, q.qtype, q.qclass, edns, q.cd);
+    const query = encodeQuery(randomInt(0x10000), target, q.qtype, q.qclass, edns, q.cd);
     const answer = await cluster.query(query, AbortSignal.timeout(this.#clusterTimeoutMs));
     if (answer.length < 12 || answer[0] !== query[0] || answer[1] !== query[1] || !questionMatches(query, answer))
       throw new Error('the answer does not match the question');
