@@ -73,7 +73,7 @@ test.serial('every name form of the acceptance list resolves as from a pod in de
     '_http._tcp.hello.demo.svc.cluster.local.\n0 100 80 hello.demo.svc.cluster.local.',
   );
   t.is(await dig('+short', '-x', HELLO_IP), 'hello.demo.svc.cluster.local.');
-  t.is(await dig('+short', 'ext.demo.svc.cluster.local'), 'hello.other.svc.cluster.local.');
+  t.is(await dig('+short', 'ext.demo.svc.cluster.local'), `hello.other.svc.cluster.local.\n${OTHER_HELLO_IP}`);
 });
 
 test.serial('a namespace named like a TLD does not capture it: example.dev goes to the upstream', async (t) => {
@@ -190,4 +190,33 @@ test.serial('malformed queries get FORMERR or are dropped, and the server keeps 
   });
   t.is(await dig('+short', 'hello.demo.svc.cluster.local'), HELLO_IP);
   t.true(responder.stats.malformed >= 4);
+});
+
+test.serial('TCP: pipelined queries on one connection are all answered (RFC 7766)', async (t) => {
+  const names = ['hello.demo.svc.cluster.local', 'hello.other', 'www.example.com'];
+  const frames = names.map((n, i) => {
+    const q = encodeQuery(100 + i, n, 1, 1);
+    return Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
+  });
+  const ids = await new Promise<number[]>((resolve, reject) => {
+    const got: number[] = [];
+    let buf = Buffer.alloc(0);
+    const c = connect(port, '127.0.0.1', () => c.write(Buffer.concat(frames)));
+    c.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
+        got.push(msg.readUInt16BE(0));
+        t.is((msg[3] as number) & 0xf, 0);
+        buf = buf.subarray(2 + msg.length);
+      }
+      if (got.length === names.length) {
+        c.end();
+        resolve(got);
+      }
+    });
+    c.on('error', reject);
+    setTimeout(() => reject(new Error(`only ${got.length} answers`)), 3000).unref();
+  });
+  t.deepEqual([...ids].sort(), [100, 101, 102]);
 });

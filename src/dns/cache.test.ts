@@ -71,3 +71,10 @@ test('the oldest entry is evicted at maxEntries; get returns independent copies'
   a[0] = 99;
   t.not((c.get('2', 0) as Uint8Array)[0], 99);
 });
+
+test('truncated answers (TC) are never cached', (t) => {
+  const c = new AnswerCache();
+  const m = response(0, [{ ttl: 30 }]);
+  m[2] = (m[2] as number) | 0x02;
+  t.is(c.put('tc', m, 0), 0);
+});

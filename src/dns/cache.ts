@@ -60,12 +60,12 @@ export class AnswerCache {
   /**
    * put stores a response if it is cacheable: NOERROR with answers (for the
    * smallest answer TTL), or NXDOMAIN / NODATA (for the SOA-derived negative
-   * TTL, RFC 2308 §5). SERVFAIL and anything else is not kept. Returns the
+   * TTL, RFC 2308 §5). SERVFAIL, truncated answers and anything else are not kept. Returns the
    * seconds it will live, or 0 when not stored.
    */
   put(key: string, msg: Uint8Array, now: number): number {
     const walk = walkRecords(msg);
-    if (!walk) return 0;
+    if (!walk || ((msg[2] as number) & 0x02) !== 0) return 0; // malformed or truncated (TC): never cached
     const rcode = (msg[3] as number) & 0xf;
     let ttl: number;
     if (rcode === 0 && walk.answers > 0) ttl = Math.min(walk.minAnswerTtl ?? 0, this.#policy.maxTtl);

@@ -19,7 +19,9 @@ export interface DnsEndpoint {
 /**
  * ClusterResolver answers raw DNS queries for cluster names. In production it
  * goes through the tunnel to the gateway, which asks the cluster DNS named in
- * its pod's resolv.conf; it must reject quickly when it cannot (tunnel down).
+ * its pod's resolv.conf. It returns complete answers (retrying over TCP when
+ * the cluster DNS truncates), honours the abort signal, and rejects quickly
+ * when it cannot answer (tunnel down).
  */
 export interface ClusterResolver {
   query(message: Uint8Array, signal?: AbortSignal): Promise<Uint8Array>;

@@ -3,6 +3,7 @@
 // coalescing and a short timeout), every other name is forwarded unchanged
 // to the saved upstream servers. It knows nothing about sockets; DnsServer
 // carries its bytes over UDP and TCP.
+import { randomInt } from 'node:crypto';
 import { Packet } from 'dns2';
 import type { Logger } from 'pino';
 import { AnswerCache, type CachePolicy, DEFAULT_CACHE_POLICY } from './cache.ts';
@@ -39,6 +40,8 @@ export interface ResponderOptions {
   clusterTimeoutMs?: number;
   /** upstreamTimeoutMs bounds a forwarded query across all upstream servers (default 4000 ms). */
   upstreamTimeoutMs?: number;
+  /** maxPending bounds cluster and forwarded queries in flight (default 1024); past it queries get SERVFAIL at once. */
+  maxPending?: number;
   cache?: CachePolicy;
   /** now is the clock in milliseconds. */
   now?: () => number;
@@ -66,6 +69,8 @@ export class Responder {
   readonly #now: () => number;
   readonly #clusterTimeoutMs: number;
   readonly #upstreamTimeoutMs: number;
+  readonly #maxPending: number;
+  #forwarding = 0;
   #index: ClusterIndex | undefined;
   #cluster: ClusterResolver | undefined;
   #upstream: Upstream | undefined;
@@ -86,6 +91,7 @@ export class Responder {
     this.#now = opts.now ?? Date.now;
     this.#clusterTimeoutMs = opts.clusterTimeoutMs ?? 1500;
     this.#upstreamTimeoutMs = opts.upstreamTimeoutMs ?? 4000;
+    this.#maxPending = opts.maxPending ?? 1024;
     this.#index = opts.snapshot ? indexSnapshot(opts.snapshot) : undefined;
     this.#cluster = opts.cluster;
     this.#upstream = opts.upstream;
@@ -93,6 +99,10 @@ export class Responder {
 
   /** setSnapshot replaces the cluster snapshot the naming rules use. */
   setSnapshot(snapshot: ClusterSnapshot | undefined): void {
+    const before = this.#index?.snapshot;
+    // Short forms mean other names under another namespace or domain: forget them.
+    if (before?.namespace !== snapshot?.namespace || before?.clusterDomain !== snapshot?.clusterDomain)
+      this.#cache.clear();
     this.#index = snapshot ? indexSnapshot(snapshot) : undefined;
   }
 
@@ -153,6 +163,7 @@ export class Responder {
     }
     let pending = this.#inflight.get(key);
     if (pending) this.stats.coalesced++;
+    else if (this.#inflight.size >= this.#maxPending) return this.#overloaded(msg, q);
     else {
       pending = this.#fetch(cluster, key, q, target);
       this.#inflight.set(key, pending);
@@ -174,7 +185,7 @@ export class Responder {
   async #fetch(cluster: ClusterResolver, key: string, q: Query, target: string): Promise<Uint8Array> {
     this.stats.clusterQueries++;
     const edns = q.edns ? { udpSize: ADVERTISED_UDP_SIZE, version: 0, dnssecOk: q.edns.dnssecOk } : undefined;
-    const query = encodeQuery((Math.random() * 0x10000) | 0, target, q.qtype, q.qclass, edns, q.cd);
+    const query = encodeQuery(randomInt(0x10000), target, q.qtype, q.qclass, edns, q.cd);
     const answer = await cluster.query(query, AbortSignal.timeout(this.#clusterTimeoutMs));
     if (answer.length < 12 || answer[0] !== query[0] || answer[1] !== query[1] || !questionMatches(query, answer))
       throw new Error('the answer does not match the question');
@@ -184,10 +195,17 @@ export class Responder {
     return final;
   }
 
+  #overloaded(msg: Uint8Array, q: Query): Uint8Array {
+    this.stats.servfail++;
+    return errorResponse(msg, q, RCODE.SERVFAIL, { code: EDE_NOT_READY, text: 'devnet: too many queries in flight' });
+  }
+
   async #forward(msg: Uint8Array, q: Query, tcp: boolean, limit: number): Promise<Uint8Array> {
     const upstream = this.#upstream;
     if (!upstream) return errorResponse(msg, q, RCODE.REFUSED);
+    if (this.#forwarding >= this.#maxPending) return this.#overloaded(msg, q);
     this.stats.forwarded++;
+    this.#forwarding++;
     try {
       const answer = await upstream.query(msg, AbortSignal.timeout(this.#upstreamTimeoutMs), { tcp });
       return truncateForUdp(answer, q.questionEnd, limit);
@@ -196,6 +214,8 @@ export class Responder {
       this.#log.debug({ name: q.name, err: (err as Error).message }, 'upstream DNS query failed');
       const text = `devnet: upstream DNS did not answer: ${(err as Error).message}`;
       return errorResponse(msg, q, RCODE.SERVFAIL, { code: EDE_NETWORK_ERROR, text: text.slice(0, 200) });
+    } finally {
+      this.#forwarding--;
     }
   }
 }

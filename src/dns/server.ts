@@ -44,12 +44,26 @@ export class DnsServer {
   async listen(endpoints: DnsEndpoint[]): Promise<DnsEndpoint[]> {
     const bound: DnsEndpoint[] = [];
     try {
-      for (const e of endpoints) bound.push(await this.#listenOne(e));
+      for (const e of endpoints) bound.push(await this.#listenRetrying(e));
     } catch (err) {
       await this.close();
       throw err;
     }
     return bound;
+  }
+
+  /** #listenRetrying retries port 0 when the UDP port the kernel picked is taken for TCP. */
+  async #listenRetrying(e: DnsEndpoint): Promise<DnsEndpoint> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#listenOne(e);
+      } catch (err) {
+        if (e.port !== 0 || attempt >= 5 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+        const udp = this.#udp.pop();
+        this.#tcp.pop();
+        udp?.close();
+      }
+    }
   }
 
   async #listenOne(e: DnsEndpoint): Promise<DnsEndpoint> {

@@ -125,6 +125,9 @@ export class ClusterZone {
     const cname = records.find((r) => r.type === QTYPE.CNAME);
     const matching = cname ? [cname] : records.filter((r) => r.type === q.type || q.type === Packet.TYPE.ANY);
     for (const r of matching) response.answers.push({ ...r, name: q.name } as Resource);
+    // Follow an in-zone CNAME (ExternalName to another Service), as CoreDNS does.
+    if (cname?.domain && q.type !== QTYPE.CNAME)
+      for (const r of this.#records.get(cname.domain) ?? []) if (r.type === q.type) response.answers.push(r);
     if (matching.length === 0) {
       if (!this.#names.has(name) && !this.#records.has(name)) response.header.rcode = RCODE.NXDOMAIN;
       response.authorities.push(this.#soa());

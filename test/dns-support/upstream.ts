@@ -2,6 +2,7 @@
 // implementation from devnet's) answering fixed A records and NXDOMAIN for
 // everything else. It stands in for the laptop's real upstream, so tests
 // never send a query to the machine's DNS server.
+import { createSocket } from 'node:dgram';
 import dns2, { Packet } from 'dns2';
 import type { DnsEndpoint } from '../../src/dns/forwarder.ts';
 
@@ -13,7 +14,11 @@ export interface FakeUpstream {
 }
 
 /** serveUpstream answers `records` (name → IPv4) at an endpoint over UDP and TCP. */
-export async function serveUpstream(records: Record<string, string>, at: DnsEndpoint): Promise<FakeUpstream> {
+export async function serveUpstream(
+  records: Record<string, string>,
+  at: DnsEndpoint,
+  attempt = 0,
+): Promise<FakeUpstream> {
   const asked: string[] = [];
   const server = dns2.createServer({
     udp: true,
@@ -31,16 +36,29 @@ export async function serveUpstream(records: Record<string, string>, at: DnsEndp
       send(response);
     },
   });
-  const addrs = await server.listen({
-    udp: { port: at.port, address: at.address },
-    tcp: { port: at.port, address: at.address },
+  // dns2 binds UDP and TCP separately: with port 0, pick a port free for
+  // UDP and use it for both, trying again on a clash with someone's TCP.
+  const port = at.port === 0 ? await freeUdpPort(at.address) : at.port;
+  const failed = new Promise<Error>((resolve) => server.once('error', resolve));
+  const result = await Promise.race([
+    server.listen({ udp: { port, address: at.address }, tcp: { port, address: at.address } }),
+    failed,
+  ]);
+  if (!(result instanceof Error))
+    return { endpoint: { address: at.address, port }, asked, close: async () => void (await server.close()) };
+  for (const s of Object.values((server as unknown as { servers: Record<string, { close(): void }> }).servers))
+    s.close();
+  if (at.port !== 0 || attempt >= 5) throw result;
+  return serveUpstream(records, at, attempt + 1);
+}
+
+function freeUdpPort(address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, address, () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
-  const port = (addrs as { udp: { port: number } }).udp.port;
-  if (at.port === 0) {
-    // dns2 binds UDP and TCP independently: with port 0 they differ, so
-    // re-listen TCP on the UDP port.
-    await server.close();
-    return serveUpstream(records, { address: at.address, port });
-  }
-  return { endpoint: { address: at.address, port }, asked, close: async () => void (await server.close()) };
 }

@@ -8,14 +8,13 @@ import { join } from 'node:path';
 import test from 'ava';
 import { pino } from 'pino';
 import { demoSnapshot } from '../../../test/dns-support/fixture.ts';
+import { replay, type UndoEnv, type UndoJournal, type UndoStep } from '../../helper/journal.ts';
 import { osConfigFor } from './compile.ts';
 import { execProgram, nodeFileSystem } from './index.ts';
-import type { UndoJournal, UndoStep } from './journal-types.ts';
 import { MacResolverConfigurator } from './macos.ts';
 import { ResolvConfConfigurator } from './resolvconf.ts';
 import { ResolvedConfigurator } from './resolved.ts';
 import type { Exec } from './types.ts';
-import { applyUndoStep } from './undo.ts';
 
 const logger = pino({ level: 'silent' });
 const cfg = osConfigFor(demoSnapshot(), [{ address: '127.0.0.153', port: 53 }]);
@@ -33,8 +32,15 @@ function memoryJournal(check: () => Promise<unknown> = async () => undefined): U
   };
 }
 
-async function replay(steps: UndoStep[], exec: Exec = execProgram): Promise<void> {
-  for (const s of [...steps].reverse()) await applyUndoStep(s, { fs: nodeFileSystem, exec });
+/** undo replays steps with the helper's journal code, on the real file system and the given exec. */
+async function undo(steps: UndoStep[], exec: Exec = execProgram): Promise<void> {
+  const env: UndoEnv = {
+    exec: async (argv) => ({ code: 0, stderr: '', ...(await exec([...argv])) }),
+    writeFile: (path, data, mode) => writeFile(path, data, mode === undefined ? undefined : { mode }),
+    removeFile: (path) => rm(path, { force: true }),
+  };
+  const failures = await replay(steps, env);
+  if (failures.length > 0) throw new Error(JSON.stringify(failures));
 }
 
 async function tempDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
@@ -99,7 +105,7 @@ test('resolvconf: a crash is undone by replaying the journal; a leftover file is
     path,
   );
   await t.throwsAsync(next.setDNS(cfg), { message: /left changed by an earlier devnet run/ });
-  await replay(journal.steps);
+  await undo(journal.steps);
   t.is(await readFile(path, 'utf8'), ORIGINAL);
 });
 
@@ -178,7 +184,7 @@ test('resolved: a crash is undone by replaying the journaled revert', async (t) 
   const journal = memoryJournal();
   await new ResolvedConfigurator({ fs: nodeFileSystem, exec: fake.exec, journal, logger }, 'devnet0').setDNS(cfg);
   t.not(fake.snapshot(), before);
-  await replay(journal.steps, fake.exec);
+  await undo(journal.steps, fake.exec);
   t.is(fake.snapshot(), before);
 });
 

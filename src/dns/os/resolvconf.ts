@@ -7,7 +7,7 @@
 import { DevnetError } from '../../errors.ts';
 import { baseConfigFromResolvConf, compileResolvConf, parseResolvConf } from './compile.ts';
 import type { BaseConfig, ConfiguratorDeps, DnsMode, OSConfig, OSConfigurator } from './types.ts';
-import { applyUndoStep, readFileOrNull, writeFileReplacing } from './undo.ts';
+import { readFileOrNull, writeFileReplacing } from './undo.ts';
 
 interface Original {
   realPath: string;
@@ -73,15 +73,8 @@ export class ResolvConfConfigurator implements OSConfigurator {
   async close(): Promise<void> {
     const o = this.#original;
     if (!o) return;
-    await applyUndoStep(
-      {
-        kind: 'restore-file',
-        path: o.realPath,
-        contentBase64: o.bytes === null ? null : Buffer.from(o.bytes).toString('base64'),
-        mode: o.mode,
-      },
-      this.#deps,
-    );
+    if (o.bytes === null) await this.#deps.fs.unlink(o.realPath).catch(() => undefined);
+    else await writeFileReplacing(this.#deps.fs, o.realPath, o.bytes, o.mode);
     this.#original = undefined;
     this.#deps.logger.info({ path: o.realPath }, 'DNS: resolv.conf restored');
   }

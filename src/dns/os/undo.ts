@@ -1,8 +1,7 @@
-// Carrying out undo steps, and writing files so they can be undone: shared by
-// the configurators' close() and by the helper's journal replay.
+// Writing and reading the files the configurators change, so that what they
+// journal (src/helper/journal.ts) restores them exactly.
 import { basename, dirname, join } from 'node:path';
-import type { UndoStep } from './journal-types.ts';
-import type { Exec, FileSystem } from './types.ts';
+import type { FileSystem } from './types.ts';
 
 function code(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
@@ -42,19 +41,4 @@ export async function readFileOrNull(fs: FileSystem, path: string): Promise<Uint
     if (code(err) === 'ENOENT') return null;
     throw err;
   }
-}
-
-/** applyUndoStep carries out one undo step: restore a file byte for byte (or delete it), or run a command. */
-export async function applyUndoStep(step: UndoStep, deps: { fs: FileSystem; exec: Exec }): Promise<void> {
-  if (step.kind === 'run') {
-    await deps.exec(step.argv);
-    return;
-  }
-  if (step.contentBase64 === null) {
-    await deps.fs.unlink(step.path).catch((err) => {
-      if (code(err) !== 'ENOENT') throw err;
-    });
-    return;
-  }
-  await writeFileReplacing(deps.fs, step.path, Buffer.from(step.contentBase64, 'base64'), step.mode ?? 0o644);
 }
