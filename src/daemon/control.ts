@@ -177,9 +177,13 @@ export class ControlClient {
     try {
       msg = JSON.parse(line);
     } catch {
-      return this.#fail(new DevnetError('internal', 'control peer sent something that is not JSON'));
+      this.#fail(new DevnetError('internal', 'control peer sent something that is not JSON'));
+      return;
     }
-    if (msg.id === null && msg.error) return this.#fail(DevnetError.fromJSON(msg.error));
+    if (msg.id === null && msg.error) {
+      this.#fail(DevnetError.fromJSON(msg.error));
+      return;
+    }
     const p = typeof msg.id === 'number' ? this.#pending.get(msg.id) : undefined;
     if (!p) return;
     if (typeof msg.progress === 'string') {
