@@ -221,9 +221,11 @@ export class GatewayServer {
   async shutdown(drainMs: number): Promise<void> {
     this.#draining = true;
     this.#log.info({ sessions: this.#sessions.size, drainMs }, 'gateway draining');
-    await Promise.all(this.#servers.map((srv) => new Promise<void>((r) => srv.close(() => r()))));
+    // Stop accepting now; server.close() calls back only once every connection is gone, so it is not awaited here.
+    const closed = this.#servers.map((srv) => new Promise<void>((r) => srv.close(() => r())));
     await Promise.all([...this.#sessions].map((s) => s.drain(drainMs, 'the gateway is shutting down')));
     for (const c of this.#carriers) c.destroy();
+    await Promise.all(closed);
     this.#log.info({}, 'gateway stopped');
   }
 }
