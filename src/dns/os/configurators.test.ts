@@ -1,7 +1,7 @@
 // The configurators against a real file system in a temp directory (never
 // /etc) and, for systemd-resolved, a stateful fake of resolvectl that keeps
-// per-link state the way resolved does (systemd-resolved cannot run on the
-// build machines: see docs/dns.md).
+// per-link state the way resolved does (the real systemd-resolved runs in
+// test/dns-resolved.test.ts).
 import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
