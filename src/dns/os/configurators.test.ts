@@ -214,3 +214,18 @@ test('macos: one resolver file per domain, the user’s own files kept, stale on
   await t.throwsAsync(stat(join(resolver, 'hello.demo')), { code: 'ENOENT' });
   t.is(await readFile(join(resolver, 'cluster.local'), 'utf8'), 'nameserver 10.1.1.1\n');
 });
+
+test('resolvconf: a file another program rewrote while connected (VPN, DHCP) is left alone at quit', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'resolv.conf');
+  await writeFile(path, ORIGINAL);
+  const c = new ResolvConfConfigurator(
+    { fs: nodeFileSystem, exec: execProgram, journal: memoryJournal(), logger },
+    path,
+  );
+  await c.setDNS(cfg);
+  const vpn = '# written by a VPN client\nnameserver 10.8.0.1\n';
+  await writeFile(path, vpn);
+  await c.close();
+  t.is(await readFile(path, 'utf8'), vpn);
+});
