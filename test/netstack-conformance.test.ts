@@ -108,7 +108,6 @@ for (const [v, addr] of [
     const l = await getLab();
     const total = 48 << 20;
     let sock: net.Socket | undefined;
-    let result: Promise<{ sha256: string; bytes: number }> | undefined;
     const port = await listen((s) => {
       sock = s;
       s.pause(); // the upstream's reader is stuck
@@ -124,7 +123,7 @@ for (const [v, addr] of [
     t.true((conn?.receiveWindow ?? 0) < 65480, `window ${conn?.receiveWindow}`);
     t.true(l.dial.queued(port) <= 2 << 20, `queued ${l.dial.queued(port)}`);
     t.true(s.bytesRead < total);
-    result = readAll(s).then((r) => {
+    const result = readAll(s).then((r) => {
       s.end();
       return r;
     });

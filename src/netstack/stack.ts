@@ -229,9 +229,9 @@ export class NetStack {
     return Math.min(this.#timers.next(), this.#frags.nextDeadline());
   }
 
-  /** close resets every TCP connection (RST to the app, reset to the upstream) and ends every datagram flow. */
+  /** close resets every TCP connection (RST to the app, reset to the upstream) and ends every datagram flow; dispatch sends the RSTs. */
   close(): void {
-    for (const c of [...this.#conns.values()]) c.reset();
+    for (const c of [...this.#conns.values()]) c.shutdown();
     for (const f of [...this.#dgrams.values()]) f.shutdown();
   }
 

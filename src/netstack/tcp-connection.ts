@@ -242,6 +242,14 @@ export class TcpConnection implements StackStream {
 
   // ---- stack → connection ----
 
+  /** shutdown aborts the connection from the stack's side: RST to the app (at the next poll) and reset to the upstream. */
+  shutdown(): void {
+    if (this.state === 'closed' || this.#resetPending) return;
+    this.#resetPending = true;
+    this.#channel?.reset();
+    this.#host.wake(this);
+  }
+
   /** deadline is the next time (ms) the connection needs polling, or Infinity. */
   get deadline(): number {
     return Math.min(this.#rtoAt, this.#persistAt, this.#closeAt);
@@ -356,8 +364,9 @@ export class TcpConnection implements StackStream {
   poll(now: number): void {
     if (this.state === 'closed') return;
     if (this.state === 'opening') {
-      if (this.#reject || now >= this.#closeAt) {
-        this.#host.sendReject(this, this.#reject ?? 'timeout');
+      if (this.#reject || this.#resetPending || now >= this.#closeAt) {
+        // A stack shutdown while dialing refuses the SYN; a late accept is then reset.
+        this.#host.sendReject(this, this.#reject ?? (this.#resetPending ? 'refused' : 'timeout'));
         this.#close();
         return;
       }
@@ -486,9 +495,10 @@ export class TcpConnection implements StackStream {
           this.#drainOoo();
         } else {
           this.#holdOoo(seq, data);
-          this.#ackNow(); // a duplicate ACK tells the app about the hole (RFC 5681 §4.2)
         }
-        this.#ackPending = true;
+        // One ACK per input batch, sent at the next dispatch; for out-of-order data it is the
+        // duplicate ACK that tells the app about the hole (RFC 5681 §4.2).
+        this.#ackNow();
       } else {
         this.#ackNow(); // duplicate data: the app's ACK was lost
       }
@@ -601,10 +611,11 @@ export class TcpConnection implements StackStream {
     if (this.state !== 'established' && this.state !== 'fin-wait-1' && this.state !== 'fin-wait-2') return false;
     const right = seqAdd(this.#rcvNxt, Math.min(this.#recvWindow(), 0xffff << this.#rcvShift));
     const grow = seqDiff(right, this.#advRight);
-    if (grow <= 0) return false;
-    // Send an update when the window opens from (near) zero or grows by a good part (RFC 9293 §3.8.6.2.2).
+    // A standalone update only when the app may be blocked (less than a segment
+    // advertised) and the window opened by a useful amount: receiver-side silly
+    // window avoidance (RFC 9293 §3.8.6.2.2). Otherwise the next ACK carries it.
     const advertised = seqDiff(this.#advRight, this.#rcvNxt);
-    return advertised < this.#cfg.mss || grow >= Math.min(this.#cfg.maxWindow >> 2, 2 * this.#cfg.mss);
+    return advertised < this.#cfg.mss && grow >= Math.min(this.#cfg.mss, this.#cfg.maxWindow >> 1);
   }
 
   #ackNow(): void {

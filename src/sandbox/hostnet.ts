@@ -3,7 +3,7 @@
 // here links the host into the sandbox: the host only gets `unreachable`
 // routes for the cluster ranges, so traffic to them can never leave the
 // machine unless devnet's TUN (more specific or lower metric) claims it.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CLUSTER_DNS_IP, CLUSTER_DOMAIN, NODE_GATEWAY, NODE_IP, POD_CIDR, SERVICE_CIDR } from './constants.ts';
 import type { Exec } from './exec.ts';
@@ -90,6 +90,7 @@ export async function setupPodNetwork(
 ): Promise<void> {
   const node = nodeNetns(p);
   const conf = resolvConfPath(net.netns);
+  if (!existsSync('/etc/netns')) journal.record({ kind: 'emptydir', path: '/etc/netns' });
   journal.record({ kind: 'path', path: dirname(conf) });
   mkdirSync(dirname(conf), { recursive: true });
   writeFileSync(conf, resolvConf(namespace));

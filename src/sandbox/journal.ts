@@ -3,7 +3,7 @@
 // it all even after the supervisor crashed half-way (ARCHITECTURE.md,
 // "nothing left behind after a crash"). Undo is idempotent: an entry whose
 // object is already gone is simply skipped.
-import { appendFileSync, closeSync, fsyncSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, openSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import type { Exec } from './exec.ts';
 
 /** JournalEntry is one thing the sandbox made. */
@@ -11,6 +11,7 @@ export type JournalEntry =
   | { kind: 'netns'; name: string }
   | { kind: 'route'; args: string[] }
   | { kind: 'path'; path: string }
+  | { kind: 'emptydir'; path: string }
   | { kind: 'process'; pid: number; start: string };
 
 /** Journal appends entries to a file and undoes them in reverse order. */
@@ -57,7 +58,7 @@ export class Journal {
     const failures: string[] = [];
     const entries = this.entries().reverse();
     // Processes first (they hold namespaces and sockets), then kernel objects, then files.
-    const order: JournalEntry['kind'][] = ['process', 'netns', 'route', 'path'];
+    const order: JournalEntry['kind'][] = ['process', 'netns', 'route', 'path', 'emptydir'];
     for (const kind of order) {
       for (const e of entries) {
         if (e.kind !== kind) continue;
@@ -97,6 +98,14 @@ async function undoEntry(e: JournalEntry, exec: Exec): Promise<string | undefine
       return undefined;
     case 'path':
       rmSync(e.path, { recursive: true, force: true });
+      return undefined;
+    case 'emptydir':
+      // a shared directory we created (e.g. /etc/netns): removed only if nothing else uses it
+      try {
+        rmdirSync(e.path);
+      } catch {
+        // not empty, or already gone
+      }
       return undefined;
   }
 }

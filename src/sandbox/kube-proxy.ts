@@ -72,7 +72,7 @@ export function compileRuleset(rules: ServiceRule[]): string {
     '    jump services',
     '  }',
     '  chain output {',
-    '    type nat hook output priority dstnat; policy accept;',
+    '    type nat hook output priority -100; policy accept;',
     '    jump services',
     '  }',
     '  chain postrouting {',

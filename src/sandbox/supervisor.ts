@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
-import { type ApiServerHandle, startApiServer } from './apiserver-contract.ts';
+import { type ApiServer, startApiServer } from './apiserver/index.ts';
 import { CLUSTER_DOMAIN } from './constants.ts';
 import { isReady } from './controllers/pods.ts';
 import { demoObjects } from './demo.ts';
@@ -87,7 +87,7 @@ function dnsAnswersInPod(paths: SandboxPaths, agent: NodeAgent): Promise<boolean
       'ip',
       ['netns', 'exec', netns, 'getent', 'ahostsv4', `hello.demo.svc.${CLUSTER_DOMAIN}`],
       { timeout: 3000 },
-      (err, out) => done(!err && String(out).includes('10.96.')),
+      (err, out) => done(!err && /^\d+\.\d+\.\d+\.\d+\s/m.test(String(out))),
     );
   });
 }
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   };
   report({});
   const journal = new Journal(runFile(paths, 'journal.jsonl'));
-  let api: ApiServerHandle | undefined;
+  let api: ApiServer | undefined;
   let agent: NodeAgent | undefined;
   let stopping = false;
   const stop = async (code: number) => {

@@ -63,6 +63,7 @@ export class NetstackLab {
       secret: randomBytes(16),
       mtu,
       checksum: await nativeChecksum(),
+      verifyChecksums: true, // conformance: every kernel checksum is checked (the bench passes false, as the daemon does)
       ...opts.stack,
     });
     return new NetstackLab(ns, tun, driver, dial);

@@ -3,15 +3,17 @@
 // to addresses routed through the TUN, and prints one JSON line of results.
 // Every mode is a bounded loop that ends by itself.
 //
-//   upload HOST PORT BYTES     send BYTES of pattern, shut down writing, wait for EOF; print sha256
-//   download HOST PORT         read until EOF; print sha256 and bytes
+//   upload HOST PORT BYTES [nohash]  send BYTES of pattern, shut down writing, wait for EOF; print sha256
+//   download HOST PORT [nohash]      read until EOF; print sha256 and bytes
 //   halfclose HOST PORT MSG    write MSG, shut down writing, read the reply until EOF
 //   connect HOST PORT          connect once; print the error code (or "ok") and the time taken
 //   conns HOST PORT N          hold N connections open at once, each echoing one line; then close all
 //   udp HOST PORT SIZE...      send one datagram of each size and check its echo
 //   rr HOST PORT N             N 1-byte request/response round trips; print latency percentiles (µs)
-//   cps HOST PORT N            N times: connect, 1-byte request/response, close; print connections/s
+//   cps HOST PORT N [C]        N times, C at once (default 8): connect, 1-byte request/response, close; print connections/s
 //   idle HOST PORT N SECONDS   open N connections, report, keep them SECONDS, then close
+//   serve HOST PORT BYTES      serve echo on PORT, sink on PORT+1 (read to EOF, then end), source on
+//                              PORT+2 (send BYTES, then end; no hashing); print once listening; exit after 15 minutes
 import { createHash } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
@@ -41,34 +43,34 @@ function connect(host: string, port: number): Promise<net.Socket> {
   });
 }
 
-/** sendPattern writes `bytes` of the pattern to s with backpressure and returns their sha256. */
-export async function sendPattern(s: net.Socket, bytes: number): Promise<string> {
-  const h = createHash('sha256');
+/** sendPattern writes `bytes` of the pattern to s with backpressure and returns their sha256 (empty when hash is false). */
+export async function sendPattern(s: net.Socket, bytes: number, hash = true): Promise<string> {
+  const h = hash ? createHash('sha256') : undefined;
   const blocks = [patternBlock(0), patternBlock(1), patternBlock(2)];
   let sent = 0;
   let i = 0;
   while (sent < bytes) {
     const b = blocks[i++ % blocks.length] as Buffer;
     const chunk = bytes - sent >= b.length ? b : b.subarray(0, bytes - sent);
-    h.update(chunk);
+    h?.update(chunk);
     sent += chunk.length;
     if (!s.write(chunk)) await new Promise((r) => s.once('drain', r));
   }
-  return h.digest('hex');
+  return h?.digest('hex') ?? '';
 }
 
-/** readAll reads s until EOF and returns the sha256 and length. */
-export function readAll(s: net.Socket): Promise<{ sha256: string; bytes: number; data?: Buffer }> {
+/** readAll reads s until EOF and returns the sha256 (empty when hash is false) and length. */
+export function readAll(s: net.Socket, hash = true): Promise<{ sha256: string; bytes: number; data?: Buffer }> {
   return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
+    const h = hash ? createHash('sha256') : undefined;
     let n = 0;
     const keep: Buffer[] = [];
     s.on('data', (c: Buffer) => {
-      h.update(c);
+      h?.update(c);
       n += c.length;
       if (n <= 65536) keep.push(c);
     });
-    s.once('end', () => resolve({ sha256: h.digest('hex'), bytes: n, data: Buffer.concat(keep) }));
+    s.once('end', () => resolve({ sha256: h?.digest('hex') ?? '', bytes: n, data: Buffer.concat(keep) }));
     s.once('error', reject);
   });
 }
@@ -81,7 +83,7 @@ async function main(argv: string[]): Promise<void> {
     case 'upload': {
       const s = await connect(host, port);
       const ended = readAll(s);
-      const sha256 = await sendPattern(s, Number(rest[0]));
+      const sha256 = await sendPattern(s, Number(rest[0]), rest[1] !== 'nohash');
       s.end();
       await ended;
       out({ sha256, ms: performance.now() - t0 });
@@ -91,7 +93,7 @@ async function main(argv: string[]): Promise<void> {
     case 'download': {
       const s = await connect(host, port);
       s.end();
-      const r = await readAll(s);
+      const r = await readAll(s, rest[0] !== 'nohash');
       out({ sha256: r.sha256, bytes: r.bytes, ms: performance.now() - t0 });
       return;
     }
@@ -185,7 +187,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'cps': {
       const n = Number(rest[0]);
-      const conc = 8;
+      const conc = Number(rest[1] ?? 8);
       let next = 0;
       let ok = 0;
       const worker = async () => {
@@ -217,6 +219,29 @@ async function main(argv: string[]): Promise<void> {
       out({ open: socks.length });
       await new Promise((r) => setTimeout(r, secs * 1000));
       for (const s of socks) s.destroy();
+      return;
+    }
+    case 'serve': {
+      const bytes = Number(rest[0]);
+      const opts = { allowHalfOpen: true, noDelay: true };
+      const servers = [
+        net.createServer(opts, (s) => s.pipe(s)),
+        net.createServer(opts, (s) => {
+          s.on('data', () => undefined);
+          s.on('end', () => s.end());
+        }),
+        net.createServer(opts, async (s) => {
+          s.on('error', () => undefined);
+          await sendPattern(s, bytes, false);
+          s.end();
+        }),
+      ];
+      await Promise.all(
+        servers.map((srv, i) => new Promise<void>((r) => srv.listen({ port: port + i, host, backlog: 4096 }, r))),
+      );
+      out({ listening: true });
+      setTimeout(() => process.exit(0), 15 * 60_000).unref();
+      await new Promise(() => undefined);
       return;
     }
     default:
