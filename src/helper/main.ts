@@ -58,14 +58,21 @@ async function configure(journalPath: string, specJson: string): Promise<void> {
   process.stdin.resume();
 }
 
-async function serve(journalPath: string, socketPath: string, uid: number, gid: number, resolvConf?: string): Promise<void> {
+async function serve(
+  journalPath: string,
+  socketPath: string,
+  uid: number,
+  gid: number,
+  resolvConf?: string,
+): Promise<void> {
   const logger = pino({ name: 'devnet-helper' }, pino.destination(2));
   await mkdir(dirname(journalPath), { recursive: true, mode: 0o700 });
   const stale = await recover(journalPath, undoEnv, isOwnerAlive);
   if (stale.state === 'owner-alive') {
     throw new Error(`another devnet helper (pid ${stale.owner.pid}) is running; run \`devnet quit\` first`);
   }
-  if (stale.state === 'undone') logger.info({ steps: stale.steps, failures: stale.failures }, 'undid a crashed session');
+  if (stale.state === 'undone')
+    logger.info({ steps: stale.steps, failures: stale.failures }, 'undid a crashed session');
   const owner = { pid: process.pid, startTime: await processStartTime(process.pid), description: 'devnet helper' };
   const journal = await FileJournal.create(journalPath, owner);
   const server = await startHelperService({
