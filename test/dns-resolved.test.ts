@@ -6,20 +6,18 @@
 // stand-in. getent (through resolved's stub at 127.0.0.53) must resolve
 // cluster names by split DNS, every other name as before, and `quit` or
 // kill -9 + recover() must leave the link's resolved state as it was.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import test from 'ava';
 import { execArgv } from '../src/helper/exec.ts';
 import { recover } from '../src/helper/journal.ts';
 import { isOwnerAlive } from '../src/helper/process.linux.ts';
+import { killAllRoles, startRole, stopRole } from './dns-support/children.ts';
 import { HELLO_IP, INTERNET, OTHER_HELLO_IP } from './dns-support/fixture.ts';
 import { fetchResolved, type Resolved, startResolved } from './dns-support/resolved.ts';
 import { deleteAllNetns, Netns, sh } from './support/netns.ts';
 import { rootTest } from './support/root.ts';
 
-const script = resolve(import.meta.dirname, 'dns-support/laptop.ts');
 const LINK = 'dnsr0';
 const DEVNET_IP = '10.99.0.2';
 
@@ -27,42 +25,15 @@ let laptop: Netns | undefined;
 let cluster: Netns | undefined;
 let resolved: Resolved | undefined;
 let etcDir = '';
-const children: ChildProcess[] = [];
 let workDir = '';
 
 test.after.always(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  killAllRoles();
   await resolved?.stop();
   if (etcDir) await rm(etcDir, { recursive: true, force: true });
   if (workDir) await rm(workDir, { recursive: true, force: true });
   await deleteAllNetns();
 });
-
-function start(n: Netns, args: object): Promise<ChildProcess> {
-  return new Promise((ready, reject) => {
-    const child = spawn('ip', ['netns', 'exec', n.name, process.execPath, script, JSON.stringify(args)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`did not start: ${err}`)), 15_000);
-    child.stdout?.on('data', (d) => {
-      out += d;
-      if (out.includes('ready')) {
-        clearTimeout(timer);
-        ready(child);
-      }
-    });
-    child.stderr?.on('data', (d) => {
-      err += d;
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (!out.includes('ready')) reject(new Error(`exited ${code}: ${err}`));
-    });
-  });
-}
 
 async function setup(): Promise<{ l: Netns; r: Resolved; journal: string; devnetArgs: object }> {
   if (!laptop || !cluster || !resolved) {
@@ -96,7 +67,7 @@ async function setup(): Promise<{ l: Netns; r: Resolved; journal: string; devnet
     await mkdir(etcDir, { recursive: true });
     workDir = `/tmp/devnet-dns-resolved-${process.pid}`;
     await mkdir(workDir, { recursive: true });
-    await start(cluster, { role: 'peers', journalPath: '' });
+    await startRole(cluster, { role: 'peers', journalPath: '' });
     resolved = await startResolved(laptop, root, `${workDir}/resolved`, '192.0.2.53');
     // As on a systemd-resolved machine, /etc/resolv.conf is a symlink to resolved's stub file
     // (nameserver 127.0.0.53 and the links' search domains); `ip netns exec` binds its target.
@@ -122,13 +93,6 @@ const getent = (n: Netns, name: string) =>
 const linkState = async (r: Resolved) =>
   (await r.exec(['resolvectl', 'status', LINK])).stdout.replace(/Current Scopes:.*\n/, '');
 
-async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  await new Promise<void>((done) => {
-    child.once('exit', () => done());
-    child.kill(signal);
-  });
-}
-
 rootTest(
   'systemd-resolved: cluster names by split DNS, other names as before, quit restores the link',
   async (t: ExecutionContext) => {
@@ -136,7 +100,7 @@ rootTest(
     const before = await linkState(r);
     t.is(await getent(l, 'www.example.com'), `${INTERNET['www.example.com']} www.example.com`);
 
-    const devnet = await start(cluster as Netns, devnetArgs);
+    const devnet = await startRole(cluster as Netns, devnetArgs);
     t.teardown(() => void (devnet.exitCode === null && devnet.kill('SIGKILL')));
     const domains = (await r.exec(['resolvectl', 'domain', LINK])).stdout;
     t.regex(domains, /~hello\.demo/);
@@ -154,7 +118,7 @@ rootTest(
     t.is(await getent(l, 'example.dev'), `${INTERNET['example.dev']} example.dev`);
     t.is(await getent(l, 'www.example.com'), `${INTERNET['www.example.com']} www.example.com`);
 
-    await stop(devnet, 'SIGTERM');
+    await stopRole(devnet, 'SIGTERM');
     t.is(await linkState(r), before, 'quit leaves the link as it was');
     await rm(`${workDir}/journal.jsonl`, { force: true });
   },
@@ -165,9 +129,10 @@ rootTest(
   async (t: ExecutionContext) => {
     const { r, journal, devnetArgs } = await setup();
     const before = await linkState(r);
-    const devnet = await start(cluster as Netns, devnetArgs);
+    await rm(journal, { force: true }); // whatever an earlier failed test left
+    const devnet = await startRole(cluster as Netns, devnetArgs);
     t.not(await linkState(r), before);
-    await stop(devnet, 'SIGKILL');
+    await stopRole(devnet, 'SIGKILL');
     t.not(await linkState(r), before, 'a crash leaves the change behind');
     const env = {
       exec: (argv: readonly string[]) =>
