@@ -62,6 +62,19 @@ export class Cleanup {
   }
 }
 
+/** stop sends SIGTERM and resolves once the process has exited (SIGKILL after 5 s). */
+export function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
 /** run executes a program and returns code and output without throwing. */
 export function run(
   cmd: string,

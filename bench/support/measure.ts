@@ -43,8 +43,16 @@ export async function measurePath(
   const t = String(b.seconds);
   const iperf = async (reverse: boolean) => {
     const args = ['-c', lab.podIp, '-p', String(LAB.iperfPort), '-t', t, '-J', '--connect-timeout', '3000'];
-    const r = await lab.onLaptop('timeout', [String(b.seconds + 15), 'iperf3', ...args, ...(reverse ? ['-R'] : [])]);
-    return [parseIperf3(r.stdout || `{"error":${JSON.stringify(r.stderr.trim() || `exit ${r.code}`)}}`)];
+    // The server takes a moment to notice the end of a previous test through a slow path: retry while it is busy.
+    for (let attempt = 0; ; attempt++) {
+      const r = await lab.onLaptop('timeout', [String(b.seconds + 15), 'iperf3', ...args, ...(reverse ? ['-R'] : [])]);
+      try {
+        return [parseIperf3(r.stdout || `{"error":${JSON.stringify(r.stderr.trim() || `exit ${r.code}`)}}`)];
+      } catch (err) {
+        if (attempt >= 10 || !/busy/.test((err as Error).message)) throw err;
+        await new Promise((res) => setTimeout(res, 1000));
+      }
+    }
   };
   await take(['tcp_up_gbps'], () => iperf(false));
   await take(['tcp_down_gbps'], () => iperf(true));

@@ -5,7 +5,7 @@
 // by the caller; '' for sshuttle, which redirects with iptables instead).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cleanup, DEVNET_BIN, LAB, type Lab, must, run } from './lab.ts';
+import { Cleanup, DEVNET_BIN, LAB, type Lab, must, run, stop } from './lab.ts';
 import type { PathName } from './report.ts';
 
 /** DIRECT_LISTEN_PORT is the gateway's direct-transport listener the bench adds. */
@@ -200,7 +200,7 @@ const openvpn: PathSetup = async (lab, c, log) => {
     '--config',
     join(dir, 'server.conf'),
   ]);
-  c.add('openvpn server', () => server.kill('SIGTERM'));
+  c.add('openvpn server', () => stop(server));
   await waitFor('openvpn server', () => linkExists(lab.gateway.name, sdev));
   const client = lab.background('ip', [
     'netns',
@@ -210,7 +210,7 @@ const openvpn: PathSetup = async (lab, c, log) => {
     '--config',
     join(dir, 'client.conf'),
   ]);
-  c.add('openvpn client', () => client.kill('SIGTERM'));
+  c.add('openvpn client', () => stop(client));
   await waitFor('openvpn tunnel', async () => (await lab.routeToPod()) === cdev, 30_000).catch((err) => {
     log(readFileSync(join(dir, 'client.conf'), 'utf8'));
     throw err;
@@ -239,7 +239,7 @@ const wireguard: PathSetup = async (lab, c) => {
       ...process.env,
       WG_PROCESS_FOREGROUND: '1',
     });
-    c.add(`wireguard-go ${dev}`, () => p.kill('SIGTERM'));
+    c.add(`wireguard-go ${dev}`, () => stop(p));
     await waitFor(`wireguard-go ${dev}`, () => linkExists(ns, dev));
   }
   const gw = lab.gateway;
@@ -314,7 +314,7 @@ const sshuttle: PathSetup = async (lab, c) => {
     '-f',
     join(dir, 'sshd_config'),
   ]);
-  c.add('sshd', () => sshd.kill('SIGTERM'));
+  c.add('sshd', () => stop(sshd));
   await lab.setForwarding(false);
   c.add('gateway forwarding back on', () => lab.setForwarding(true));
   await lab.laptop.ip('route', 'add', 'default', 'via', LAB.gateway);
@@ -333,11 +333,8 @@ const sshuttle: PathSetup = async (lab, c) => {
     `root@${LAB.gateway}:2222`,
     LAB.podSubnet,
   ]);
-  c.add('sshuttle', async () => {
-    client.kill('SIGTERM');
-    // sshuttle removes its iptables rules on the way out; give it the moment it needs.
-    await new Promise((r) => (client.exitCode === null ? client.once('exit', r) : r(undefined)));
-  });
+  // sshuttle removes its iptables rules on the way out: stop() waits for it.
+  c.add('sshuttle', () => stop(client));
   return 'bnlap0';
 };
 
