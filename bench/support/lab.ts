@@ -15,9 +15,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
-import { podNetnsFor } from '../../src/sandbox/cluster.ts';
-import { execTool } from '../../src/sandbox/exec.ts';
-import { nodeNetns, sandboxPaths } from '../../src/sandbox/paths.ts';
 import { Netns, sh } from '../../test/support/netns.ts';
 
 const root = join(import.meta.dirname, '../..');
@@ -62,16 +59,25 @@ export class Cleanup {
   }
 }
 
-/** stop sends SIGTERM and resolves once the process has exited (SIGKILL after 5 s). */
+/** signalGroup signals a background program's process group (it leads its own: see Lab.background). */
+function signalGroup(child: ChildProcess, sig: NodeJS.Signals): void {
+  try {
+    if (child.pid) process.kill(-child.pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+/** stop sends SIGTERM to a background program's group and resolves once it has exited (SIGKILL after 5 s). */
 export function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+    const kill = setTimeout(() => signalGroup(child, 'SIGKILL'), 5000);
     child.once('exit', () => {
       clearTimeout(kill);
       resolve();
     });
-    child.kill('SIGTERM');
+    signalGroup(child, 'SIGTERM');
   });
 }
 
@@ -179,7 +185,6 @@ export class Lab {
   gateway!: Netns;
   nodeNs = '';
   podIp = '';
-  podNs = '';
   /** stderrTail keeps the last words of background programs, for error reports. */
   stderrTail = '';
   #children: ChildProcess[] = [];
@@ -199,7 +204,7 @@ export class Lab {
       else throw new Error(`sandbox not down: ${this.work} kept; the next bench run sweeps it`);
     });
     this.cleanup.add('background processes', () => {
-      for (const c of this.#children) c.kill('SIGKILL');
+      for (const c of this.#children) if (c.exitCode === null && c.signalCode === null) signalGroup(c, 'SIGKILL');
     });
     const port = await freePort();
     this.sandboxEnv = sandboxEnv(this.work, process.pid, port);
@@ -215,7 +220,8 @@ export class Lab {
     this.cleanup.add('laptop namespace', () => this.laptop.delete());
     this.gateway = await Netns.create('bngw');
     this.cleanup.add('gateway namespace', () => this.gateway.delete());
-    this.nodeNs = nodeNetns(sandboxPaths(this.sandboxEnv));
+    // The node namespace's name is documented (docs/sandbox.md): <DEVNET_SANDBOX_PREFIX>-node.
+    this.nodeNs = `${this.sandboxEnv.DEVNET_SANDBOX_PREFIX}-node`;
     await this.#wire();
     await this.#apiRelay(port);
     this.laptopEnv = {
@@ -252,9 +258,17 @@ export class Lab {
     });
   }
 
-  /** background starts a long-running program, killed at cleanup; `pipes` gives it a stdin and stdout. */
+  /**
+   * background starts a long-running program in a process group of its own
+   * (so its children, e.g. under `devnet sandbox exec`, go with it), killed
+   * at cleanup; `pipes` gives it a stdin and stdout.
+   */
   background(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, pipes = false): ChildProcess {
-    const c = spawn(cmd, args, { stdio: [pipes ? 'pipe' : 'ignore', pipes ? 'pipe' : 'ignore', 'pipe'], env });
+    const c = spawn(cmd, args, {
+      stdio: [pipes ? 'pipe' : 'ignore', pipes ? 'pipe' : 'ignore', 'pipe'],
+      env,
+      detached: true,
+    });
     c.stderr?.on('data', (d: Buffer) => {
       this.stderrTail = `${this.stderrTail}${d}`.slice(-2000);
     });
@@ -289,14 +303,27 @@ export class Lab {
     };
     await this.kubectl(['apply', '--validate=false', '-f', '-'], JSON.stringify(manifest));
     await this.kubectl(['wait', '-n', 'bench', 'pod/bench', '--for=condition=Ready', '--timeout=60s']);
-    const { netns, pod } = await podNetnsFor(sandboxPaths(this.sandboxEnv), execTool, 'bench', 'bench');
-    this.podNs = netns;
-    this.podIp = pod.status?.podIP ?? '';
+    this.podIp = (await this.kubectl(['get', 'pod', '-n', 'bench', 'bench', '-o', 'jsonpath={.status.podIP}'])).trim();
     if (!this.podIp) throw new Error('the benchmark pod has no IP');
-    // iperf3 and sockperf servers in the pod's network namespace (`devnet sandbox exec` does the same).
-    this.background('ip', ['netns', 'exec', netns, 'iperf3', '-s', '-p', String(LAB.iperfPort)]);
-    this.background('ip', ['netns', 'exec', netns, 'sockperf', 'sr', '--tcp', '-p', String(LAB.sockperfPort)]);
-    await new Promise((r) => setTimeout(r, 300));
+    // iperf3 and sockperf servers in the pod's network namespace.
+    const inPod = (...cmd: string[]) =>
+      this.background(
+        process.execPath,
+        [DEVNET_BIN, 'sandbox', 'exec', '-n', 'bench', 'bench', '--', ...cmd],
+        this.sandboxEnv,
+      );
+    inPod('iperf3', '-s', '-p', String(LAB.iperfPort));
+    inPod('sockperf', 'sr', '--tcp', '-p', String(LAB.sockperfPort));
+    // Ready when they accept connections, seen from the node (which routes to every pod).
+    for (const port of [LAB.iperfPort, LAB.sockperfPort]) {
+      const deadline = Date.now() + 30_000;
+      const nodeNs = `${this.sandboxEnv.DEVNET_SANDBOX_PREFIX}-node`;
+      while ((await run('ip', ['netns', 'exec', nodeNs, 'nc', '-z', '-w', '1', this.podIp, String(port)])).code !== 0) {
+        if (Date.now() > deadline)
+          throw new Error(`the benchmark pod's server on port ${port} did not start: ${this.stderrTail}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   }
 
   /** The veths: laptop ↔ gateway ↔ sandbox node, forwarding on in the gateway namespace. */
