@@ -158,6 +158,7 @@ try {
 } finally {
   await cleanup.run(log);
 }
+if (stopping) process.exit(130);
 doc.machine.load_avg_end = loadavg().map((x) => Math.round(x * 100) / 100);
 doc.machine.duration_s = Math.round((Date.now() - started) / 1000);
 process.stdout.write(

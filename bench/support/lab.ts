@@ -38,17 +38,23 @@ export const LAB = {
 /** Cleanup runs undo steps in reverse order, once, whatever happened before. */
 export class Cleanup {
   #steps: { what: string; run: () => unknown }[] = [];
-  #ran = false;
+  #running: Promise<void> | undefined;
 
   /** add registers an undo step. */
   add(what: string, run: () => unknown): void {
     this.#steps.push({ what, run });
   }
 
-  /** run undoes everything registered, newest first; failures are reported, not thrown. */
-  async run(log: (s: string) => void): Promise<void> {
-    if (this.#ran) return;
-    this.#ran = true;
+  /**
+   * run undoes everything registered, newest first; failures are reported, not
+   * thrown. Every caller (a signal handler, the normal end) awaits the same run.
+   */
+  run(log: (s: string) => void): Promise<void> {
+    this.#running ??= this.#undo(log);
+    return this.#running;
+  }
+
+  async #undo(log: (s: string) => void): Promise<void> {
     for (const s of this.#steps.reverse()) {
       try {
         await s.run();
