@@ -215,8 +215,17 @@ export class Lab {
     const port = await freePort();
     this.sandboxEnv = sandboxEnv(this.work, process.pid, port);
     this.cleanup.add('sandbox', async () => {
-      await this.devnetSandbox('down');
-      sandboxDown = true;
+      // `down` is idempotent: retried for half a minute (e.g. while node_modules is being reinstalled).
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.devnetSandbox('down');
+          sandboxDown = true;
+          return;
+        } catch (err) {
+          if (attempt >= 6) throw err;
+          await new Promise((r) => setTimeout(r, 5000));
+        }
+      }
     });
     log('sandbox up');
     await this.devnetSandbox('up');
@@ -336,44 +345,8 @@ export class Lab {
   async #wire(): Promise<void> {
     const lap = this.laptop;
     const gw = this.gateway;
-    await sh('ip', [
-      '-n',
-      lap.name,
-      'link',
-      'add',
-      'bnlap0',
-      'mtu',
-      '65520',
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'bngw0',
-      'mtu',
-      '65520',
-    ]);
-    await sh('ip', ['-n', lap.name, 'link', 'set', 'bngw0', 'netns', gw.name]);
-    await lap.ip('addr', 'add', `${LAB.laptop}/30`, 'dev', 'bnlap0');
-    await gw.ip('addr', 'add', `${LAB.gateway}/30`, 'dev', 'bngw0');
-    await sh('ip', [
-      '-n',
-      gw.name,
-      'link',
-      'add',
-      'bnnode0',
-      'mtu',
-      '65520',
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'bngw1',
-      'mtu',
-      '65520',
-    ]);
-    await sh('ip', ['-n', gw.name, 'link', 'set', 'bngw1', 'netns', this.nodeNs]);
-    await gw.ip('addr', 'add', `${LAB.gatewayToNode}/30`, 'dev', 'bnnode0');
-    await sh('ip', ['-n', this.nodeNs, 'addr', 'add', `${LAB.nodeToGateway}/30`, 'dev', 'bngw1']);
+    await this.#veth(lap.name, 'bnlap0', `${LAB.laptop}/30`, gw.name, 'bngw0', `${LAB.gateway}/30`);
+    await this.#veth(gw.name, 'bnnode0', `${LAB.gatewayToNode}/30`, this.nodeNs, 'bngw1', `${LAB.nodeToGateway}/30`);
     for (const [ns, dev] of [
       [lap.name, 'bnlap0'],
       [gw.name, 'bngw0'],
@@ -387,6 +360,29 @@ export class Lab {
     await this.setForwarding(true);
     // Many short connections from one client: reuse TIME_WAIT ports, use the whole port range.
     await lap.exec('sysctl', ['-q', '-w', 'net.ipv4.ip_local_port_range=1024 65535', 'net.ipv4.tcp_tw_reuse=1']);
+  }
+
+  /** #veth makes a veth pair (MTU 65520 at both ends, like the sandbox's pod links) from ns to peerNs, addressed. */
+  async #veth(ns: string, dev: string, addr: string, peerNs: string, peerDev: string, peerAddr: string): Promise<void> {
+    await sh('ip', [
+      '-n',
+      ns,
+      'link',
+      'add',
+      dev,
+      'mtu',
+      '65520',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      peerDev,
+      'mtu',
+      '65520',
+    ]);
+    await sh('ip', ['-n', ns, 'link', 'set', peerDev, 'netns', peerNs]);
+    await sh('ip', ['-n', ns, 'addr', 'add', addr, 'dev', dev]);
+    await sh('ip', ['-n', peerNs, 'addr', 'add', peerAddr, 'dev', peerDev]);
   }
 
   /** setForwarding turns IPv4 forwarding in the gateway namespace on or off. */
