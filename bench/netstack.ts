@@ -134,6 +134,8 @@ async function main(): Promise<void> {
     console.error('direct', direct);
     const stack = await measure(lab.ns, LAB_V4);
     console.error('netstack', stack);
+    const m = lab.driver.stack.counters;
+    const measured = `retransmits ${m.retransmits}, fast retransmits ${m.fastRetransmits}, RTO expiries ${m.rtoExpiries}, TUN drops ${lab.tun.stats().drops}`;
     const perConn = await idleMemory(lab);
     const rows: Row[] = [
       {
@@ -205,8 +207,9 @@ async function main(): Promise<void> {
         `| ${r.metric} | ${f(r.direct)} | ${f(r.netstack)} | ${r.unit} | ${r.target} | ${r.ok(r.direct, r.netstack) ? 'yes' : 'NO'} |`,
       );
     }
+    console.log(`\nstack counters during the measurements: ${measured}`);
     console.log(
-      `\nstack counters: retransmits ${c.retransmits}, fast retransmits ${c.fastRetransmits}, RTO expiries ${c.rtoExpiries}, TUN drops ${lab.tun.stats().drops}`,
+      `after ${IDLE} idle connections were dropped at once: retransmits ${c.retransmits}, RTO expiries ${c.rtoExpiries}`,
     );
   } finally {
     for (const ch of children) ch.kill('SIGKILL');
