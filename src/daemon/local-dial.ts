@@ -148,7 +148,7 @@ export class LocalDial implements Upstream {
       if (done) return;
       open = true;
       this.stats.streamsOpened++;
-      sock.pause();
+      // No pause needed: nothing is read before accept and grant return (same tick).
       stream.accept(channel);
       stream.grant(this.#window);
     });
