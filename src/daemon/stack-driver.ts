@@ -102,7 +102,9 @@ export class StackDriver {
 
   #arm(now: number): void {
     const at = this.stack.pollAt(now);
-    if (at === this.#timerAt) return;
+    // A timer already armed for an earlier time stays: it fires, finds nothing
+    // due, and re-arms. This avoids re-arming on every ACK that moves an RTO.
+    if (at >= this.#timerAt) return;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = at;
