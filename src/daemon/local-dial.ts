@@ -38,7 +38,7 @@ export interface LocalDialStats {
   datagramFlows: number;
 }
 
-/** rejectReasonFor maps a socket error code to the reason an open failed. */
+/** rejectReasonFor maps a socket error code to the reason an open failed (the gateway's table in docs/protocol.md). */
 export function rejectReasonFor(code: string | undefined): RejectReason {
   switch (code) {
     case 'ECONNREFUSED':
@@ -50,9 +50,12 @@ export function rejectReasonFor(code: string | undefined): RejectReason {
       return 'forbidden';
     case 'EMFILE':
     case 'ENFILE':
-    case 'EADDRNOTAVAIL':
     case 'ENOBUFS':
+    case 'ENOMEM':
       return 'limit';
+    case 'EINVAL':
+    case 'EAFNOSUPPORT':
+      return 'invalid';
     default:
       return 'unreachable';
   }
