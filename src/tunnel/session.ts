@@ -54,6 +54,9 @@ import { encodeControl, encodeHeader, encodeWindow, FrameReader, FrameType, fram
 import { DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_LIMITS, type SessionLimits } from './limits.ts';
 import { MIN_PROTOCOL_VERSION, negotiateVersion, PROTOCOL_VERSION } from './version.ts';
 
+/** MIN_TUNING_RTT_MS is the smallest RTT window auto-tuning assumes (milliseconds). */
+export const MIN_TUNING_RTT_MS = 2;
+
 /** TunnelLogger is the slice of a pino logger the tunnel uses. */
 export interface TunnelLogger {
   debug(obj: object, msg?: string): void;
@@ -118,6 +121,8 @@ export interface SessionStats {
   channelsOpened: number;
   channelsOpen: number;
   rttMs: number;
+  /** stalls count how often sending stopped for lack of channel credit, session credit or carrier room. */
+  stalls: { channelCredit: number; sessionCredit: number; carrier: number };
 }
 
 /** SessionEvents are the events a session emits. */
@@ -279,6 +284,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
   #datagramParts = new Map<number, Buffer[]>();
   #stats = { bytesSent: 0, bytesReceived: 0, carrierBytesSent: 0, carrierBytesReceived: 0, framesSent: 0 };
   #framesReceived = 0;
+  #stalls = { channelCredit: 0, sessionCredit: 0, carrier: 0 };
   #channelsOpened = 0;
   #endedWith: SessionEnd | undefined;
 
@@ -391,6 +397,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
       channelsOpened: this.#channelsOpened,
       channelsOpen: this.#channels.size,
       rttMs: this.#srtt,
+      stalls: { ...this.#stalls },
     };
   }
 
@@ -541,9 +548,13 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
     const now = this.#now();
     let grow = 0;
     // Auto-tuning (RTT × rate): a quarter of the window was consumed in less
-    // than one RTT, so the window is below ~4× the bandwidth-delay product and
-    // would soon stall the sender: double it, up to maxChannelWindow.
-    if (this.#srtt > 0 && now - ch.lastGrantAt < this.#srtt && ch.recvWindow < this.limits.maxChannelWindow) {
+    // than two RTTs, so the window is below ~8× the bandwidth-delay product,
+    // too little to keep the sender busy while grants travel and queue:
+    // double it, up to maxChannelWindow. The RTT used is at least
+    // MIN_TUNING_RTT_MS: a heartbeat taken while idle understates the delay a
+    // grant meets under load (queues in the carrier and socket buffers).
+    const rtt = Math.max(this.#srtt, MIN_TUNING_RTT_MS);
+    if (this.#srtt > 0 && now - ch.lastGrantAt < 2 * rtt && ch.recvWindow < this.limits.maxChannelWindow) {
       grow = Math.min(ch.recvWindow, this.limits.maxChannelWindow - ch.recvWindow);
       ch.recvWindow += grow;
     }
@@ -656,6 +667,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
     try {
       while (this.#readyHead < this.#ready.length) {
         if (this.#carrierFull()) {
+          this.#stalls.carrier++;
           this.#awaitingDrain = true;
           break;
         }
@@ -677,10 +689,12 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
           continue;
         }
         if (ch.sendCredit === 0) {
+          this.#stalls.channelCredit++;
           this.#unschedule(ch); // a WINDOW for this channel schedules it again
           continue;
         }
         if (this.#sessionCredit === 0) {
+          this.#stalls.sessionCredit++;
           this.#blockedOnSession = true; // a session WINDOW restarts the pump
           break;
         }
