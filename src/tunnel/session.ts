@@ -340,7 +340,6 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
             : `no valid HELLO within ${this.limits.handshakeTimeoutMs} ms`;
         this.#fail(GoAwayCode.HANDSHAKE_TIMEOUT, msg, this.role === 'gateway');
       }, this.limits.handshakeTimeoutMs);
-      this.#handshakeTimer.unref?.();
       if (this.role === 'client') {
         const o = opts as ClientOptions;
         this.#gatewayOpts = undefined;
