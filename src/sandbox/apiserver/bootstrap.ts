@@ -1,0 +1,186 @@
+// The objects a fresh sandbox cluster starts with: the system namespaces and
+// `dev`, the `kubernetes` Service (10.96.0.1) and ServiceCIDR, discovery
+// RBAC for every authenticated user, and the RBAC that lets the developer
+// user `dev` do a namespaced devnet install in `dev` (k8s-wire-facts.md,
+// "RBAC a devnet user needs") and read the cluster-scoped objects devnet
+// consults.
+import { DEV_USER } from './auth.ts';
+import type { Registry } from './registry.ts';
+import { typeByKey } from './resources.ts';
+import { KUBERNETES_SERVICE_IP, SERVICE_CIDR } from './serviceips.ts';
+import { ApiError } from './status.ts';
+
+/** DEV_NAMESPACE is the namespace the developer user may install into. */
+export const DEV_NAMESPACE = 'dev';
+
+const RW = ['create', 'get', 'list', 'watch', 'patch', 'update', 'delete'];
+const READ = ['get', 'list', 'watch'];
+
+/** DEV_ROLE_RULES are the namespaced permissions of the `dev` user in its namespace. */
+export const DEV_ROLE_RULES = [
+  { apiGroups: [''], resources: ['services', 'pods', 'endpoints', 'events'], verbs: READ },
+  { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: READ },
+  { apiGroups: ['apps'], resources: ['deployments'], verbs: RW },
+  { apiGroups: ['apps'], resources: ['replicasets', 'statefulsets'], verbs: READ },
+  { apiGroups: [''], resources: ['serviceaccounts', 'secrets', 'configmaps'], verbs: RW },
+  { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings'], verbs: RW },
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: RW },
+  { apiGroups: [''], resources: ['pods'], verbs: ['create', 'delete', 'patch'] },
+  { apiGroups: [''], resources: ['pods/portforward'], verbs: ['get', 'create'] },
+  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+  { apiGroups: [''], resources: ['services'], verbs: ['patch', 'update'] },
+];
+
+/** DEV_CLUSTER_RULES are the cluster-scoped, read-only permissions of the `dev` user. */
+export const DEV_CLUSTER_RULES = [
+  { apiGroups: [''], resources: ['namespaces', 'nodes'], verbs: READ },
+  { apiGroups: ['networking.k8s.io'], resources: ['servicecidrs'], verbs: READ },
+];
+
+const DISCOVERY_URLS = [
+  '/api',
+  '/api/*',
+  '/apis',
+  '/apis/*',
+  '/healthz',
+  '/livez',
+  '/readyz',
+  '/openapi',
+  '/openapi/*',
+  '/version',
+  '/version/',
+];
+
+function meta(name: string, namespace?: string, labels?: Record<string, string>) {
+  return { name, ...(namespace ? { namespace } : {}), ...(labels ? { labels } : {}) };
+}
+
+const BOOTSTRAP_LABELS = { 'kubernetes.io/bootstrapping': 'rbac-defaults' };
+
+/** bootstrapObjects lists [type key, namespace, object, firstStartOnly] in creation order. */
+function bootstrapObjects(): [string, string | undefined, Record<string, unknown>, boolean][] {
+  const ns = (name: string, firstOnly: boolean): [string, undefined, Record<string, unknown>, boolean] => [
+    '/namespaces',
+    undefined,
+    { metadata: meta(name) },
+    firstOnly,
+  ];
+  return [
+    ns('default', false),
+    ns('kube-system', false),
+    ns('kube-public', false),
+    ns('kube-node-lease', false),
+    ns(DEV_NAMESPACE, true),
+    [
+      '/services',
+      'default',
+      {
+        metadata: meta('kubernetes', 'default', { component: 'apiserver', provider: 'kubernetes' }),
+        spec: {
+          clusterIP: KUBERNETES_SERVICE_IP,
+          ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }],
+        },
+      },
+      false,
+    ],
+    [
+      'networking.k8s.io/servicecidrs',
+      undefined,
+      { metadata: meta('kubernetes'), spec: { cidrs: [SERVICE_CIDR] } },
+      false,
+    ],
+    [
+      'rbac.authorization.k8s.io/clusterroles',
+      undefined,
+      {
+        metadata: meta('system:discovery', undefined, BOOTSTRAP_LABELS),
+        rules: [{ nonResourceURLs: DISCOVERY_URLS, verbs: ['get'] }],
+      },
+      false,
+    ],
+    [
+      'rbac.authorization.k8s.io/clusterrolebindings',
+      undefined,
+      {
+        metadata: meta('system:discovery', undefined, BOOTSTRAP_LABELS),
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:discovery' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:authenticated' }],
+      },
+      false,
+    ],
+    [
+      'rbac.authorization.k8s.io/clusterroles',
+      undefined,
+      {
+        metadata: meta('system:basic-user', undefined, BOOTSTRAP_LABELS),
+        rules: [
+          {
+            apiGroups: ['authorization.k8s.io'],
+            resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'],
+            verbs: ['create'],
+          },
+        ],
+      },
+      false,
+    ],
+    [
+      'rbac.authorization.k8s.io/clusterrolebindings',
+      undefined,
+      {
+        metadata: meta('system:basic-user', undefined, BOOTSTRAP_LABELS),
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:basic-user' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:authenticated' }],
+      },
+      false,
+    ],
+    [
+      'rbac.authorization.k8s.io/roles',
+      DEV_NAMESPACE,
+      { metadata: meta('devnet-user', DEV_NAMESPACE), rules: DEV_ROLE_RULES },
+      true,
+    ],
+    [
+      'rbac.authorization.k8s.io/rolebindings',
+      DEV_NAMESPACE,
+      {
+        metadata: meta('devnet-user', DEV_NAMESPACE),
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'devnet-user' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: DEV_USER }],
+      },
+      true,
+    ],
+    [
+      'rbac.authorization.k8s.io/clusterroles',
+      undefined,
+      { metadata: meta('devnet-user-cluster-read'), rules: DEV_CLUSTER_RULES },
+      true,
+    ],
+    [
+      'rbac.authorization.k8s.io/clusterrolebindings',
+      undefined,
+      {
+        metadata: meta('devnet-user-cluster-read'),
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'devnet-user-cluster-read' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: DEV_USER }],
+      },
+      true,
+    ],
+  ];
+}
+
+/** bootstrap creates the missing built-in objects; objects marked first-start-only are made only in an empty store. */
+export function bootstrap(registry: Registry): void {
+  const firstStart = registry.store.rv === 0;
+  for (const [key, namespace, obj, firstOnly] of bootstrapObjects()) {
+    if (firstOnly && !firstStart) continue;
+    const type = typeByKey(key)!;
+    const name = (obj.metadata as { name: string }).name;
+    if (registry.store.get(key, namespace, name)) continue;
+    try {
+      registry.create(type, namespace, structuredClone(obj));
+    } catch (err) {
+      // A conflicting object created by a user (e.g. a Service holding 10.96.0.1) must not stop the server.
+      if (!(err instanceof ApiError)) throw err;
+    }
+  }
+}
