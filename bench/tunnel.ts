@@ -7,7 +7,8 @@
 // Scenarios: one stream uploading and downloading SIZE bytes; 1,000
 // concurrent streams uploading SIZE/1000 each. For the 1,000 streams we report
 // aggregate throughput and the slowest stream's rate against the mean rate.
-// Flags: --size MiB (default 1024), --channels N (default 1000), --runs N (default 3, median reported).
+// Flags: --size MiB (default 1024), --channels N (default 1000), --runs N (default 3, median reported),
+// --only up|down|many (one scenario).
 // Everything stays on 127.0.0.1; every loop is bounded by the byte counts.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -213,6 +214,7 @@ async function main(): Promise<void> {
       size: { type: 'string', default: '1024' },
       channels: { type: 'string', default: '1000' },
       runs: { type: 'string', default: '3' },
+      only: { type: 'string' },
     },
   });
   if (values.sink) return runSink();
@@ -243,7 +245,8 @@ async function main(): Promise<void> {
     const ratio = (a: number, b: number): string => `${((a / b) * 100).toFixed(0)} %`;
     const gwPid = gateway.pid!;
     const cpu: string[] = [];
-    for (const dir of ['up', 'down'] as const) {
+    const only = values.only;
+    for (const dir of (['up', 'down'] as const).filter((d) => only === undefined || only === d)) {
       const d: number[] = [];
       const tn: number[] = [];
       const selfCpu = { direct: 0, tunnel: 0 };
@@ -273,20 +276,22 @@ async function main(): Promise<void> {
       ]);
     }
     const each = Math.max(1, Math.floor(size / channels));
-    const dm = await many(direct, channels, each);
-    const tm = await many(tunnel, channels, each);
-    rows.push([
-      `${channels} streams upload, aggregate Gbit/s`,
-      dm.aggregate.toFixed(2),
-      tm.aggregate.toFixed(2),
-      ratio(tm.aggregate, dm.aggregate),
-    ]);
-    rows.push([
-      `${channels} streams: slowest / mean rate`,
-      dm.slowestOverMean.toFixed(2),
-      tm.slowestOverMean.toFixed(2),
-      '',
-    ]);
+    if (only === undefined || only === 'many') {
+      const dm = await many(direct, channels, each);
+      const tm = await many(tunnel, channels, each);
+      rows.push([
+        `${channels} streams upload, aggregate Gbit/s`,
+        dm.aggregate.toFixed(2),
+        tm.aggregate.toFixed(2),
+        ratio(tm.aggregate, dm.aggregate),
+      ]);
+      rows.push([
+        `${channels} streams: slowest / mean rate`,
+        dm.slowestOverMean.toFixed(2),
+        tm.slowestOverMean.toFixed(2),
+        '',
+      ]);
+    }
     const st = session.stats();
     session.close();
     const w = [44, 10, 10, 14];
