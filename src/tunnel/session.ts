@@ -177,7 +177,8 @@ export class HandshakeError extends DevnetError {
   }
 }
 
-const CLIENT_RECEIVES = new Set<number>([
+/** Frame types both ends receive after the handshake. */
+const BOTH_RECEIVE = [
   FrameType.DATA,
   FrameType.WINDOW,
   FrameType.GOAWAY,
@@ -188,20 +189,10 @@ const CLIENT_RECEIVES = new Set<number>([
   FrameType.OPEN_REJECT,
   FrameType.CLOSE,
   FrameType.RESET,
-  FrameType.DNS_ANSWER,
-  FrameType.INTERCEPT_ACK,
-]);
+];
+const CLIENT_RECEIVES = new Set<number>([...BOTH_RECEIVE, FrameType.DNS_ANSWER, FrameType.INTERCEPT_ACK]);
 const GATEWAY_RECEIVES = new Set<number>([
-  FrameType.DATA,
-  FrameType.WINDOW,
-  FrameType.GOAWAY,
-  FrameType.PING,
-  FrameType.PONG,
-  FrameType.OPEN,
-  FrameType.OPEN_OK,
-  FrameType.OPEN_REJECT,
-  FrameType.CLOSE,
-  FrameType.RESET,
+  ...BOTH_RECEIVE,
   FrameType.DNS_QUERY,
   FrameType.INTERCEPT_REGISTER,
   FrameType.INTERCEPT_UNREGISTER,
