@@ -136,6 +136,7 @@ export interface InterceptAck {
   message: string;
 }
 
+// tunnel.proto sits beside this module: in src/ and, copied by `npm run build` / prepack, in dist/.
 const root = protobuf.parse(readFileSync(new URL('./tunnel.proto', import.meta.url), 'utf8')).root;
 const T = (name: string): protobuf.Type => root.lookupType(`devnet.tunnel.v1.${name}`);
 
