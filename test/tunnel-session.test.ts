@@ -248,6 +248,15 @@ test('a black-holed carrier is declared dead by the heartbeat deadline', async (
   gateway.destroy();
 });
 
+test('one direction black-holed: the end that hears nothing declares it dead and closes, the other follows', async (t) => {
+  const { client, gateway, a } = await pair(t, { pingIntervalMs: 20, pingTimeoutMs: 100 });
+  const clientEnd = once(client, 'close');
+  const gatewayEnd = once(gateway, 'close');
+  a.blackhole = true; // the client's frames vanish; the gateway's still arrive
+  t.is((await gatewayEnd)[0].reason, 'heartbeat');
+  t.is((await clientEnd)[0].reason, 'carrier-closed');
+});
+
 test('GOAWAY SHUTTING_DOWN: no new channels, current ones finish, then the session closes', async (t) => {
   const { client, gateway } = await pair(t);
   echo(gateway);

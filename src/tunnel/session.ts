@@ -275,6 +275,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
   #datagramParts = new Map<number, Buffer[]>();
   #stats = { bytesSent: 0, bytesReceived: 0, carrierBytesSent: 0, carrierBytesReceived: 0, framesSent: 0 };
   #framesReceived = 0;
+  #lastRx = 0;
   #stalls = { channelCredit: 0, sessionCredit: 0, carrier: 0 };
   #channelsOpened = 0;
   #endedWith: SessionEnd | undefined;
@@ -744,11 +745,17 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
     this.#sendPing(); // measure the RTT at once: window auto-tuning needs it
     this.#heartbeat = setInterval(() => {
       const now = this.#now();
+      // Dead = our oldest PING is unanswered past the deadline AND nothing at
+      // all arrived for that long. A PONG held up behind our own queued DATA
+      // on a slow link does not count while the peer's frames (its PINGs,
+      // WINDOWs) still arrive; if only our direction is black-holed, the peer
+      // hears nothing from us and ends the session from its side.
+      const silentFor = now - this.#lastRx;
       for (const sentAt of this.#pings.values()) {
-        if (now - sentAt > this.limits.pingTimeoutMs) {
+        if (now - sentAt > this.limits.pingTimeoutMs && silentFor > this.limits.pingTimeoutMs) {
           this.#end({
             reason: 'heartbeat',
-            message: `no PONG for ${Math.round(now - sentAt)} ms (deadline ${this.limits.pingTimeoutMs} ms): the tunnel stream is dead`,
+            message: `no PONG for ${Math.round(now - sentAt)} ms and nothing received for ${Math.round(silentFor)} ms (deadline ${this.limits.pingTimeoutMs} ms): the tunnel stream is dead`,
           });
           return;
         }
@@ -764,6 +771,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
     if (this.#state === 'closed') return;
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     this.#stats.carrierBytesReceived += buf.length;
+    this.#lastRx = this.#now();
     try {
       this.#reader.push(buf);
     } catch (err) {
