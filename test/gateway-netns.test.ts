@@ -177,7 +177,7 @@ rootTest('UDP through the gateway: datagrams echo with their boundaries', async 
   t.deepEqual(got.map((g) => g.toString('hex')).sort(), sent.map((g) => g.toString('hex')).sort());
 });
 
-rootTest('OPEN_REJECT reasons: refused, unreachable, timeout, forbidden, invalid', async (t) => {
+rootTest('OPEN_REJECT reasons: refused, unreachable, timeout, forbidden, invalid (and forbidden for UDP)', async (t) => {
   const s = await connect();
   t.teardown(() => s.close());
   const cases: [string, number, number, string][] = [
@@ -191,6 +191,7 @@ rootTest('OPEN_REJECT reasons: refused, unreachable, timeout, forbidden, invalid
     const r = await s.open({ protocol: 'tcp', host, port, timeoutMs });
     t.like(r, { ok: false, reason, byPeer: true }, `${host}:${port}`);
   }
+  t.like(await s.open({ protocol: 'udp', host: '127.0.0.1', port: 53 }), { ok: false, reason: 'forbidden' });
 });
 
 rootTest('ICMP echo through the gateway gets a real reply', async (t) => {
