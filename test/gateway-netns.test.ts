@@ -177,7 +177,7 @@ rootTest('UDP through the gateway: datagrams echo with their boundaries', async 
   t.deepEqual(got.map((g) => g.toString('hex')).sort(), sent.map((g) => g.toString('hex')).sort());
 });
 
-rootTest('OPEN_REJECT reasons: refused, unreachable, timeout, forbidden, invalid (and forbidden for UDP)', async (t) => {
+rootTest('OPEN_REJECT reasons: refused, unreachable, timeout, forbidden, invalid', async (t) => {
   const s = await connect();
   t.teardown(() => s.close());
   const cases: [string, number, number, string][] = [
