@@ -288,4 +288,5 @@ export function goAwayName(code: number): string {
   return `CODE_${code}`;
 }
 
+/** numberField and stringField read a decoded field, defaulting wrong types to 0 and the empty string. */
 export { num as numberField, str as stringField };
