@@ -20,6 +20,7 @@ import { KubeProxy } from '../src/sandbox/kube-proxy.ts';
 import { bindInNetns } from '../src/sandbox/netns-sockets.ts';
 import { nodeNetns, type SandboxPaths } from '../src/sandbox/paths.ts';
 import type { PodPlan, RunnerMessage } from '../src/sandbox/pod-plan.ts';
+import { type HostState, hostChanges, hostState } from './support/host-state.ts';
 import { isRoot, rootTest } from './support/root.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'devnet-dp-'));
@@ -27,10 +28,10 @@ const paths: SandboxPaths = { stateDir: join(dir, 'state'), runDir: dir, prefix:
 const journal = new Journal(join(dir, 'journal.jsonl'));
 const runners: ChildProcess[] = [];
 let dns: ClusterDns | undefined;
-let routesBefore = '';
+let before: HostState | undefined;
 
 test.before(async () => {
-  if (isRoot) routesBefore = await execTool('ip', ['route']);
+  if (isRoot) before = await hostState();
 });
 
 test.after.always(async () => {
@@ -163,7 +164,6 @@ rootTest(
     const err = await execTool('ip', ['route', 'get', '10.96.0.1']).catch((e: Error) => e.message);
     t.regex(err, /unreachable|No route/i);
     await journal.undo(execTool);
-    t.is(await execTool('ip', ['route']), routesBefore);
-    t.false((await listNetns(execTool)).some((n) => n.startsWith(paths.prefix)));
+    t.deepEqual(hostChanges(before as HostState, await hostState(), paths.prefix), []);
   },
 );

@@ -19,7 +19,7 @@ import {
   userKubeconfigPath,
   writeKubeconfig,
 } from './kubeconfig.ts';
-import { nodeNetns, podNetns, runFile, type SandboxPaths } from './paths.ts';
+import { nodeNetns, podNetns, podRunDir, runFile, type SandboxPaths } from './paths.ts';
 import { kubeconfigFile, type SupervisorStatus, statusFile } from './supervisor.ts';
 
 const SUPERVISOR = join(import.meta.dirname, 'supervisor.ts');
@@ -238,6 +238,28 @@ export async function status(p: SandboxPaths): Promise<SandboxStatus> {
     },
   ];
   return out;
+}
+
+/** execArgv is how to run a command in a pod: in its runner's network and mount namespaces (resolv.conf, service account), else in its network namespace. */
+export async function execArgv(
+  p: SandboxPaths,
+  exec: Exec,
+  namespace: string,
+  name: string,
+  command: string[],
+): Promise<string[]> {
+  const { netns } = await podNetnsFor(p, exec, namespace, name);
+  let pid: number | undefined;
+  try {
+    pid = Number(readFileSync(join(podRunDir(p, namespace, name), 'runner.pid'), 'utf8').trim());
+  } catch {
+    pid = undefined;
+  }
+  // The runner must still be in the pod's namespace (a recycled PID would not be).
+  if (pid && (await exec('ip', ['netns', 'identify', String(pid)]).catch(() => '')).trim() === netns) {
+    return ['nsenter', `--target=${pid}`, '--net', '--mount', '--', ...command];
+  }
+  return ['ip', 'netns', 'exec', netns, ...command];
 }
 
 /** podNetnsFor finds a pod's network namespace through the API. */

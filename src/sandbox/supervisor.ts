@@ -142,6 +142,7 @@ async function main(): Promise<void> {
       exec: execTool,
       logger,
       checkout: resolve(import.meta.dirname, '../..'),
+      api: { host: '127.0.0.1', port: Number(new URL(api.url).port), caCertPem: api.caCertPem },
     });
     await agent.start();
     await createDemo(clients);
