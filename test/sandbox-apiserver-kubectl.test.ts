@@ -297,3 +297,26 @@ test('the dev context is confined to its namespace with real Forbidden errors', 
   t.is(stdout, '');
   t.is(stderr.trim(), 'No resources found in dev namespace.');
 });
+
+test('kubectl create (protobuf bodies) works for namespaces, configmaps, secrets and service accounts; auth can-i answers', async (t) => {
+  t.is((await kubectl(['create', 'namespace', 'made-by-kubectl'])).stdout.trim(), 'namespace/made-by-kubectl created');
+  await kubectl(['create', 'configmap', 'cm', '-n', 'made-by-kubectl', '--from-literal=a=b']);
+  await kubectl(['create', 'secret', 'generic', 'pw', '-n', 'made-by-kubectl', '--from-literal=pw=hunter2']);
+  await kubectl(['create', 'serviceaccount', 'robot', '-n', 'made-by-kubectl']);
+  const cm = JSON.parse((await kubectl(['get', 'cm', 'cm', '-n', 'made-by-kubectl', '-o', 'json'])).stdout);
+  t.deepEqual(cm.data, { a: 'b' });
+  const secret = JSON.parse((await kubectl(['get', 'secret', 'pw', '-n', 'made-by-kubectl', '-o', 'json'])).stdout);
+  t.is(Buffer.from(secret.data.pw, 'base64').toString(), 'hunter2');
+  t.is(secret.type, 'Opaque');
+  t.is(
+    (await kubectl(['get', 'sa', 'robot', '-n', 'made-by-kubectl', '-o', 'name'])).stdout.trim(),
+    'serviceaccount/robot',
+  );
+  const can = await kubectl(['auth', 'can-i', 'create', 'pods/portforward'], 'devnet-sandbox-dev');
+  t.is(can.stdout.trim(), 'yes');
+  const cannot = await kubectl(
+    ['auth', 'can-i', 'create', 'pods/portforward', '-n', 'demo'],
+    'devnet-sandbox-dev',
+  ).catch((err: { stdout: string; code: number }) => err);
+  t.is(cannot.stdout.trim(), 'no');
+});

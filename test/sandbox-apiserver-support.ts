@@ -80,8 +80,10 @@ export async function statusOf(p: Promise<unknown>): Promise<StatusBody> {
     await p;
   } catch (err) {
     if (err instanceof ApiException) {
-      const body = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
-      return body as StatusBody;
+      // client-node keeps the raw Status text, except for codes its generated
+      // code documents (such as 401), where the body is dropped.
+      const body = typeof err.body === 'string' && err.body !== '' ? JSON.parse(err.body) : err.body;
+      return (body ?? { code: err.code, reason: '', message: '' }) as StatusBody;
     }
     throw err;
   }

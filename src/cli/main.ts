@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { asDevnetError, exitCodeFor } from '../errors.ts';
 import { VERSION } from '../version.ts';
+import { registerDns } from './dns.ts';
 import { registerSandbox } from './sandbox.ts';
 import { registerVersion } from './version.ts';
 
@@ -13,6 +14,7 @@ const program = new Command('devnet')
   .exitOverride();
 
 registerVersion(program);
+registerDns(program);
 registerSandbox(program);
 
 try {

@@ -116,3 +116,74 @@ export function forbiddenMessage(user: UserInfo, a: Attributes): string {
   const where = a.namespace ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
   return `User "${user.name}" cannot ${a.verb} resource "${resource}" in API group "${a.apiGroup ?? ''}" ${where}`;
 }
+
+function goList(xs: string[]): string {
+  return `[${xs.map((x) => JSON.stringify(x)).join(' ')}]`;
+}
+
+/** missingPermissions lists the rules (one per uncovered verb/resource) a user does not hold in a namespace (undefined: cluster-wide). */
+function missingPermissions(
+  authz: Authorizer,
+  user: UserInfo,
+  rules: PolicyRule[],
+  namespace: string | undefined,
+): string[] {
+  const missing: string[] = [];
+  for (const rule of rules) {
+    for (const verb of rule.verbs ?? []) {
+      for (const path of rule.nonResourceURLs ?? []) {
+        if (!authz.allowed(user, { verb, path }))
+          missing.push(`{NonResourceURLs:${goList([path])}, Verbs:${goList([verb])}}`);
+      }
+      for (const apiGroup of rule.apiGroups ?? []) {
+        for (const res of rule.resources ?? []) {
+          const [resource, subresource] = res.split('/', 2) as [string, string | undefined];
+          const names = rule.resourceNames?.length ? rule.resourceNames : [undefined];
+          for (const name of names) {
+            if (authz.allowed(user, { verb, apiGroup, resource, subresource, namespace, name })) continue;
+            const rn = name ? `, ResourceNames:${goList([name])}` : '';
+            missing.push(`{APIGroups:${goList([apiGroup])}, Resources:${goList([res])}${rn}, Verbs:${goList([verb])}}`);
+          }
+        }
+      }
+    }
+  }
+  return missing;
+}
+
+/** checkEscalation enforces RBAC's escalation prevention: a user may only create roles, and bindings to roles, whose permissions it holds itself (or with the escalate / bind verbs). */
+export function checkEscalation(
+  authz: Authorizer,
+  store: ObjectStore,
+  user: UserInfo,
+  resource: string,
+  obj: KubeObject,
+): ApiError | undefined {
+  if (user.groups.includes('system:masters')) return undefined;
+  const group = 'rbac.authorization.k8s.io';
+  const ns = obj.metadata.namespace;
+  let rules: PolicyRule[];
+  if (resource === 'roles' || resource === 'clusterroles') {
+    if (authz.allowed(user, { verb: 'escalate', apiGroup: group, resource, namespace: ns, name: obj.metadata.name }))
+      return undefined;
+    rules = Array.isArray(obj.rules) ? obj.rules : [];
+  } else if (resource === 'rolebindings' || resource === 'clusterrolebindings') {
+    const ref = obj.roleRef ?? {};
+    const refResource = ref.kind === 'ClusterRole' ? 'clusterroles' : 'roles';
+    if (authz.allowed(user, { verb: 'bind', apiGroup: group, resource: refResource, namespace: ns, name: ref.name }))
+      return undefined;
+    const role =
+      ref.kind === 'ClusterRole'
+        ? store.get(`${group}/clusterroles`, undefined, ref.name)
+        : store.get(`${group}/roles`, ns, ref.name);
+    rules = Array.isArray(role?.rules) ? role.rules : [];
+  } else return undefined;
+  const missing = missingPermissions(authz, user, rules, ns);
+  if (missing.length === 0) return undefined;
+  return forbidden(
+    group,
+    resource,
+    obj.metadata.name,
+    `user "${user.name}" (groups=${goList(user.groups)}) is attempting to grant RBAC permissions not currently held:\n${missing.join('\n')}`,
+  );
+}

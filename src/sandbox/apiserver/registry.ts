@@ -43,9 +43,11 @@ export interface DeleteOptions {
   dryRun?: boolean;
 }
 
-/** WriteOptions carries dryRun for create/update/patch. */
+/** WriteOptions carries dryRun and an admission check for create/update/patch. */
 export interface WriteOptions {
   dryRun?: boolean;
+  /** admit sees the final object before it is stored and may throw an ApiError to refuse it. */
+  admit?: (type: ResourceType, obj: KubeObject) => void;
 }
 
 const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
@@ -210,6 +212,7 @@ export class Registry {
     if (key === '/services') this.#allocateServiceAddresses(type, obj, undefined);
     delete obj.apiVersion;
     delete obj.kind;
+    opts.admit?.(type, obj);
     if (opts.dryRun) return this.withKind(type, obj);
     return this.withKind(type, this.store.put(key, obj));
   }
@@ -318,6 +321,7 @@ export class Registry {
       next.metadata.generation = (prev.metadata.generation ?? 1) + 1;
     next.metadata.resourceVersion = prev.metadata.resourceVersion;
     if (JSON.stringify(next) === JSON.stringify(prev)) return this.withKind(type, prev); // no-op: no new revision
+    opts.admit?.(type, next);
     if (opts.dryRun) return this.withKind(type, next);
     return this.withKind(type, this.store.put(key, next));
   }

@@ -33,7 +33,8 @@ import type { KubeObject } from './object.ts';
 import { OpenApiV3 } from './openapi.ts';
 import { loadOrCreatePki } from './pki.ts';
 import { chooseProtocol, forwardPorts, type Logger, newPortForwardWss, parsePorts } from './portforward.ts';
-import { Authorizer } from './rbac.ts';
+import { decodeProtobufObject, PROTOBUF_MEDIA_TYPE } from './protobuf.ts';
+import { Authorizer, checkEscalation } from './rbac.ts';
 import { type DeleteOptions, PATCH_TYPES, Registry } from './registry.ts';
 import { findType, groupVersion, type ResourceType, typeKey } from './resources.ts';
 import { type Matcher, parseFieldSelector, parseLabelSelector } from './selectors.ts';
@@ -90,10 +91,15 @@ interface ResourceRequest {
 
 /** parseResourcePath resolves /api/v1/... or /apis/G/V/... into a resource request (undefined: not a resource URL). */
 export function parseResourcePath(path: string): ResourceRequest | ApiError | undefined {
-  const segs = path
-    .split('/')
-    .filter((s) => s !== '')
-    .map((s) => decodeURIComponent(s));
+  let segs: string[];
+  try {
+    segs = path
+      .split('/')
+      .filter((s) => s !== '')
+      .map((s) => decodeURIComponent(s));
+  } catch {
+    return badRequest(`malformed URL path: ${path}`);
+  }
   let group: string;
   let version: string;
   let rest: string[];
@@ -206,7 +212,17 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       }
     }
   });
-  server.on('clientError', (_err, socket) => socket.destroy());
+  server.on('clientError', (err, socket) => {
+    log.debug({ err }, 'client error');
+    socket.destroy();
+  });
+  // Every TCP connection, so close() can end them all at once (keep-alive,
+  // half-done TLS handshakes and upgraded WebSockets included).
+  const sockets = new Set<Duplex>();
+  server.on('connection', (sock: Duplex) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+  });
 
   function authenticate(req: IncomingMessage): UserInfo {
     const user = authn.authenticate(req.headers.authorization);
@@ -340,6 +356,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   async function jsonBody(req: IncomingMessage): Promise<unknown> {
     const ct = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim();
     const body = await readBody(req);
+    if (ct === PROTOBUF_MEDIA_TYPE) return decodeProtobufObject(body);
     if (ct !== 'application/json' && ct !== '' && ct !== '*/*') throw unsupportedMediaType(['application/json']);
     return parseJsonBody(body);
   }
@@ -397,6 +414,16 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const { type, namespace, name } = r;
     const dryRun = url.searchParams.getAll('dryRun').includes('All');
     const sub = r.subresource;
+    const admit = (t: ResourceType, obj: KubeObject) => {
+      const denied = checkEscalation(
+        authz,
+        store,
+        user,
+        t.group === 'rbac.authorization.k8s.io' ? t.resource : '',
+        obj,
+      );
+      if (denied) throw denied;
+    };
     switch (verb) {
       case 'get': {
         const o = registry.get(type, namespace, name!);
@@ -445,21 +472,25 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         if (type.resource === 'serviceaccounts' && sub === 'token') return tokenRequest(res, r, body);
         if (type.resource === 'pods' && sub === 'binding') return bindPod(res, r, body);
         if (name) throw methodNotAllowed();
-        const created = registry.create(type, namespace, body, { dryRun });
+        const created = registry.create(type, namespace, body, { dryRun, admit });
         log.debug({ user: user.name, kind: type.kind, ns: namespace, name: created.metadata.name }, 'created');
         return sendJson(res, 201, created);
       }
       case 'update': {
         const body = await jsonBody(req);
         if (!name) throw methodNotAllowed();
-        return sendJson(res, 200, registry.update(type, namespace, name, body, sub, { dryRun }));
+        return sendJson(res, 200, registry.update(type, namespace, name, body, sub, { dryRun, admit }));
       }
       case 'patch': {
         if (!name) throw methodNotAllowed();
         const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
         const raw = await readBody(req);
         if (!PATCH_TYPES.includes(ct)) throw unsupportedMediaType(PATCH_TYPES.concat('application/apply-patch+yaml'));
-        return sendJson(res, 200, registry.patch(type, namespace, name, ct, parseJsonBody(raw), sub, { dryRun }));
+        return sendJson(
+          res,
+          200,
+          registry.patch(type, namespace, name, ct, parseJsonBody(raw), sub, { dryRun, admit }),
+        );
       }
       case 'delete': {
         const options = await deleteOptions(req, url);
@@ -637,6 +668,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
           resolve();
         });
         server.closeAllConnections();
+        for (const sock of sockets) sock.destroy();
       });
       return closing;
     },
