@@ -28,13 +28,15 @@ export async function hostState(): Promise<HostState> {
   };
 }
 
-/** hostChanges lists lines added or removed between two states, ignoring other tests' namespaces and other sandboxes' safety routes. */
+/** hostChanges lists lines added or removed between two states, ignoring other tests' namespaces, devnet TUN devices and other sandboxes' safety routes. */
 export function hostChanges(before: HostState, after: HostState, prefix: string): string[] {
   const metric = String(safetyMetric(prefix));
   const pid = /^dnt-(\d+)-/.exec(prefix)?.[1];
   const foreign = (l: string) => {
     const ns = /^dnt-(\d+)-/.exec(l);
     if (ns && ns[1] !== pid) return true;
+    // devnet's own TUN (another test's session) is never the sandbox's
+    if (/^\d+: devnet\w*:|\bdev devnet\w*\b/.test(l)) return true;
     const route = /^unreachable (10\.96\.0\.0\/12|10\.244\.0\.0\/16) metric (\d+)/.exec(l);
     return route !== null && route[2] !== metric;
   };
@@ -46,4 +48,23 @@ export function hostChanges(before: HostState, after: HostState, prefix: string)
     for (const l of b) if (!a.has(l) && !foreign(l)) out.push(`${k}: removed: ${l}`);
   }
   return out;
+}
+
+/** hostRouteTo says how the host routes an address: 'unreachable', 'devnet' (a devnet TUN, more specific or preferred), or the route line (anything else: a leak). */
+export async function hostRouteTo(ip: string): Promise<string> {
+  try {
+    const out = await run('ip', ['route', 'get', ip]);
+    return /\bdev devnet\S*/.test(out) && !/ via /.test(out) ? 'devnet' : out.trim();
+  } catch (err) {
+    return /unreachable|No route/i.test(String((err as { stderr?: string }).stderr ?? err))
+      ? 'unreachable'
+      : String(err);
+  }
+}
+
+/** safetyRoutesPresent reports whether the host holds a sandbox prefix's unreachable routes for both cluster ranges. */
+export async function safetyRoutesPresent(prefix: string): Promise<boolean> {
+  const out = await run('ip', ['route', 'show', 'type', 'unreachable']);
+  const metric = safetyMetric(prefix);
+  return [`10.96.0.0/12`, `10.244.0.0/16`].every((cidr) => out.includes(`unreachable ${cidr} metric ${metric}`));
 }
