@@ -69,7 +69,7 @@ export function registerSandbox(program: Command): void {
     .description('components with their PIDs and health, nodes and pods')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: { output: string }) => {
-      const s = await status(sandboxPaths());
+      const s = await status(sandboxPaths(), execTool);
       if (opts.output === 'json') {
         out(JSON.stringify(s, null, 2));
         return;

@@ -105,6 +105,8 @@ export class Kubelet {
   readonly #ipam = new PodIpam('10.244.0');
   readonly #lookup: ConfigLookup;
   #closed = false;
+  /** #binding holds the UIDs of unscheduled pods being bound to the node. */
+  readonly #binding = new Set<string>();
 
   constructor(deps: KubeletDeps) {
     this.#d = deps;
@@ -124,7 +126,10 @@ export class Kubelet {
       if (!uid) continue;
       const nodeName = pod.spec?.nodeName;
       if (!nodeName) {
-        if (!isTerminating(pod)) void this.#bind(pod);
+        if (!isTerminating(pod) && !this.#binding.has(uid)) {
+          this.#binding.add(uid);
+          void this.#bind(pod).finally(() => this.#binding.delete(uid));
+        }
         continue;
       }
       if (nodeName !== NODE_NAME) continue;
@@ -336,7 +341,25 @@ export class Kubelet {
       }
     });
     runner.on('exit', (code, signal) => {
-      if (!rec.stopping) log.warn({ code, signal }, 'pod runner exited');
+      if (rec.stopping) return;
+      // The runner held every container: report them dead rather than leave a stale Running.
+      log.warn({ code, signal }, 'pod runner exited');
+      const finishedAt = new Date().toISOString();
+      rec.reports = containers.map((c, i) => ({
+        name: c.name,
+        ready: false,
+        started: false,
+        restartCount: rec.reports[i]?.restartCount ?? 0,
+        state: {
+          terminated: {
+            exitCode: code ?? 137,
+            reason: 'Error',
+            message: `pod runner exited (${signal ?? code})`,
+            finishedAt,
+          },
+        },
+      }));
+      this.#writeStatus(rec);
     });
     runner.on('error', (err) => log.error({ err: err.message }, 'pod runner could not start'));
     runner.send(plan);

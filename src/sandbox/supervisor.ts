@@ -153,9 +153,9 @@ async function main(): Promise<void> {
         throw new Error('demo workloads did not become Ready within 120 s (see supervisor.log and pods/*/pod.log)');
       await new Promise((r) => setTimeout(r, 100));
     }
-    report({ phase: 'ready', readyAt: new Date().toISOString() });
+    report({ phase: 'ready', readyAt: new Date().toISOString(), dns: a.dnsCounters(), runners: a.runners() });
     logger.info('sandbox ready');
-    setInterval(() => report({ dns: a.dnsCounters(), runners: a.runners() }), 2000).unref();
+    setInterval(() => report({ dns: a.dnsCounters(), runners: a.runners() }), 1000).unref();
   } catch (err) {
     logger.error({ err: String((err as Error).stack ?? err) }, 'sandbox failed to start');
     report({ phase: 'failed', message: (err as Error).message });
