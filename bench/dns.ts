@@ -53,7 +53,6 @@ function pct(values: number[], p: number): number {
 const fmt = (us: number) => `${us.toFixed(0)} µs`;
 
 async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'devnet-bench-dns-'));
   const snapshot = demoSnapshot();
   const external = process.env.DEVNET_BENCH_CLUSTER_DNS;
   let clusterDns: DnsEndpoint;
@@ -72,9 +71,10 @@ async function main(): Promise<void> {
     cluster: new DnsForwarder({ servers: [clusterDns], timeoutMs: 1000 }),
   });
   const server = new DnsServer(responder, log);
-  const [devnet] = await server.listen([{ address: '127.0.0.1', port: 0 }]);
-  if (!devnet) throw new Error('no listener');
+  const dir = await mkdtemp(join(tmpdir(), 'devnet-bench-dns-'));
   try {
+    const [devnet] = await server.listen([{ address: '127.0.0.1', port: 0 }]);
+    if (!devnet) throw new Error('no listener');
     const cachedFile = join(dir, 'cached.txt');
     await writeFile(
       cachedFile,

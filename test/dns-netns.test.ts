@@ -5,24 +5,21 @@
 // resolved with getent (glibc), dig and curl; then quit and kill -9 must
 // leave the resolv.conf byte-identical. The host's /etc/resolv.conf is never
 // touched, and /etc/netns/NAME is removed after.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import test from 'ava';
 import { execArgv } from '../src/helper/exec.ts';
 import { recover } from '../src/helper/journal.ts';
 import { isOwnerAlive } from '../src/helper/process.linux.ts';
+import { killAllRoles, startRole, stopRole } from './dns-support/children.ts';
 import { HELLO_IP, INTERNET, OTHER_HELLO_IP } from './dns-support/fixture.ts';
 import { deleteAllNetns, Netns } from './support/netns.ts';
 import { rootTest } from './support/root.ts';
 
 const ORIGINAL = '# the laptop before devnet\nnameserver 192.0.2.53\nsearch corp.example\noptions edns0\n';
-const laptopScript = resolve(import.meta.dirname, 'dns-support/laptop.ts');
 
 let ns: Netns | undefined;
 let etcDir = '';
-let children: ChildProcess[] = [];
 
 async function setup(): Promise<{ ns: Netns; conf: string; journal: string }> {
   if (!ns) {
@@ -31,7 +28,7 @@ async function setup(): Promise<{ ns: Netns; conf: string; journal: string }> {
       await ns.ip('addr', 'add', `${ip}/32`, 'dev', 'lo');
     etcDir = `/etc/netns/${ns.name}`;
     await mkdir(etcDir, { recursive: true });
-    await startInNetns(ns, 'peers');
+    await startRole(ns, { role: 'peers', journalPath: '' });
   }
   const conf = `${etcDir}/resolv.conf`;
   await writeFile(conf, ORIGINAL);
@@ -39,59 +36,15 @@ async function setup(): Promise<{ ns: Netns; conf: string; journal: string }> {
 }
 
 test.after.always(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  children = [];
+  killAllRoles();
   if (etcDir) await rm(etcDir, { recursive: true, force: true });
   await deleteAllNetns();
 });
-
-/** startInNetns runs a role of dns-support/laptop.ts inside the namespace and waits until it is ready. */
-function startInNetns(n: Netns, role: 'peers' | 'devnet', conf = '', journal = ''): Promise<ChildProcess> {
-  return new Promise((resolveReady, reject) => {
-    const child = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        n.name,
-        process.execPath,
-        laptopScript,
-        JSON.stringify({ role, resolvConfPath: conf, journalPath: journal }),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    children.push(child);
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`${role} did not start: ${err}`)), 15_000);
-    child.stdout?.on('data', (d) => {
-      out += d;
-      if (out.includes('ready')) {
-        clearTimeout(timer);
-        resolveReady(child);
-      }
-    });
-    child.stderr?.on('data', (d) => {
-      err += d;
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (!out.includes('ready')) reject(new Error(`${role} exited ${code}: ${err}`));
-    });
-  });
-}
 
 const getent = (n: Netns, name: string) =>
   n.exec('getent', ['hosts', name]).then((s) => s.trim().replace(/[ \t]+/g, ' '));
 const dig = (n: Netns, ...args: string[]) =>
   n.exec('dig', ['+short', '+time=2', '+tries=1', ...args]).then((s) => s.trim());
-
-async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  await new Promise<void>((done) => {
-    child.once('exit', () => done());
-    child.kill(signal);
-  });
-}
 
 rootTest(
   'on the laptop every cluster name form resolves for getent, dig and curl; other names as before; quit restores resolv.conf',
@@ -101,7 +54,7 @@ rootTest(
     const publicBefore = await getent(n, 'www.example.com');
     t.is(publicBefore, `${INTERNET['www.example.com']} www.example.com`);
 
-    const child = await startInNetns(n, 'devnet', conf, journal);
+    const child = await startRole(n, { role: 'devnet', resolvConfPath: conf, journalPath: journal });
     t.regex(await readFile(conf, 'utf8'), /^nameserver 127\.0\.0\.153$/m);
 
     t.regex(await getent(n, 'hello.demo'), new RegExp(`^${HELLO_IP.replaceAll('.', '\\.')}\\s`));
@@ -122,7 +75,7 @@ rootTest(
     t.is(await getent(n, 'www.example.com'), publicBefore);
     await t.throwsAsync(getent(n, 'nosuch.example.dev'));
 
-    await stop(child, 'SIGTERM');
+    await stopRole(child, 'SIGTERM');
     t.deepEqual(await readFile(conf), before, 'quit restores resolv.conf byte for byte');
     t.is(await getent(n, 'www.example.com'), publicBefore);
     await rm(journal, { force: true });
@@ -134,9 +87,9 @@ rootTest(
   async (t: ExecutionContext) => {
     const { ns: n, conf, journal } = await setup();
     const before = await readFile(conf);
-    const child = await startInNetns(n, 'devnet', conf, journal);
+    const child = await startRole(n, { role: 'devnet', resolvConfPath: conf, journalPath: journal });
     t.notDeepEqual(await readFile(conf), before);
-    await stop(child, 'SIGKILL');
+    await stopRole(child, 'SIGKILL');
     t.notDeepEqual(await readFile(conf), before, 'a crash leaves the change behind');
     // The next devnet run: replay the journal first.
     const env = {

@@ -3,8 +3,11 @@
 import { Command, CommanderError } from 'commander';
 import { asDevnetError, exitCodeFor } from '../errors.ts';
 import { VERSION } from '../version.ts';
+import { registerConnect } from './connect.ts';
 import { registerDns } from './dns.ts';
+import { registerQuit } from './quit.ts';
 import { registerSandbox } from './sandbox.ts';
+import { registerStatus } from './status.ts';
 import { registerVersion } from './version.ts';
 
 const program = new Command('devnet')
@@ -13,8 +16,11 @@ const program = new Command('devnet')
   .showHelpAfterError()
   .exitOverride();
 
-registerVersion(program);
+registerConnect(program);
+registerStatus(program);
+registerQuit(program);
 registerDns(program);
+registerVersion(program);
 registerSandbox(program);
 
 try {

@@ -38,7 +38,9 @@ export interface TunnelUpstreamStats {
 }
 
 function mapReason(r: string): RejectReason {
-  return r === 'refused' || r === 'unreachable' || r === 'timeout' || r === 'forbidden' || r === 'limit' ? r : 'unreachable';
+  return r === 'refused' || r === 'unreachable' || r === 'timeout' || r === 'forbidden' || r === 'limit'
+    ? r
+    : 'unreachable';
 }
 
 /** bridgeStream joins an accepted tunnel stream channel and the stack's stream. */
@@ -125,7 +127,10 @@ export class TunnelUpstream implements Upstream {
 
   openStream(flow: Flow, stream: StackStream): void {
     const local = this.#opts.localStream?.get(`${flow.dst.address}:${flow.dst.port}`);
-    if (local) return local(stream);
+    if (local) {
+      local(stream);
+      return;
+    }
     const session = this.#live();
     if (!session) {
       stream.reject('refused');
@@ -167,7 +172,12 @@ export class TunnelUpstream implements Upstream {
       return;
     }
     session
-      .open({ protocol: flow.protocol, host: flow.dst.address, port: flow.dst.port, timeoutMs: this.#opts.dialTimeoutMs ?? 0 })
+      .open({
+        protocol: flow.protocol,
+        host: flow.dst.address,
+        port: flow.dst.port,
+        timeoutMs: this.#opts.dialTimeoutMs ?? 0,
+      })
       .then(
         (r) => {
           if (!r.ok) {

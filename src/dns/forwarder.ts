@@ -61,7 +61,12 @@ export class DnsForwarder implements ClusterResolver {
       out[1] = id & 0xff;
       try {
         let answer = opts.tcp ? await this.#tcp(server, out, signal) : await this.#udp(server, out, signal);
-        if (!opts.tcp && ((answer[2] as number) & 0x02) !== 0) answer = await this.#tcp(server, out, signal);
+        // Truncated: ask again over TCP; a server without TCP leaves the truncated answer (TC set) to the caller.
+        if (!opts.tcp && ((answer[2] as number) & 0x02) !== 0)
+          answer = await this.#tcp(server, out, signal).catch((err) => {
+            if (signal?.aborted) throw err;
+            return answer;
+          });
         answer[0] = message[0] as number;
         answer[1] = message[1] as number;
         return answer;

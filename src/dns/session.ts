@@ -19,8 +19,14 @@ export interface DnsSessionOptions {
   snapshot: ClusterSnapshot;
   /** cluster is the tunnel's resolver, or undefined until the tunnel is up. */
   cluster?: ClusterResolver;
-  /** listen is where devnet's DNS server binds (port 53 for resolv.conf mode). */
-  listen: DnsEndpoint[];
+  /** listen is where devnet's DNS server binds sockets (port 53 for resolv.conf mode). */
+  listen?: DnsEndpoint[];
+  /**
+   * served are endpoints answered without sockets: the daemon routes an
+   * address into the TUN and hands its DNS packets to `responder` (so an
+   * unprivileged daemon needs no port 53). Used instead of listen.
+   */
+  served?: DnsEndpoint[];
   configurator: OSConfigurator;
   /** reason is why this mode was chosen (from detectMode), shown by `devnet status`. */
   reason?: string;
@@ -64,7 +70,7 @@ export class DnsSession {
   /** start runs the server and installs the OS config; on failure nothing is left changed. */
   static async start(opts: DnsSessionOptions): Promise<DnsSession> {
     const s = new DnsSession(opts);
-    s.#servers = await s.#server.listen(opts.listen);
+    s.#servers = opts.served ?? (await s.#server.listen(opts.listen ?? []));
     try {
       s.#base = await opts.configurator.getBaseConfig();
       if (s.#base.nameservers.length > 0) s.#responder.setUpstream(new DnsForwarder({ servers: s.#base.nameservers }));
@@ -106,6 +112,11 @@ export class DnsSession {
       clusterReachable: this.#cluster !== undefined,
       stats: { ...this.#responder.stats },
     };
+  }
+
+  /** responder answers DNS messages (for servers reached through the netstack). */
+  get responder(): Responder {
+    return this.#responder;
   }
 
   /** osConfig is what was installed (for `devnet dns test`). */

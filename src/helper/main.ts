@@ -9,23 +9,17 @@
 //   helper serve --journal FILE --socket PATH --uid U --gid G
 //                                                serve a user daemon (service.ts); print
 //                                                {"ready":true} once listening
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { asDevnetError } from '../errors.ts';
 import { execArgv } from './exec.ts';
-import { FileJournal, recover, type UndoEnv } from './journal.ts';
+import { FileJournal, recover } from './journal.ts';
 import { configureTun, type TunSpec } from './network.linux.ts';
 import { isOwnerAlive, processStartTime } from './process.linux.ts';
 import { startHelperService } from './service.ts';
-
-/** undoEnv is the real machine: commands and files. */
-export const undoEnv: UndoEnv = {
-  exec: execArgv,
-  writeFile: (path, data, mode) => writeFile(path, data, mode === undefined ? undefined : { mode }),
-  removeFile: (path) => rm(path, { force: true }),
-};
+import { undoEnv } from './undo-env.ts';
 
 function reply(v: unknown): void {
   process.stdout.write(`${JSON.stringify(v)}\n`);
@@ -58,14 +52,21 @@ async function configure(journalPath: string, specJson: string): Promise<void> {
   process.stdin.resume();
 }
 
-async function serve(journalPath: string, socketPath: string, uid: number, gid: number, resolvConf?: string): Promise<void> {
+async function serve(
+  journalPath: string,
+  socketPath: string,
+  uid: number,
+  gid: number,
+  resolvConf?: string,
+): Promise<void> {
   const logger = pino({ name: 'devnet-helper' }, pino.destination(2));
   await mkdir(dirname(journalPath), { recursive: true, mode: 0o700 });
   const stale = await recover(journalPath, undoEnv, isOwnerAlive);
   if (stale.state === 'owner-alive') {
     throw new Error(`another devnet helper (pid ${stale.owner.pid}) is running; run \`devnet quit\` first`);
   }
-  if (stale.state === 'undone') logger.info({ steps: stale.steps, failures: stale.failures }, 'undid a crashed session');
+  if (stale.state === 'undone')
+    logger.info({ steps: stale.steps, failures: stale.failures }, 'undid a crashed session');
   const owner = { pid: process.pid, startTime: await processStartTime(process.pid), description: 'devnet helper' };
   const journal = await FileJournal.create(journalPath, owner);
   const server = await startHelperService({

@@ -1,13 +1,15 @@
 // The processes of the DNS netns tests, run inside a network namespace with
 // `ip netns exec`. Role "peers": the cluster DNS stand-in at 10.96.0.10, a
 // fake internet DNS at 192.0.2.53 and HTTP servers on two ClusterIPs. Role
-// "devnet": devnet's DnsSession on 127.0.0.153:53 in resolv.conf mode with a
-// FileJournal (the helper's undo journal). Each prints "ready" when up; SIGTERM is `devnet quit`.
+// "devnet": devnet's DnsSession (resolv.conf mode on 127.0.0.153:53, or
+// systemd-resolved mode on a link) with a FileJournal (the helper's journal).
+// Each prints "ready" when up; SIGTERM is `devnet quit`.
 import { createServer } from 'node:http';
 import { pino } from 'pino';
 import { DnsForwarder } from '../../src/dns/forwarder.ts';
 import { execProgram, nodeFileSystem } from '../../src/dns/os/index.ts';
 import { ResolvConfConfigurator } from '../../src/dns/os/resolvconf.ts';
+import { ResolvedConfigurator } from '../../src/dns/os/resolved.ts';
 import { DnsSession } from '../../src/dns/session.ts';
 import { ClusterZone, serveZone } from '../../src/dns/zone.ts';
 import { FileJournal } from '../../src/helper/journal.ts';
@@ -17,8 +19,12 @@ import { serveUpstream } from './upstream.ts';
 
 const args = JSON.parse(process.argv[2] ?? '{}') as {
   role: 'peers' | 'devnet';
-  resolvConfPath: string;
   journalPath: string;
+  /** resolvConfPath selects resolv.conf mode; link + resolvectl select systemd-resolved mode. */
+  resolvConfPath?: string;
+  link?: string;
+  resolvectl?: string[];
+  listen?: string;
 };
 const logger = pino({ level: 'warn' }, pino.destination(2));
 const snapshot = demoSnapshot();
@@ -45,24 +51,29 @@ if (args.role === 'peers') {
   }
   process.stdout.write('ready\n');
 } else {
+  const deps = {
+    fs: nodeFileSystem,
+    exec: execProgram,
+    journal: await FileJournal.create(args.journalPath, {
+      pid: process.pid,
+      startTime: await processStartTime(process.pid),
+      description: 'dns test',
+    }),
+    logger,
+  };
+  const prefix = args.resolvectl ?? [];
+  const configurator = args.link
+    ? new ResolvedConfigurator(
+        { ...deps, exec: (argv) => execProgram(argv[0] === 'resolvectl' ? [...prefix, ...argv.slice(1)] : argv) },
+        args.link,
+      )
+    : new ResolvConfConfigurator(deps, args.resolvConfPath);
   const session = await DnsSession.start({
     logger,
     snapshot,
     cluster: new DnsForwarder({ servers: [{ address: '10.96.0.10', port: 53 }], timeoutMs: 1000 }),
-    listen: [{ address: '127.0.0.153', port: 53 }],
-    configurator: new ResolvConfConfigurator(
-      {
-        fs: nodeFileSystem,
-        exec: execProgram,
-        journal: await FileJournal.create(args.journalPath, {
-          pid: process.pid,
-          startTime: await processStartTime(process.pid),
-          description: 'dns test',
-        }),
-        logger,
-      },
-      args.resolvConfPath,
-    ),
+    listen: [{ address: args.listen ?? '127.0.0.153', port: 53 }],
+    configurator,
     reason: 'test',
   });
   closers.push(() => session.close());

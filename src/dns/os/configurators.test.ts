@@ -1,7 +1,7 @@
 // The configurators against a real file system in a temp directory (never
 // /etc) and, for systemd-resolved, a stateful fake of resolvectl that keeps
-// per-link state the way resolved does (systemd-resolved cannot run on the
-// build machines: see docs/dns.md).
+// per-link state the way resolved does (the real systemd-resolved runs in
+// test/dns-resolved.test.ts).
 import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,6 +165,7 @@ test('resolved: journals `resolvectl revert` first, sets per-link DNS + ~domains
       kind: 'run',
       argv: ['resolvectl', 'revert', 'devnet0'],
       description: "drop devnet's DNS settings from link devnet0",
+      okExitCodes: [0, 1],
     },
   ]);
   const link = fake.links.get('devnet0');
@@ -212,4 +213,19 @@ test('macos: one resolver file per domain, the user’s own files kept, stale on
   await c.close();
   await t.throwsAsync(stat(join(resolver, 'hello.demo')), { code: 'ENOENT' });
   t.is(await readFile(join(resolver, 'cluster.local'), 'utf8'), 'nameserver 10.1.1.1\n');
+});
+
+test('resolvconf: a file another program rewrote while connected (VPN, DHCP) is left alone at quit', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'resolv.conf');
+  await writeFile(path, ORIGINAL);
+  const c = new ResolvConfConfigurator(
+    { fs: nodeFileSystem, exec: execProgram, journal: memoryJournal(), logger },
+    path,
+  );
+  await c.setDNS(cfg);
+  const vpn = '# written by a VPN client\nnameserver 10.8.0.1\n';
+  await writeFile(path, vpn);
+  await c.close();
+  t.is(await readFile(path, 'utf8'), vpn);
 });

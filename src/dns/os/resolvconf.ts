@@ -21,6 +21,8 @@ export class ResolvConfConfigurator implements OSConfigurator {
   readonly #deps: ConfiguratorDeps;
   readonly #path: string;
   #original: Original | undefined;
+  /** #written is what devnet last wrote, to tell its own file from one another program wrote since. */
+  #written: string | undefined;
   #nameservers: OSConfig['nameservers'] = [];
 
   constructor(deps: ConfiguratorDeps, path = '/etc/resolv.conf') {
@@ -67,15 +69,30 @@ export class ResolvConfConfigurator implements OSConfigurator {
     const o = this.#original;
     const text = compileResolvConf(parseResolvConf(new TextDecoder().decode(o.bytes ?? new Uint8Array())), cfg);
     await writeFileReplacing(this.#deps.fs, o.realPath, text, o.mode);
+    this.#written = text;
     this.#deps.logger.info({ path: o.realPath }, 'DNS: resolv.conf now points at devnet');
   }
 
+  /**
+   * close restores the original — unless another program (a VPN client,
+   * NetworkManager, DHCP) rewrote the file while devnet was connected: its
+   * newer file is the machine's current truth and is left alone
+   * (telepresence#2165 is the opposite mistake).
+   */
   async close(): Promise<void> {
     const o = this.#original;
     if (!o) return;
+    this.#original = undefined;
+    const current = await readFileOrNull(this.#deps.fs, o.realPath);
+    if (current !== null && this.#written !== undefined && new TextDecoder().decode(current) !== this.#written) {
+      this.#deps.logger.warn(
+        { path: o.realPath },
+        'DNS: resolv.conf was rewritten by another program while devnet was connected; leaving that version in place',
+      );
+      return;
+    }
     if (o.bytes === null) await this.#deps.fs.unlink(o.realPath).catch(() => undefined);
     else await writeFileReplacing(this.#deps.fs, o.realPath, o.bytes, o.mode);
-    this.#original = undefined;
     this.#deps.logger.info({ path: o.realPath }, 'DNS: resolv.conf restored');
   }
 }

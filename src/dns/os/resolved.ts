@@ -41,6 +41,9 @@ export class ResolvedConfigurator implements OSConfigurator {
         kind: 'run',
         argv: ['resolvectl', 'revert', this.#link],
         description: `drop devnet's DNS settings from link ${this.#link}`,
+        // Exit 1 is what resolvectl returns when the link or resolved itself is
+        // gone (after a crash the TUN usually is): then the per-link state is gone too.
+        okExitCodes: [0, 1],
       });
       this.#journaled = true;
     }
