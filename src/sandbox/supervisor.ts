@@ -147,10 +147,10 @@ async function main(): Promise<void> {
     await agent.start();
     await createDemo(clients);
     const a = agent;
-    const deadline = Date.now() + 120_000;
+    const deadline = Date.now() + 80_000;
     while (!(demoReady(a) && (await dnsAnswersInPod(paths, a)))) {
       if (Date.now() > deadline)
-        throw new Error('demo workloads did not become Ready within 120 s (see supervisor.log and pods/*/pod.log)');
+        throw new Error('demo workloads did not become Ready within 80 s (see supervisor.log and pods/*/pod.log)');
       await new Promise((r) => setTimeout(r, 100));
     }
     report({ phase: 'ready', readyAt: new Date().toISOString(), dns: a.dnsCounters(), runners: a.runners() });
