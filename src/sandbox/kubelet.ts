@@ -23,6 +23,7 @@ import { podNetns, podRunDir, type SandboxPaths } from './paths.ts';
 import { ConfigError, type ConfigLookup, containerEnv } from './pod-env.ts';
 import type { ContainerPlan, ContainerReport, PodPlan, Probe, RunnerMessage } from './pod-plan.ts';
 import { podStatus } from './pod-status.ts';
+import { containerSecurity } from './security.ts';
 
 const RUNNER = join(import.meta.dirname, 'runner.ts');
 const CONFIG_RETRY_MS = 250;
@@ -96,6 +97,19 @@ function toProbe(
     successThreshold: p.successThreshold ?? 1,
     failureThreshold: p.failureThreshold ?? 3,
   };
+}
+
+/** podSysctls returns a pod's sysctls; only net.* ones (per network namespace) can be honoured without touching the host. */
+function podSysctls(pod: V1Pod): { name: string; value: string }[] {
+  const sysctls = pod.spec?.securityContext?.sysctls ?? [];
+  for (const s of sysctls) {
+    if (!/^net\.[a-z0-9_.]+$/.test(s.name) || !/^[0-9 ]+$/.test(s.value)) {
+      throw new ConfigError(
+        `sysctl ${s.name}=${s.value} is not supported by the devnet sandbox (only numeric net.* sysctls)`,
+      );
+    }
+  }
+  return sysctls;
 }
 
 /** Kubelet runs the pods bound to the sandbox node. */
@@ -221,6 +235,9 @@ export class Kubelet {
       const resolved = await this.#plans(pod, ip);
       if (!resolved || rec.stopping) return;
       await setupPodNetwork(this.#d.paths, net, rec.namespace, this.#d.journal, this.#d.exec);
+      for (const { name, value } of podSysctls(pod)) {
+        await this.#d.exec('ip', ['netns', 'exec', net.netns, 'sysctl', '-qw', `${name}=${value}`]);
+      }
       if (rec.stopping) return;
       this.#spawnRunner(rec, pod, resolved.plans, resolved.serviceAccount, log);
     } catch (err) {
@@ -258,10 +275,12 @@ export class Kubelet {
           ) as ContainerPlan['program'],
           env: await containerEnv(pod, c, ip, this.#lookup),
           ...(c.workingDir ? { workingDir: c.workingDir } : {}),
+          security: containerSecurity(pod, c),
           ...(c.readinessProbe ? { readinessProbe: toProbe(c.readinessProbe, c) as Probe } : {}),
           ...(c.livenessProbe ? { livenessProbe: toProbe(c.livenessProbe, c) as Probe } : {}),
         });
       }
+      podSysctls(pod);
       return { plans, serviceAccount: await this.#serviceAccount(pod) };
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
