@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { NODE_NAME } from './constants.ts';
-import { isTerminating } from './controllers/pods.ts';
+import { isFinished, isTerminating } from './controllers/pods.ts';
 import type { Exec } from './exec.ts';
 import { type PodNetwork, podLinkName, setupPodNetwork, teardownPodNetwork } from './hostnet.ts';
 import { KNOWN_IMAGES, programFor } from './images.ts';
@@ -154,7 +154,7 @@ export class Kubelet {
         else if (!rec) void this.#finalize(pod);
         continue;
       }
-      if (!rec && !this.#isFinished(pod)) void this.#start(pod);
+      if (!rec && !isFinished(pod)) void this.#start(pod);
     }
     for (const rec of this.#pods.values()) if (!seen.has(rec.uid) && !rec.stopping) void this.#stop(rec, false);
   }
@@ -162,10 +162,6 @@ export class Kubelet {
   /** runningPods counts the pods with a live runner, for status output. */
   runners(): number {
     return [...this.#pods.values()].filter((r) => r.runner && r.runner.exitCode === null).length;
-  }
-
-  #isFinished(pod: V1Pod): boolean {
-    return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
   }
 
   async #bind(pod: V1Pod): Promise<void> {
@@ -235,10 +231,14 @@ export class Kubelet {
       const resolved = await this.#plans(pod, ip);
       if (!resolved || rec.stopping) return;
       await setupPodNetwork(this.#d.paths, net, rec.namespace, this.#d.journal, this.#d.exec);
+      if (rec.stopping) {
+        // deleted while its namespace was being made: #stop may have run before the namespace existed
+        await teardownPodNetwork(net, this.#d.exec);
+        return;
+      }
       for (const { name, value } of podSysctls(pod)) {
         await this.#d.exec('ip', ['netns', 'exec', net.netns, 'sysctl', '-qw', `${name}=${value}`]);
       }
-      if (rec.stopping) return;
       this.#spawnRunner(rec, pod, resolved.plans, resolved.serviceAccount, log);
     } catch (err) {
       log.error({ err: String(err) }, 'starting pod failed');
@@ -294,6 +294,7 @@ export class Kubelet {
       this.#writeStatus(rec);
       // Forget the pod so the next sync after the retry delay starts it again.
       if (rec.net) this.#ipam.release(rec.net.ip);
+      rec.net = undefined;
       rec.retry = setTimeout(() => {
         if (this.#pods.get(uid) === rec && !rec.stopping) {
           this.#pods.delete(uid);
@@ -439,9 +440,11 @@ export class Kubelet {
         runner.kill('SIGTERM');
       });
     }
-    if (rec.net) {
-      await teardownPodNetwork(rec.net, this.#d.exec);
-      this.#ipam.release(rec.net.ip);
+    const net = rec.net;
+    rec.net = undefined;
+    if (net) {
+      await teardownPodNetwork(net, this.#d.exec);
+      this.#ipam.release(net.ip);
     }
     rmSync(podRunDir(this.#d.paths, rec.namespace, rec.name), { recursive: true, force: true });
     this.#pods.delete(rec.uid);
