@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   if (!values.socket || !values.helper || !values['fd-socket']) {
     throw new Error('usage: daemon --socket PATH --helper PATH --fd-socket PATH');
   }
-  const helper = await HelperClient.connect(values.helper);
+  const helper = await HelperClient.connect(values.helper, 15_000);
   let session: ConnectSession | undefined;
   let connecting = false;
   let quitting = false;

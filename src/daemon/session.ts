@@ -181,15 +181,15 @@ export class ConnectSession {
     this.#namespace = p.namespace ?? contextNamespace(this.#kc);
     this.#gatewayNs = p.gatewayNamespace ?? 'devnet';
 
-    progress(`checking the gateway in namespace ${this.#gatewayNs}`);
-    this.#gateway = await ensureGateway({ kc: this.#kc, core: this.#core, progress }, this.#gatewayNs);
-
-    progress('discovering the cluster’s service and pod ranges');
+    progress(`checking the gateway in namespace ${this.#gatewayNs}; discovering the cluster’s ranges`);
     const apis = { core: this.#core, networking: this.#kc.makeApiClient(NetworkingV1Api) };
-    const [svc, pods] = await Promise.all([
+    const [gateway, svc, pods, local] = await Promise.all([
+      ensureGateway({ kc: this.#kc, core: this.#core, progress }, this.#gatewayNs),
       discoverServiceRanges(apis, this.#namespace),
       discoverPodRanges(apis, this.#namespace),
+      this.#deps.helper.call<LocalRoute[]>('routes'),
     ]);
+    this.#gateway = gateway;
     this.#svcRanges = svc;
     this.#podRanges = pods;
     if (svc.cidrs.length === 0 && pods.cidrs.length === 0 && (p.alsoProxy ?? []).length === 0) {
@@ -198,7 +198,6 @@ export class ConnectSession {
       });
     }
     const tunName = p.tunName ?? 'devnet0';
-    const local = await this.#deps.helper.call<LocalRoute[]>('routes');
     const plan = planRoutes({
       cluster: [
         ...svc.cidrs.map((cidr) => ({ cidr, why: 'service range' })),
