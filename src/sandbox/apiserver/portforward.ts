@@ -176,7 +176,7 @@ export function forwardPorts(ws: WebSocket, pod: KubeObject, ports: number[], ru
   });
 
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    let buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    let buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     let channel: number;
     if (base64 || !isBinary) {
       const text = buf.toString('utf8');
