@@ -25,6 +25,23 @@ test.after.always(async () => {
   await cluster?.close();
 });
 
+/** fetchStatus GETs a path as the admin and returns the HTTP status. */
+async function fetchStatus(path: string): Promise<number> {
+  const { request } = await import('node:https');
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${cluster.server.url}${path}`,
+      { ca: cluster.server.caCertPem, headers: { Authorization: `Bearer ${cluster.server.tokens.admin}` } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 function svc(name: string, spec: V1Service['spec'] = {}): V1Service {
   return {
     metadata: { name, labels: { app: name } },
@@ -452,4 +469,21 @@ test('deleting a namespace marks it Terminating, refuses new content, then delet
   t.is((await core.listNamespacedConfigMap({ namespace: 'gone' })).items.length, 0);
   const protectedNs = await statusOf(core.deleteNamespace({ name: 'default' }));
   t.is(protectedNs.code, 403);
+});
+
+test('pods/binding assigns a node once; subresources refuse verbs they do not have', async (t) => {
+  const core = cluster.kc().makeApiClient(CoreV1Api);
+  await core.createNamespacedPod({
+    namespace: 'demo',
+    body: { metadata: { name: 'to-bind' }, spec: { containers: [{ name: 'c', image: 'x:1' }] } },
+  });
+  const binding = { metadata: { name: 'to-bind' }, target: { apiVersion: 'v1', kind: 'Node', name: 'sandbox-node' } };
+  await core.createNamespacedPodBinding({ name: 'to-bind', namespace: 'demo', body: binding });
+  t.is((await core.readNamespacedPod({ name: 'to-bind', namespace: 'demo' })).spec?.nodeName, 'sandbox-node');
+  const again = await statusOf(core.createNamespacedPodBinding({ name: 'to-bind', namespace: 'demo', body: binding }));
+  t.is(again.code, 409);
+  const sa = await statusOf(core.readNamespacedPodStatus({ name: 'nope', namespace: 'demo' }));
+  t.is(sa.code, 404);
+  const bindingGet = await fetchStatus(`/api/v1/namespaces/demo/pods/to-bind/binding`);
+  t.is(bindingGet, 405);
 });

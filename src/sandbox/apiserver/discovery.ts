@@ -31,7 +31,8 @@ interface SubresourceInfo {
   verbs: string[];
 }
 
-function subresourceInfo(type: ResourceType, sub: string): SubresourceInfo {
+/** subresourceInfo describes a subresource's response kind and verbs, as discovery reports them. */
+export function subresourceInfo(type: ResourceType, sub: string): SubresourceInfo {
   switch (sub) {
     case 'status':
       return { kind: type.kind, verbs: ['get', 'patch', 'update'] };

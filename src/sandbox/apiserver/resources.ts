@@ -71,7 +71,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   }),
   t('', 'v1', 'pods', 'Pod', true, {
     shortNames: ['po'],
-    subresources: ['status', 'portforward'],
+    subresources: ['status', 'portforward', 'binding'],
     categories: ['all'],
     fields: [
       'spec.nodeName',
@@ -173,7 +173,7 @@ export function typeByKind(group: string, kind: string): ResourceType | undefine
   return RESOURCE_TYPES.find((r) => r.group === group && r.kind === kind);
 }
 
-/** storedTypes are the types kept in the object store (reviews are computed, never stored). */
+/** isStored tells types kept in the object store from computed ones (access reviews). */
 export function isStored(type: ResourceType): boolean {
   return type.resource !== 'selfsubjectaccessreviews';
 }

@@ -176,10 +176,3 @@ export function parseFieldSelector(s: string | null | undefined, type: ResourceT
   }
   return (obj) => reqs.every((r) => (fieldValue(obj, r.field) === r.value) !== r.negate);
 }
-
-/** singleNameFromFieldSelector returns X for `metadata.name=X` (kubectl's way of watching one object). */
-export function singleNameFromFieldSelector(s: string | null | undefined): string | undefined {
-  if (!s) return undefined;
-  const m = /^metadata\.name==?([^,]*)$/.exec(s.trim());
-  return m ? unescapeField(m[1]!) : undefined;
-}

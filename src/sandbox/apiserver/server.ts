@@ -17,6 +17,7 @@ import {
   apiGroupList,
   apiResourceList,
   apiVersions,
+  subresourceInfo,
   versionInfo,
   wantsAggregatedDiscovery,
 } from './discovery.ts';
@@ -29,7 +30,7 @@ import {
   sendErrorOnSocket,
   sendJson,
 } from './http.ts';
-import type { KubeObject } from './object.ts';
+import { type KubeObject, objectKey } from './object.ts';
 import { OpenApiV3 } from './openapi.ts';
 import { loadOrCreatePki } from './pki.ts';
 import { chooseProtocol, forwardPorts, type Logger, newPortForwardWss, parsePorts } from './portforward.ts';
@@ -123,12 +124,7 @@ export function parseResourcePath(path: string): ResourceRequest | ApiError | un
   const type = findType(group, version, resource);
   if (!type) return pathNotFound();
   if (namespace !== undefined && !type.namespaced) return pathNotFound();
-  if (
-    subresource !== undefined &&
-    !type.subresources.includes(subresource) &&
-    !(resource === 'pods' && subresource === 'binding')
-  )
-    return pathNotFound();
+  if (subresource !== undefined && !type.subresources.includes(subresource)) return pathNotFound();
   return { type, namespace, name, subresource };
 }
 
@@ -165,10 +161,6 @@ function decodeContinue(token: string): { rv: number; start: string } {
     if (t.v === 'devnet/1' && typeof t.rv === 'number' && typeof t.start === 'string') return t;
   } catch {}
   throw badRequest('continue key is not valid: the continue token is malformed');
-}
-
-function objectKey(o: KubeObject): string {
-  return `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
 }
 
 /** startApiServer starts the sandbox API server; PKI, tokens and objects persist under stateDir. */
@@ -297,6 +289,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       checkPortForward(user, r, url);
       throw badRequest('Upgrade request required');
     }
+    if (r.subresource !== undefined && !subresourceInfo(r.type, r.subresource).verbs.includes(verb))
+      throw methodNotAllowed();
     const denied = authz.check(user, {
       verb,
       apiGroup: r.type.group,

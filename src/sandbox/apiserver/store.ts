@@ -23,7 +23,7 @@ import {
 import { join } from 'node:path';
 import { DevnetError } from '../../errors.ts';
 import { writeFileAtomic } from './files.ts';
-import type { KubeObject } from './object.ts';
+import { type KubeObject, objectKey } from './object.ts';
 
 /** WatchEventType is the kind of a stored change. */
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -49,10 +49,6 @@ interface JournalRecord {
 export const HISTORY_LIMIT = 20_000;
 /** COMPACT_BYTES is the journal size that triggers a new snapshot. */
 export const COMPACT_BYTES = 16 * 1024 * 1024;
-
-function objectKey(obj: KubeObject): string {
-  return `${obj.metadata.namespace ?? ''}/${obj.metadata.name ?? ''}`;
-}
 
 /** ObjectStore holds all objects, assigns resourceVersions and persists every change before it is visible. */
 export class ObjectStore {
