@@ -38,7 +38,7 @@ export declare class TunPoller {
 
 export interface DevnetTunAddon {
   platform: 'linux' | 'unsupported';
-  openTun(name: string, options?: { multiQueue?: boolean }): { fd: number; name: string };
+  openTun(name: string, options?: { multiQueue?: boolean; blocking?: boolean }): { fd: number; name: string };
   tunIoctl(fd: number, what: 'owner' | 'group' | 'persist', value: number, device?: string): void;
   setMtu(name: string, mtu: number): void;
   setUp(name: string, up: boolean): void;

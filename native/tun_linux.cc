@@ -59,8 +59,9 @@ std::string IfName(const Napi::Value& v) {
   return name;
 }
 
-// openTun(name, {multiQueue}) -> {fd, name}. An empty name lets the kernel
-// choose (tun%d). The fd is non-blocking and close-on-exec.
+// openTun(name, {multiQueue, blocking}) -> {fd, name}. An empty name lets the
+// kernel choose (tun%d). The fd is close-on-exec and non-blocking unless
+// `blocking` is asked for (only the naive benchmark baseline does).
 Napi::Value OpenTun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = IfName(info[0]);
@@ -68,11 +69,13 @@ Napi::Value OpenTun(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "interface name longer than 15 bytes: " + name);
   }
   bool multiQueue = false;
+  bool blocking = false;
   if (info.Length() > 1 && info[1].IsObject()) {
     Napi::Object o = info[1].As<Napi::Object>();
     multiQueue = o.Get("multiQueue").ToBoolean();
+    blocking = o.Get("blocking").ToBoolean();
   }
-  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | (blocking ? 0 : O_NONBLOCK));
   if (fd < 0) throw ErrnoError(env, errno, "open /dev/net/tun", name);
   struct ifreq ifr;
   memset(&ifr, 0, sizeof(ifr));

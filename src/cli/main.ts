@@ -3,6 +3,11 @@
 import { Command, CommanderError } from 'commander';
 import { asDevnetError, exitCodeFor } from '../errors.ts';
 import { VERSION } from '../version.ts';
+import { registerConnect } from './connect.ts';
+import { registerDns } from './dns.ts';
+import { registerQuit } from './quit.ts';
+import { registerSandbox } from './sandbox.ts';
+import { registerStatus } from './status.ts';
 import { registerVersion } from './version.ts';
 
 const program = new Command('devnet')
@@ -11,7 +16,12 @@ const program = new Command('devnet')
   .showHelpAfterError()
   .exitOverride();
 
+registerConnect(program);
+registerStatus(program);
+registerQuit(program);
+registerDns(program);
 registerVersion(program);
+registerSandbox(program);
 
 try {
   await program.parseAsync(process.argv);

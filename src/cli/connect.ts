@@ -1,0 +1,97 @@
+// `devnet connect`: make this machine a member of the cluster's network.
+
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { ConnectParams, SessionStatus } from '../daemon/session.ts';
+import { parseDnsMode } from '../dns/os/index.ts';
+import { DevnetError } from '../errors.ts';
+import { connectDaemon, invoker, isRoot, launchSession, pathsFor, repairStale } from './launch.ts';
+import { parseOutput, printData } from './output.ts';
+import { startProgress } from './progress.ts';
+import { printStatus } from './status.ts';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** registerConnect adds the `connect` verb. */
+export function registerConnect(program: Command): void {
+  program
+    .command('connect')
+    .description("route the cluster's pod and service addresses and names to this machine")
+    .option('--context <name>', 'kubeconfig context (default: the current one)')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
+    .option('-n, --namespace <ns>', 'namespace that short names resolve in (default: the context’s)')
+    .option('--gateway-namespace <ns>', 'namespace of the gateway', 'devnet')
+    .option(
+      '--transport <kind>',
+      'portforward (through the API server) or direct (TCP to --direct-address)',
+      'portforward',
+    )
+    .option('--direct-address <host:port>', "the gateway's direct listener, for --transport direct")
+    .option('--also-proxy <cidr>', 'also route this range into the cluster (repeatable)', collect, [])
+    .option('--never-proxy <cidr>', 'never route this range into the cluster (repeatable)', collect, [])
+    .option(
+      '--allow-conflict <cidr>',
+      'route this cluster range even where a local route overlaps it (repeatable)',
+      collect,
+      [],
+    )
+    .option('--dns-mode <mode>', 'auto, resolved, resolvconf or none', 'auto')
+    .option('-o, --output <format>', 'json or yaml for scripts')
+    .action(async (o) => {
+      const format = parseOutput(o.output);
+      if (o.transport !== 'portforward' && o.transport !== 'direct') {
+        throw new DevnetError('user', `unknown transport "${o.transport}"`, { hint: 'Use portforward or direct.' });
+      }
+      if (!isRoot()) {
+        throw new DevnetError('user', 'devnet connect needs root to create its network device and routes', {
+          hint: 'Run it with sudo: `sudo devnet connect`. Only a small helper keeps root; the rest runs as you.',
+        });
+      }
+      const who = invoker();
+      const paths = pathsFor(who);
+      const existing = await connectDaemon(paths).catch(() => undefined);
+      if (existing) {
+        const st = await existing.call<SessionStatus | { connected: false }>('status');
+        existing.close();
+        if ('context' in st) {
+          throw new DevnetError('user', `already connected to ${st.context}`, {
+            hint: 'Run `devnet quit` first to connect elsewhere.',
+          });
+        }
+      }
+      const note = await repairStale(paths);
+      if (note) process.stderr.write(`${note}\n`);
+      const kubeconfig = o.kubeconfig
+        ? resolve(o.kubeconfig)
+        : process.env.KUBECONFIG ||
+          (existsSync(join(who.home, '.kube/config')) ? join(who.home, '.kube/config') : undefined);
+      const params: ConnectParams = {
+        ...(kubeconfig ? { kubeconfig } : {}),
+        ...(o.context ? { context: o.context } : {}),
+        ...(o.namespace ? { namespace: o.namespace } : {}),
+        gatewayNamespace: o.gatewayNamespace,
+        transport: o.transport,
+        ...(o.directAddress ? { directAddress: o.directAddress } : {}),
+        alsoProxy: o.alsoProxy,
+        neverProxy: o.neverProxy,
+        allowConflict: o.allowConflict,
+        dnsMode: parseDnsMode(o.dnsMode),
+      };
+      const progress = startProgress('starting devnet');
+      let client: Awaited<ReturnType<typeof launchSession>> | undefined;
+      try {
+        client = await launchSession(who, paths, process.env);
+        const status = await client.call<SessionStatus>('connect', params, (m) => progress.step(m));
+        progress.succeed(`connected to ${status.context} (namespace ${status.namespace})`);
+        if (format === 'table') printStatus(status);
+        else printData(status, format);
+      } catch (err) {
+        progress.fail();
+        await client?.call('quit').catch(() => undefined);
+        throw err;
+      } finally {
+        client?.close();
+      }
+    });
+}

@@ -1,0 +1,72 @@
+// `devnet status`: what devnet is connected to and how the tunnel is doing.
+import type { Command } from 'commander';
+import type { SessionStatus } from '../daemon/session.ts';
+import { connectDaemon, pathsFor, repairStale } from './launch.ts';
+import { colour, parseOutput, printData, table } from './output.ts';
+
+function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+/** printStatus renders a connected session for people. */
+export function printStatus(s: SessionStatus): void {
+  const t = s.tunnel;
+  const rows = [
+    [
+      'Connected',
+      s.connected ? colour('green', 'yes') : colour('red', `no (reconnecting: ${t.lastError || 'tunnel down'})`),
+    ],
+    ['Context', `${s.context} (${s.cluster})`],
+    ['Namespace', s.namespace],
+    [
+      'Gateway',
+      s.gateway ? `${s.gateway.namespace}/${s.gateway.pod} ${s.gateway.version} via ${s.gateway.transport}` : '-',
+    ],
+    ['Device', s.device],
+    ['Routes', s.routes.join(', ')],
+    ['Service ranges', `${s.serviceRanges.cidrs.join(', ')} (${s.serviceRanges.source})`],
+    ['Pod ranges', `${s.podRanges.cidrs.join(', ')} (${s.podRanges.source})`],
+    [
+      'DNS',
+      s.dns
+        ? `${s.dns.mode} (${s.dns.reason}); server ${s.dns.servers.map((e) => e.address).join(', ')}; domains ${s.dns.matchDomains.slice(0, 4).join(', ')}${s.dns.matchDomains.length > 4 ? ', …' : ''}`
+        : '-',
+    ],
+    [
+      'Tunnel',
+      `rtt ${t.rttMs.toFixed(1)} ms, sent ${bytes(t.bytesSent)}, received ${bytes(t.bytesReceived)}, reconnects ${t.reconnects}${t.lastError ? ` (last error: ${t.lastError})` : ''}`,
+    ],
+    [
+      'Flows',
+      `${s.flows.tcp} TCP, ${s.flows.datagram} UDP/ICMP open; ${s.flows.opened} opened, ${s.flows.rejected} rejected`,
+    ],
+  ];
+  process.stdout.write(`${table(['FIELD', 'VALUE'], rows).split('\n').slice(1).join('\n')}\n`);
+}
+
+/** registerStatus adds the `status` verb. */
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('show the connection, routes, DNS and tunnel')
+    .option('-o, --output <format>', 'json or yaml for scripts')
+    .action(async (o) => {
+      const format = parseOutput(o.output);
+      const paths = pathsFor();
+      const note = await repairStale(paths);
+      if (note) process.stderr.write(`${note}\n`);
+      const client = await connectDaemon(paths).catch(() => undefined);
+      const status = client ? await client.call<SessionStatus | { connected: false }>('status') : { connected: false };
+      client?.close();
+      if (format !== 'table') printData(status, format);
+      else if ('context' in status) printStatus(status);
+      else process.stdout.write('Not connected. Run `sudo devnet connect`.\n');
+    });
+}

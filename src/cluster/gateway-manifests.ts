@@ -1,0 +1,186 @@
+// The gateway's Kubernetes objects, computed by a pure function (compute,
+// then apply: `devnet gateway install` applies these, the sandbox runs them,
+// and cluster-images/gateway/gateway.yaml is rendered from them). They pass
+// the `restricted` Pod Security Standard (ARCHITECTURE decision 3).
+import { stringify } from 'yaml';
+import { PROTOCOL_VERSION } from '../tunnel/version.ts';
+import { VERSION } from '../version.ts';
+
+/** GATEWAY_NAME names the Deployment, ServiceAccount, Role and RoleBinding. */
+export const GATEWAY_NAME = 'devnet-gateway';
+/** GATEWAY_SECRET names the Secret holding the session token (key `token`). */
+export const GATEWAY_SECRET = 'devnet-gateway-token';
+/** GATEWAY_APP_LABEL is the value of app.kubernetes.io/name on gateway pods. */
+export const GATEWAY_APP_LABEL = 'devnet-gateway';
+/** GATEWAY_TUNNEL_PORT is the tunnel listener on the pod's loopback (the port-forward target). */
+export const GATEWAY_TUNNEL_PORT = 8300;
+/** GATEWAY_HEALTH_PORT serves /healthz, /readyz and /metrics on the pod IP. */
+export const GATEWAY_HEALTH_PORT = 8301;
+/** GATEWAY_IMAGE_REPO is the gateway image without its tag. */
+export const GATEWAY_IMAGE_REPO = 'ghcr.io/devnet-dev/gateway';
+/** GATEWAY_UID is the non-root user and group the gateway runs as. */
+export const GATEWAY_UID = 65532;
+
+/** GatewayManifestOptions choose namespace, version and token. */
+export interface GatewayManifestOptions {
+  namespace?: string;
+  /** version is devnet's version: the image tag and the version label (default: this checkout's). */
+  version?: string;
+  /** image overrides the image reference entirely. */
+  image?: string;
+  /** token is the session token stored in the Secret ('' renders a Secret the operator must fill). */
+  token?: string;
+}
+
+/** KubeObject is a Kubernetes object as plain data. */
+export type KubeObject = { apiVersion: string; kind: string; metadata: Record<string, unknown> } & Record<
+  string,
+  unknown
+>;
+
+/** gatewayManifests returns Namespace, ServiceAccount, Secret, Role, RoleBinding and Deployment, in apply order. */
+export function gatewayManifests(opts: GatewayManifestOptions = {}): KubeObject[] {
+  const namespace = opts.namespace ?? 'devnet';
+  const version = opts.version ?? VERSION;
+  const image = opts.image ?? `${GATEWAY_IMAGE_REPO}:${version}`;
+  const labels = {
+    'app.kubernetes.io/name': GATEWAY_APP_LABEL,
+    'app.kubernetes.io/component': 'gateway',
+    'app.kubernetes.io/part-of': 'devnet',
+    'app.kubernetes.io/managed-by': 'devnet',
+    'app.kubernetes.io/version': version,
+  };
+  const meta = (name: string): Record<string, unknown> => ({ name, namespace, labels });
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: namespace,
+        labels: {
+          'app.kubernetes.io/part-of': 'devnet',
+          'pod-security.kubernetes.io/enforce': 'restricted',
+          'pod-security.kubernetes.io/enforce-version': 'latest',
+        },
+      },
+    },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(GATEWAY_NAME), automountServiceAccountToken: false },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: meta(GATEWAY_SECRET),
+      type: 'Opaque',
+      stringData: { token: opts.token ?? '' },
+    },
+    {
+      // Reserved for intercept leases (ARCHITECTURE decision 13); nothing else.
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: meta(GATEWAY_NAME),
+      rules: [
+        {
+          apiGroups: ['coordination.k8s.io'],
+          resources: ['leases'],
+          verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'],
+        },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: meta(GATEWAY_NAME),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: GATEWAY_NAME },
+      subjects: [{ kind: 'ServiceAccount', name: GATEWAY_NAME, namespace }],
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: meta(GATEWAY_NAME),
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { 'app.kubernetes.io/name': GATEWAY_APP_LABEL } },
+        template: {
+          metadata: {
+            labels,
+            annotations: { 'devnet.dev/version': version, 'devnet.dev/protocol-version': String(PROTOCOL_VERSION) },
+          },
+          spec: {
+            serviceAccountName: GATEWAY_NAME,
+            automountServiceAccountToken: false,
+            terminationGracePeriodSeconds: 30,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: GATEWAY_UID,
+              runAsGroup: GATEWAY_UID,
+              seccompProfile: { type: 'RuntimeDefault' },
+              // A safe sysctl: lets the gateway's gid send ICMP echo without any capability.
+              sysctls: [{ name: 'net.ipv4.ping_group_range', value: `${GATEWAY_UID} ${GATEWAY_UID}` }],
+            },
+            containers: [
+              {
+                name: 'gateway',
+                image,
+                imagePullPolicy: 'IfNotPresent',
+                args: [
+                  '--listen',
+                  `127.0.0.1:${GATEWAY_TUNNEL_PORT}`,
+                  '--health-listen',
+                  `0.0.0.0:${GATEWAY_HEALTH_PORT}`,
+                  '--drain-timeout',
+                  '20000',
+                ],
+                env: [
+                  { name: 'DEVNET_GATEWAY_TOKEN', valueFrom: { secretKeyRef: { name: GATEWAY_SECRET, key: 'token' } } },
+                ],
+                ports: [
+                  { name: 'tunnel', containerPort: GATEWAY_TUNNEL_PORT, protocol: 'TCP' },
+                  { name: 'health', containerPort: GATEWAY_HEALTH_PORT, protocol: 'TCP' },
+                ],
+                readinessProbe: {
+                  httpGet: { path: '/readyz', port: GATEWAY_HEALTH_PORT },
+                  periodSeconds: 5,
+                  failureThreshold: 2,
+                },
+                livenessProbe: {
+                  httpGet: { path: '/healthz', port: GATEWAY_HEALTH_PORT },
+                  periodSeconds: 10,
+                  failureThreshold: 3,
+                },
+                resources: {
+                  requests: { cpu: '100m', memory: '64Mi' },
+                  limits: { cpu: '2', memory: '512Mi' },
+                },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  privileged: false,
+                  readOnlyRootFilesystem: true,
+                  runAsNonRoot: true,
+                  capabilities: { drop: ['ALL'] },
+                  seccompProfile: { type: 'RuntimeDefault' },
+                },
+              },
+            ],
+          },
+        },
+      },
+    },
+  ];
+}
+
+/** GATEWAY_YAML_HEADER opens the rendered file and says how it is made. */
+export const GATEWAY_YAML_HEADER = `# devnet gateway: Namespace, ServiceAccount, Secret, Role, RoleBinding, Deployment.
+# Generated from src/cluster/gateway-manifests.ts by \`npm run manifests:gateway\`; do not edit.
+# The Secret's token is empty here: \`devnet gateway install\` fills it with a random token,
+# or set it yourself (kubectl -n devnet create secret generic devnet-gateway-token
+# --from-literal=token=$(openssl rand -hex 32) --dry-run=client -o yaml | kubectl apply -f -).
+`;
+
+/** renderGatewayYaml renders the manifests as one multi-document YAML file. */
+export function renderGatewayYaml(opts: GatewayManifestOptions = {}): string {
+  return (
+    GATEWAY_YAML_HEADER +
+    gatewayManifests(opts)
+      .map((o) => `---\n${stringify(o)}`)
+      .join('')
+  );
+}

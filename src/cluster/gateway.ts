@@ -1,0 +1,229 @@
+// Installing, finding and removing the gateway (`devnet gateway
+// install|status|uninstall`, and what `devnet connect` does when the gateway
+// is missing or of another version). The objects come from the pure
+// gatewayManifests(); this file applies them and watches the result, turning
+// what can go wrong (forbidden, image pull failure, not ready in time) into
+// messages that say what to do.
+import { randomBytes } from 'node:crypto';
+import {
+  type CoreV1Api,
+  type KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { DevnetError } from '../errors.ts';
+import { VERSION } from '../version.ts';
+import {
+  GATEWAY_APP_LABEL,
+  GATEWAY_NAME,
+  GATEWAY_SECRET,
+  GATEWAY_TUNNEL_PORT,
+  gatewayManifests,
+  type KubeObject,
+} from './gateway-manifests.ts';
+import { clusterError, isNotFound, statusOf } from './kube.ts';
+
+export { GATEWAY_TUNNEL_PORT };
+
+/** GatewayInfo is a ready gateway: its pod, version and session token. */
+export interface GatewayInfo {
+  namespace: string;
+  pod: string;
+  podIP: string;
+  version: string;
+  token: string;
+}
+
+/** GatewayDeps are the clients and clock the gateway functions use. */
+export interface GatewayDeps {
+  kc: KubeConfig;
+  core: CoreV1Api;
+  progress(message: string): void;
+  /** sleep waits (tests shorten it). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const sleepReal = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const SELECTOR = `app.kubernetes.io/name=${GATEWAY_APP_LABEL}`;
+
+/** podReady reports whether a pod is Running with its Ready condition true and not being deleted. */
+export function podReady(p: V1Pod): boolean {
+  return (
+    p.status?.phase === 'Running' &&
+    !p.metadata?.deletionTimestamp &&
+    (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+  );
+}
+
+/** podProblem explains why a pod cannot become ready (image pull, crash loop, config), or undefined while it may still. */
+export function podProblem(p: V1Pod): string | undefined {
+  for (const cs of p.status?.containerStatuses ?? []) {
+    const w = cs.state?.waiting;
+    if (!w?.reason) continue;
+    if (['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName'].includes(w.reason)) {
+      return `cannot pull image ${cs.image}: ${w.reason}${w.message ? ` (${w.message})` : ''}`;
+    }
+    if (
+      ['CrashLoopBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'].includes(w.reason)
+    ) {
+      return `container ${cs.name} fails: ${w.reason}${w.message ? ` (${w.message})` : ''}`;
+    }
+  }
+  return undefined;
+}
+
+async function readOrUndefined(api: KubernetesObjectApi, obj: KubeObject): Promise<KubernetesObject | undefined> {
+  try {
+    return await api.read(obj as unknown as KubernetesObject & { metadata: { name: string } });
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** installedVersion reads the version label of the gateway Deployment, or undefined if it is not installed. */
+export async function installedVersion(deps: GatewayDeps, namespace: string): Promise<string | undefined> {
+  const api = KubernetesObjectApi.makeApiClient(deps.kc);
+  const dep = await readOrUndefined(api, {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: GATEWAY_NAME, namespace },
+  }).catch((err) => {
+    throw clusterError(`reading the gateway in namespace ${namespace}`, err);
+  });
+  return dep?.metadata?.labels?.['app.kubernetes.io/version'] ?? (dep ? 'unknown' : undefined);
+}
+
+/**
+ * installGateway applies the gateway's objects: creates what is missing and
+ * replaces what differs (an upgrade), keeping an existing token.
+ */
+export async function installGateway(deps: GatewayDeps, namespace: string, version = VERSION): Promise<void> {
+  const api = KubernetesObjectApi.makeApiClient(deps.kc);
+  const objects = gatewayManifests({ namespace, version, token: randomBytes(32).toString('base64url') });
+  for (const obj of objects) {
+    const what = `${obj.kind} ${namespace}/${obj.metadata.name as string}`;
+    try {
+      const existing = await readOrUndefined(api, obj);
+      if (!existing) {
+        deps.progress(`creating ${what}`);
+        await api.create(obj as KubernetesObject);
+      } else if (obj.kind === 'Namespace' || obj.kind === 'Secret') {
+        // Never replace a namespace; keep the token already issued.
+      } else {
+        const labels = (existing.metadata?.labels ?? {}) as Record<string, string>;
+        if (labels['app.kubernetes.io/version'] === version) continue;
+        deps.progress(`upgrading ${what} to ${version}`);
+        await api.replace({
+          ...obj,
+          metadata: { ...obj.metadata, resourceVersion: existing.metadata?.resourceVersion },
+        } as KubernetesObject);
+      }
+    } catch (err) {
+      if (obj.kind === 'Namespace' && statusOf(err)?.code === 403) continue; // may exist; a later step will tell
+      throw clusterError(`installing the gateway (${what})`, err);
+    }
+  }
+}
+
+/** waitForGateway waits for a ready gateway pod and reads the token; it fails fast on an image or config problem. */
+export async function waitForGateway(deps: GatewayDeps, namespace: string, timeoutMs = 120_000): Promise<GatewayInfo> {
+  const sleep = deps.sleep ?? sleepReal;
+  const deadline = Date.now() + timeoutMs;
+  let lastState = '';
+  for (;;) {
+    let pods: V1Pod[];
+    try {
+      pods = (await deps.core.listNamespacedPod({ namespace, labelSelector: SELECTOR })).items;
+    } catch (err) {
+      throw clusterError(`looking for the gateway in namespace ${namespace}`, err);
+    }
+    const ready = pods.filter(podReady).sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+    const pod = ready[0];
+    if (pod) {
+      const token = await readToken(deps, namespace);
+      return {
+        namespace,
+        pod: pod.metadata?.name as string,
+        podIP: pod.status?.podIP ?? '',
+        version: pod.metadata?.labels?.['app.kubernetes.io/version'] ?? 'unknown',
+        token,
+      };
+    }
+    const problems = pods.map(podProblem).filter((p): p is string => p !== undefined);
+    if (problems.length > 0 && problems.length === pods.length) {
+      throw new DevnetError('cluster', `the gateway in namespace ${namespace} cannot start: ${problems[0]}`, {
+        hint:
+          'Check `kubectl describe pod -n ' +
+          namespace +
+          ' -l ' +
+          SELECTOR +
+          '`; a private registry needs an image pull secret.',
+      });
+    }
+    const state =
+      pods.length === 0 ? 'waiting for the gateway pod to be scheduled' : 'waiting for the gateway pod to be ready';
+    if (state !== lastState) deps.progress(state);
+    lastState = state;
+    if (Date.now() > deadline) {
+      throw new DevnetError(
+        'cluster',
+        `the gateway in namespace ${namespace} was not ready within ${Math.round(timeoutMs / 1000)} s`,
+        {
+          hint: `See \`kubectl get pods -n ${namespace} -l ${SELECTOR}\` and its events.`,
+        },
+      );
+    }
+    await sleep(500);
+  }
+}
+
+async function readToken(deps: GatewayDeps, namespace: string): Promise<string> {
+  try {
+    const s = await deps.core.readNamespacedSecret({ name: GATEWAY_SECRET, namespace });
+    const b64 = s.data?.token;
+    const token = b64 ? Buffer.from(b64, 'base64').toString('utf8') : (s.stringData?.token ?? '');
+    if (!token)
+      throw new DevnetError('cluster', `the Secret ${namespace}/${GATEWAY_SECRET} has no token`, {
+        hint: 'Run `devnet gateway install` again.',
+      });
+    return token;
+  } catch (err) {
+    throw clusterError(`reading the gateway's session token`, err);
+  }
+}
+
+/** ensureGateway installs or upgrades the gateway when needed, then waits for it. */
+export async function ensureGateway(deps: GatewayDeps, namespace: string, timeoutMs?: number): Promise<GatewayInfo> {
+  const installed = await installedVersion(deps, namespace);
+  if (installed !== VERSION) {
+    deps.progress(
+      installed
+        ? `upgrading the gateway from ${installed} to ${VERSION}`
+        : `installing the gateway in namespace ${namespace}`,
+    );
+    await installGateway(deps, namespace);
+  }
+  return waitForGateway(deps, namespace, timeoutMs);
+}
+
+/** uninstallGateway deletes the gateway's objects (not a namespace it did not create). */
+export async function uninstallGateway(deps: GatewayDeps, namespace: string): Promise<string[]> {
+  const api = KubernetesObjectApi.makeApiClient(deps.kc);
+  const removed: string[] = [];
+  for (const obj of gatewayManifests({ namespace }).reverse()) {
+    if (obj.kind === 'Namespace') {
+      const ns = await readOrUndefined(api, obj).catch(() => undefined);
+      if (ns?.metadata?.labels?.['app.kubernetes.io/managed-by'] !== 'devnet') continue;
+    }
+    try {
+      await api.delete(obj as KubernetesObject);
+      removed.push(`${obj.kind} ${obj.metadata.name as string}`);
+    } catch (err) {
+      if (isNotFound(err)) continue;
+      throw clusterError(`removing the gateway (${obj.kind} ${obj.metadata.name as string})`, err);
+    }
+  }
+  return removed;
+}

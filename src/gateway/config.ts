@@ -1,0 +1,138 @@
+// Gateway configuration from flags with environment fallbacks (pure: argv,
+// env and a file reader are passed in). The tunnel listener must be a
+// loopback address (ARCHITECTURE decision 2): the API server's port-forward
+// dials the pod's loopback, so nothing else in the cluster can reach it.
+import { BlockList, isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import { DevnetError } from '../errors.ts';
+
+/** HostPort is a listen address. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** GatewayConfig is the gateway process's configuration. */
+export interface GatewayConfig {
+  listen: HostPort;
+  healthListen: HostPort;
+  directListen: HostPort | undefined;
+  token: string;
+  resolvConf: string;
+  dnsPort: number;
+  deny: string[];
+  maxSessions: number;
+  maxChannels: number;
+  drainTimeoutMs: number;
+  logLevel: string;
+}
+
+/** DEFAULT_DENY keeps sessions off the gateway pod's own loopback and the unspecified addresses. */
+export const DEFAULT_DENY = ['127.0.0.0/8', '::1/128', '0.0.0.0/8', '::/128'];
+
+/** USAGE is the gateway's --help text. */
+export const USAGE = `usage: node src/gateway/main.ts [flags]
+  --listen ADDR:PORT         tunnel listener, loopback only (env DEVNET_GATEWAY_LISTEN, default 127.0.0.1:8300)
+  --health-listen ADDR:PORT  /healthz, /readyz, /metrics (env DEVNET_GATEWAY_HEALTH_LISTEN, default 0.0.0.0:8301)
+  --direct-listen ADDR:PORT  optional listener for the direct transport, token required (env DEVNET_GATEWAY_DIRECT_LISTEN)
+  --token-file PATH          session token file (else env DEVNET_GATEWAY_TOKEN)
+  --resolv-conf PATH         the pod's resolver configuration (default /etc/resolv.conf)
+  --deny CIDR[,CIDR]         destinations refused (env DEVNET_GATEWAY_DENY, default ${DEFAULT_DENY.join(',')}; "" = none)
+  --max-sessions N           (default 64)
+  --max-channels N           per session (default 16384)
+  --drain-timeout MS         on SIGTERM: how long sessions may drain (default 20000)
+  --log-level LEVEL          pino level (env DEVNET_GATEWAY_LOG_LEVEL, default info)`;
+
+/** parseHostPort parses ADDR:PORT or [V6]:PORT. */
+export function parseHostPort(s: string, what: string): HostPort {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
+  const port = Number(m?.[2]);
+  if (!m || isIP(m[1]!) === 0 || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new DevnetError('config', `${what}: "${s}" is not ADDR:PORT with an IP address`);
+  return { host: m[1]!, port };
+}
+
+function positive(v: string | undefined, def: number, what: string): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new DevnetError('config', `${what} must be a positive integer, got "${v}"`);
+  return n;
+}
+
+/** denyList builds a BlockList from CIDRs; a bad CIDR is a config error. */
+export function denyList(cidrs: string[]): BlockList {
+  const bl = new BlockList();
+  for (const c of cidrs) {
+    const [addr, bits] = c.split('/');
+    const family = isIP(addr ?? '');
+    const prefix = Number(bits);
+    if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32))
+      throw new DevnetError('config', `--deny: "${c}" is not a CIDR`);
+    bl.addSubnet(addr!, prefix, family === 6 ? 'ipv6' : 'ipv4');
+  }
+  return bl;
+}
+
+/** parseGatewayConfig reads flags (argv without node and script) with env fallbacks. */
+export function parseGatewayConfig(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  readFile: (path: string) => string,
+): GatewayConfig {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        listen: { type: 'string' },
+        'health-listen': { type: 'string' },
+        'direct-listen': { type: 'string' },
+        'token-file': { type: 'string' },
+        'resolv-conf': { type: 'string' },
+        'dns-port': { type: 'string' },
+        deny: { type: 'string' },
+        'max-sessions': { type: 'string' },
+        'max-channels': { type: 'string' },
+        'drain-timeout': { type: 'string' },
+        'log-level': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new DevnetError('config', (err as Error).message, { hint: USAGE });
+  }
+  const str = (k: string): string | undefined => values[k] as string | undefined;
+  const listen = parseHostPort(str('listen') ?? env.DEVNET_GATEWAY_LISTEN ?? '127.0.0.1:8300', '--listen');
+  const lb = new BlockList();
+  lb.addSubnet('127.0.0.0', 8, 'ipv4');
+  lb.addAddress('::1', 'ipv6');
+  if (!lb.check(listen.host, isIP(listen.host) === 6 ? 'ipv6' : 'ipv4'))
+    throw new DevnetError('config', `--listen ${listen.host} is not a loopback address`, {
+      hint: 'the tunnel listener is reached through the port-forward on the pod loopback; use --direct-listen for a routable listener',
+    });
+  const direct = str('direct-listen') ?? env.DEVNET_GATEWAY_DIRECT_LISTEN;
+  const tokenFile = str('token-file') ?? env.DEVNET_GATEWAY_TOKEN_FILE;
+  const token = (tokenFile ? readFile(tokenFile) : (env.DEVNET_GATEWAY_TOKEN ?? '')).trim();
+  if (token.length === 0)
+    throw new DevnetError('config', 'no session token: DEVNET_GATEWAY_TOKEN is empty and no --token-file was given', {
+      hint: 'set the token in the devnet-gateway Secret (`devnet gateway install` does this)',
+    });
+  const denyRaw = str('deny') ?? env.DEVNET_GATEWAY_DENY;
+  return {
+    listen,
+    healthListen: parseHostPort(
+      str('health-listen') ?? env.DEVNET_GATEWAY_HEALTH_LISTEN ?? '0.0.0.0:8301',
+      '--health-listen',
+    ),
+    directListen: direct ? parseHostPort(direct, '--direct-listen') : undefined,
+    token,
+    resolvConf: str('resolv-conf') ?? '/etc/resolv.conf',
+    dnsPort: positive(str('dns-port'), 53, '--dns-port'),
+    deny: denyRaw === undefined ? DEFAULT_DENY : denyRaw.split(',').filter((c) => c.trim() !== ''),
+    maxSessions: positive(str('max-sessions'), 64, '--max-sessions'),
+    maxChannels: positive(str('max-channels'), 16384, '--max-channels'),
+    drainTimeoutMs: positive(str('drain-timeout'), 20_000, '--drain-timeout'),
+    logLevel: str('log-level') ?? env.DEVNET_GATEWAY_LOG_LEVEL ?? 'info',
+  };
+}

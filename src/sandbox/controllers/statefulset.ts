@@ -1,0 +1,92 @@
+// The StatefulSet controller: pods named <set>-<ordinal> with hostname =
+// pod name and subdomain = spec.serviceName, so DNS gives each a stable
+// name (db-0.db.demo.svc.cluster.local). OrderedReady (the default)
+// creates ordinal i only when all lower ordinals are Ready; Parallel
+// creates them together. Scale-down removes the highest ordinals; a changed
+// template replaces pods one at a time, highest first (RollingUpdate).
+import type { V1Pod, V1StatefulSet, V1StatefulSetStatus } from '@kubernetes/client-node';
+import type { WorkloadPlan } from './deployment.ts';
+import { ownerRef, templateHash } from './names.ts';
+import { isReady, isTerminating, podFromTemplate } from './pods.ts';
+
+/** planStatefulSet computes the next step for a StatefulSet given the pods it owns. */
+export function planStatefulSet(s: V1StatefulSet, owned: V1Pod[]): WorkloadPlan {
+  const meta = s.metadata ?? {};
+  const name = meta.name ?? '';
+  const namespace = meta.namespace ?? 'default';
+  const want = s.spec?.replicas ?? 1;
+  const template = s.spec?.template ?? {};
+  const revision = `${name}-${templateHash(template)}`;
+  const parallel = s.spec?.podManagementPolicy === 'Parallel';
+  const byOrdinal = new Map<number, V1Pod>();
+  const create: V1Pod[] = [];
+  const del: V1Pod[] = [];
+  let terminating = false;
+  for (const p of owned) {
+    const podName = p.metadata?.name ?? '';
+    const suffix = podName.startsWith(`${name}-`) ? podName.slice(name.length + 1) : '';
+    if (isTerminating(p)) {
+      terminating = true;
+      continue;
+    }
+    if (!/^(0|[1-9][0-9]*)$/.test(suffix)) continue;
+    byOrdinal.set(Number(suffix), p);
+  }
+  for (let i = 0; i < want; i++) {
+    if (byOrdinal.has(i) || terminating) continue;
+    const podName = `${name}-${i}`;
+    create.push(
+      podFromTemplate(
+        template,
+        {
+          name: podName,
+          namespace,
+          labels: {
+            'controller-revision-hash': revision,
+            'statefulset.kubernetes.io/pod-name': podName,
+            'apps.kubernetes.io/pod-index': String(i),
+          },
+          owner: ownerRef('apps/v1', 'StatefulSet', meta),
+        },
+        { hostname: podName, ...(s.spec?.serviceName ? { subdomain: s.spec.serviceName } : {}) },
+      ),
+    );
+    if (!parallel) break;
+  }
+  if (!parallel) {
+    // OrderedReady: only the first missing ordinal, and only when all lower ones are Ready.
+    const firstMissing = create[0];
+    if (firstMissing) {
+      const ordinal = Number(firstMissing.metadata?.name?.slice(name.length + 1));
+      for (let i = 0; i < ordinal; i++) {
+        const p = byOrdinal.get(i);
+        if (!p || !isReady(p)) {
+          create.length = 0;
+          break;
+        }
+      }
+    }
+  }
+  const ordinals = [...byOrdinal.keys()].sort((a, b) => b - a);
+  for (const i of ordinals) if (i >= want) del.push(byOrdinal.get(i) as V1Pod);
+  if (del.length === 0 && create.length === 0 && !terminating) {
+    const allReady = ordinals.every((i) => isReady(byOrdinal.get(i) as V1Pod));
+    const outdated = ordinals.find(
+      (i) => byOrdinal.get(i)?.metadata?.labels?.['controller-revision-hash'] !== revision,
+    );
+    if (outdated !== undefined && allReady) del.push(byOrdinal.get(outdated) as V1Pod);
+  }
+  const live = [...byOrdinal.values()];
+  const ready = live.filter(isReady).length;
+  const status: V1StatefulSetStatus = {
+    observedGeneration: meta.generation ?? 1,
+    replicas: live.length,
+    readyReplicas: ready,
+    availableReplicas: ready,
+    currentReplicas: live.length,
+    updatedReplicas: live.filter((p) => p.metadata?.labels?.['controller-revision-hash'] === revision).length,
+    currentRevision: revision,
+    updateRevision: revision,
+  };
+  return { create, delete: del, status };
+}

@@ -1,0 +1,26 @@
+// demo-db: a stand-in database for StatefulSet tests. On every TCP
+// connection to $PORT (default 5432) it writes its hostname and a newline
+// and closes, so a client learns which replica it reached.
+import { createServer, type Socket } from 'node:net';
+import { listen } from './hello.ts';
+import { type DemoContext, envPort, type RunningDemo } from './program.ts';
+
+/** startDb starts the demo-db server. */
+export async function startDb(ctx: DemoContext): Promise<RunningDemo> {
+  const hostname = ctx.env.HOSTNAME ?? ctx.env.POD_NAME ?? 'unknown';
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => s.destroy());
+    s.end(`${hostname}\n`);
+  });
+  await listen(server, envPort(ctx.env, 'PORT', 5432));
+  return {
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,395 @@
+// The sandbox kubelet: runs the pods bound to the sandbox node. For each
+// pod it resolves images to programs (unknown image: ImagePullBackOff),
+// computes container environments (a missing Secret/ConfigMap:
+// CreateContainerConfigError, retried), gives the pod a namespace and a
+// /32, starts a pod runner inside that namespace, and writes the pod's
+// status whenever the runner reports a change. A deleted (or terminating)
+// pod's runner is stopped and its namespace removed; a terminating pod is
+// then deleted for good, as the kubelet does after graceful termination.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { NODE_NAME } from './constants.ts';
+import { isTerminating } from './controllers/pods.ts';
+import type { Exec } from './exec.ts';
+import { type PodNetwork, podLinkName, setupPodNetwork, teardownPodNetwork } from './hostnet.ts';
+import { KNOWN_IMAGES, programFor } from './images.ts';
+import { PodIpam } from './ipam.ts';
+import type { Journal } from './journal.ts';
+import { apiErrorCode, type Clients, ignoreNotFound } from './kube.ts';
+import { podNetns, podRunDir, type SandboxPaths } from './paths.ts';
+import { ConfigError, type ConfigLookup, containerEnv } from './pod-env.ts';
+import type { ContainerPlan, ContainerReport, PodPlan, Probe, RunnerMessage } from './pod-plan.ts';
+import { podStatus } from './pod-status.ts';
+
+const RUNNER = join(import.meta.dirname, 'runner.ts');
+const CONFIG_RETRY_MS = 2000;
+
+/** PodRecord is the kubelet's state for one pod it runs. */
+interface PodRecord {
+  uid: string;
+  namespace: string;
+  name: string;
+  net?: PodNetwork;
+  runner?: ChildProcess;
+  reports: ContainerReport[];
+  startTime: string;
+  stopping: boolean;
+  /** statusDirty/statusBusy serialise status writes, coalescing bursts. */
+  statusDirty: boolean;
+  statusBusy: boolean;
+  retry?: NodeJS.Timeout;
+}
+
+/** KubeletDeps are the kubelet's collaborators. */
+export interface KubeletDeps {
+  paths: SandboxPaths;
+  clients: Clients;
+  journal: Journal;
+  exec: Exec;
+  logger: Logger;
+  /** checkout is the devnet checkout whose programs images map to. */
+  checkout: string;
+  /** getPod reads the latest cached pod. */
+  getPod(namespace: string, name: string): V1Pod | undefined;
+}
+
+function toProbe(
+  p: import('@kubernetes/client-node').V1Probe | undefined,
+  c: import('@kubernetes/client-node').V1Container,
+): Probe | undefined {
+  if (!p) return undefined;
+  const port = (v: number | string | undefined): number => {
+    if (typeof v === 'number') return v;
+    if (v && /^[0-9]+$/.test(v)) return Number(v);
+    const named = c.ports?.find((x) => x.name === v);
+    if (!named) throw new ConfigError(`probe port ${String(v)} is not a port of container ${c.name}`);
+    return named.containerPort;
+  };
+  let action: Probe['action'];
+  if (p.httpGet) {
+    action = {
+      httpGet: {
+        port: port(p.httpGet.port as number | string),
+        path: p.httpGet.path ?? '/',
+        scheme: p.httpGet.scheme === 'HTTPS' ? 'HTTPS' : 'HTTP',
+      },
+    };
+  } else if (p.tcpSocket) {
+    action = { tcpSocket: { port: port(p.tcpSocket.port as number | string) } };
+  } else if (p.exec?.command) {
+    action = { exec: { command: p.exec.command } };
+  } else {
+    return undefined;
+  }
+  return {
+    action,
+    initialDelaySeconds: p.initialDelaySeconds ?? 0,
+    periodSeconds: p.periodSeconds ?? 10,
+    timeoutSeconds: p.timeoutSeconds ?? 1,
+    successThreshold: p.successThreshold ?? 1,
+    failureThreshold: p.failureThreshold ?? 3,
+  };
+}
+
+/** Kubelet runs the pods bound to the sandbox node. */
+export class Kubelet {
+  readonly #d: KubeletDeps;
+  readonly #pods = new Map<string, PodRecord>();
+  readonly #ipam = new PodIpam('10.244.0');
+  readonly #lookup: ConfigLookup;
+  #closed = false;
+
+  constructor(deps: KubeletDeps) {
+    this.#d = deps;
+    const { core } = deps.clients;
+    this.#lookup = {
+      secret: (namespace, name) => core.readNamespacedSecret({ namespace, name }).catch(ignoreNotFound),
+      configMap: (namespace, name) => core.readNamespacedConfigMap({ namespace, name }).catch(ignoreNotFound),
+    };
+  }
+
+  /** sync brings running pods in line with the API's pods; call it after every pod event. */
+  sync(pods: V1Pod[]): void {
+    if (this.#closed) return;
+    const seen = new Set<string>();
+    for (const pod of pods) {
+      const uid = pod.metadata?.uid;
+      if (!uid) continue;
+      const nodeName = pod.spec?.nodeName;
+      if (!nodeName) {
+        if (!isTerminating(pod)) void this.#bind(pod);
+        continue;
+      }
+      if (nodeName !== NODE_NAME) continue;
+      seen.add(uid);
+      const rec = this.#pods.get(uid);
+      if (isTerminating(pod)) {
+        if (rec && !rec.stopping) void this.#stop(rec, true);
+        else if (!rec) void this.#finalize(pod);
+        continue;
+      }
+      if (!rec && !this.#isFinished(pod)) void this.#start(pod);
+    }
+    for (const rec of this.#pods.values()) if (!seen.has(rec.uid) && !rec.stopping) void this.#stop(rec, false);
+  }
+
+  /** runningPods counts the pods with a live runner, for status output. */
+  runners(): number {
+    return [...this.#pods.values()].filter((r) => r.runner && r.runner.exitCode === null).length;
+  }
+
+  #isFinished(pod: V1Pod): boolean {
+    return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+  }
+
+  async #bind(pod: V1Pod): Promise<void> {
+    const namespace = pod.metadata?.namespace ?? 'default';
+    const name = pod.metadata?.name ?? '';
+    try {
+      await this.#d.clients.core.createNamespacedBinding({
+        namespace,
+        body: {
+          apiVersion: 'v1',
+          kind: 'Binding',
+          metadata: { name },
+          target: { apiVersion: 'v1', kind: 'Node', name: NODE_NAME },
+        },
+      });
+    } catch {
+      // Servers without the binding subresource: set spec.nodeName directly.
+      await this.#d.clients.core
+        .patchNamespacedPod({ namespace, name, body: [{ op: 'add', path: '/spec/nodeName', value: NODE_NAME }] })
+        .catch((err: unknown) =>
+          this.#d.logger.warn({ pod: `${namespace}/${name}`, err: String(err) }, 'binding pod failed'),
+        );
+    }
+  }
+
+  async #start(pod: V1Pod): Promise<void> {
+    const uid = pod.metadata?.uid as string;
+    const rec: PodRecord = {
+      uid,
+      namespace: pod.metadata?.namespace ?? 'default',
+      name: pod.metadata?.name ?? '',
+      reports: [],
+      startTime: new Date().toISOString(),
+      stopping: false,
+      statusDirty: false,
+      statusBusy: false,
+    };
+    this.#pods.set(uid, rec);
+    const log = this.#d.logger.child({ pod: `${rec.namespace}/${rec.name}` });
+    const containers = pod.spec?.containers ?? [];
+    const node = process.execPath;
+    const unknown = containers.filter((c) => !programFor(c.image ?? '', c.args ?? [], this.#d.checkout, node));
+    if (unknown.length > 0) {
+      rec.reports = containers.map((c) => ({
+        name: c.name,
+        ready: false,
+        started: false,
+        restartCount: 0,
+        state: unknown.includes(c)
+          ? {
+              waiting: {
+                reason: 'ImagePullBackOff',
+                message: `Back-off pulling image "${c.image}": the devnet sandbox runs no registry images; known images: ${KNOWN_IMAGES.join(', ')}`,
+              },
+            }
+          : { waiting: { reason: 'PodInitializing' } },
+      }));
+      log.info({ images: unknown.map((c) => c.image) }, 'unknown image');
+      this.#writeStatus(rec);
+      return;
+    }
+    try {
+      const ip = this.#ipam.allocate();
+      if (!ip) throw new Error('no free pod address on the node');
+      const net: PodNetwork = { netns: podNetns(this.#d.paths, uid), link: podLinkName(ip), ip };
+      rec.net = net;
+      const plans = await this.#plans(pod, ip);
+      if (!plans || rec.stopping) return;
+      await setupPodNetwork(this.#d.paths, net, rec.namespace, this.#d.journal, this.#d.exec);
+      if (rec.stopping) return;
+      this.#spawnRunner(rec, pod, plans, log);
+    } catch (err) {
+      log.error({ err: String(err) }, 'starting pod failed');
+      rec.reports = containers.map((c) => ({
+        name: c.name,
+        ready: false,
+        started: false,
+        restartCount: 0,
+        state: { waiting: { reason: 'CreateContainerError', message: (err as Error).message } },
+      }));
+      this.#writeStatus(rec);
+    }
+  }
+
+  /** #plans resolves container programs and environments; on a config error it reports it and retries later. */
+  async #plans(pod: V1Pod, ip: string): Promise<ContainerPlan[] | undefined> {
+    const uid = pod.metadata?.uid as string;
+    const rec = this.#pods.get(uid) as PodRecord;
+    const containers = pod.spec?.containers ?? [];
+    try {
+      const plans: ContainerPlan[] = [];
+      for (const c of containers) {
+        plans.push({
+          name: c.name,
+          image: c.image ?? '',
+          program: programFor(
+            c.image ?? '',
+            c.args ?? [],
+            this.#d.checkout,
+            process.execPath,
+          ) as ContainerPlan['program'],
+          env: await containerEnv(pod, c, ip, this.#lookup),
+          ...(c.workingDir ? { workingDir: c.workingDir } : {}),
+          ...(c.readinessProbe ? { readinessProbe: toProbe(c.readinessProbe, c) as Probe } : {}),
+          ...(c.livenessProbe ? { livenessProbe: toProbe(c.livenessProbe, c) as Probe } : {}),
+        });
+      }
+      return plans;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      rec.reports = containers.map((c) => ({
+        name: c.name,
+        ready: false,
+        started: false,
+        restartCount: 0,
+        state: { waiting: { reason: 'CreateContainerConfigError', message: err.message } },
+      }));
+      this.#writeStatus(rec);
+      // Forget the pod so the next sync after the retry delay starts it again.
+      if (rec.net) this.#ipam.release(rec.net.ip);
+      rec.retry = setTimeout(() => {
+        if (this.#pods.get(uid) === rec && !rec.stopping) {
+          this.#pods.delete(uid);
+          const latest = this.#d.getPod(rec.namespace, rec.name);
+          if (latest) this.sync([latest]);
+        }
+      }, CONFIG_RETRY_MS);
+      return undefined;
+    }
+  }
+
+  #spawnRunner(rec: PodRecord, pod: V1Pod, containers: ContainerPlan[], log: Logger): void {
+    const net = rec.net as PodNetwork;
+    const dir = podRunDir(this.#d.paths, rec.namespace, rec.name);
+    mkdirSync(dir, { recursive: true });
+    const logFd = openSync(join(dir, 'pod.log'), 'a');
+    const plan: PodPlan = {
+      namespace: rec.namespace,
+      name: rec.name,
+      podIP: net.ip,
+      socketPath: join(dir, 'portforward.sock'),
+      restartPolicy: (pod.spec?.restartPolicy as PodPlan['restartPolicy']) ?? 'Always',
+      containers,
+    };
+    const runner = spawn('ip', ['netns', 'exec', net.netns, process.execPath, RUNNER], {
+      stdio: ['ignore', logFd, logFd, 'ipc'],
+    });
+    closeSync(logFd);
+    rec.runner = runner;
+    runner.on('message', (m: RunnerMessage) => {
+      if (m.type === 'status') {
+        rec.reports = m.containers;
+        this.#writeStatus(rec);
+      } else if (m.type === 'fatal') {
+        log.error({ message: m.message }, 'pod runner failed');
+      }
+    });
+    runner.on('exit', (code, signal) => {
+      if (!rec.stopping) log.warn({ code, signal }, 'pod runner exited');
+    });
+    runner.on('error', (err) => log.error({ err: err.message }, 'pod runner could not start'));
+    runner.send(plan);
+    this.#writeStatus(rec);
+  }
+
+  #writeStatus(rec: PodRecord): void {
+    rec.statusDirty = true;
+    if (rec.statusBusy) return;
+    rec.statusBusy = true;
+    void (async () => {
+      while (rec.statusDirty && !rec.stopping) {
+        rec.statusDirty = false;
+        await this.#putStatus(rec).catch((err: unknown) => {
+          this.#d.logger.warn({ pod: `${rec.namespace}/${rec.name}`, err: String(err) }, 'pod status update failed');
+        });
+      }
+      rec.statusBusy = false;
+    })();
+  }
+
+  async #putStatus(rec: PodRecord): Promise<void> {
+    const { core } = this.#d.clients;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const pod =
+        attempt === 0
+          ? this.#d.getPod(rec.namespace, rec.name)
+          : await core.readNamespacedPod({ namespace: rec.namespace, name: rec.name }).catch(ignoreNotFound);
+      if (!pod || pod.metadata?.uid !== rec.uid) return;
+      const status = podStatus(pod, {
+        ...(rec.net && rec.runner ? { podIP: rec.net.ip } : {}),
+        startTime: rec.startTime,
+        reports: rec.reports,
+        now: new Date().toISOString(),
+      });
+      try {
+        await core.replaceNamespacedPodStatus({ namespace: rec.namespace, name: rec.name, body: { ...pod, status } });
+        return;
+      } catch (err) {
+        const code = apiErrorCode(err);
+        if (code === 404) return;
+        if (code !== 409) throw err;
+      }
+    }
+  }
+
+  async #stop(rec: PodRecord, finalize: boolean): Promise<void> {
+    rec.stopping = true;
+    clearTimeout(rec.retry);
+    const runner = rec.runner;
+    if (runner && runner.exitCode === null && runner.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => runner.kill('SIGKILL'), 5000);
+        runner.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        runner.kill('SIGTERM');
+      });
+    }
+    if (rec.net) {
+      await teardownPodNetwork(rec.net, this.#d.exec);
+      this.#ipam.release(rec.net.ip);
+    }
+    rmSync(podRunDir(this.#d.paths, rec.namespace, rec.name), { recursive: true, force: true });
+    this.#pods.delete(rec.uid);
+    if (finalize) {
+      const pod = this.#d.getPod(rec.namespace, rec.name);
+      if (pod) await this.#finalize(pod);
+    }
+  }
+
+  /** #finalize deletes a terminating pod for good once its containers are gone. */
+  async #finalize(pod: V1Pod): Promise<void> {
+    await this.#d.clients.core
+      .deleteNamespacedPod({
+        namespace: pod.metadata?.namespace ?? 'default',
+        name: pod.metadata?.name ?? '',
+        gracePeriodSeconds: 0,
+        body: { preconditions: { uid: pod.metadata?.uid } },
+      })
+      .catch(ignoreNotFound)
+      .catch((err: unknown) => this.#d.logger.warn({ err: String(err) }, 'finalizing pod failed'));
+  }
+
+  /** close stops every pod and removes its namespace. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#pods.values()].map((r) => this.#stop(r, false)));
+  }
+}

@@ -1,0 +1,58 @@
+// What the kubelet tells a pod runner to run, and what the runner reports
+// back, over the runner's IPC channel. Plain JSON: the runner is a separate
+// process inside the pod's network namespace.
+import type { Program } from './images.ts';
+
+/** Probe is a container probe reduced to what the runner executes. */
+export interface Probe {
+  action:
+    | { httpGet: { port: number; path: string; scheme: 'HTTP' | 'HTTPS' } }
+    | { tcpSocket: { port: number } }
+    | { exec: { command: string[] } };
+  initialDelaySeconds: number;
+  periodSeconds: number;
+  timeoutSeconds: number;
+  successThreshold: number;
+  failureThreshold: number;
+}
+
+/** ContainerPlan is one container: its program, environment and probes. */
+export interface ContainerPlan {
+  name: string;
+  image: string;
+  program: Program;
+  env: Record<string, string>;
+  workingDir?: string;
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
+}
+
+/** PodPlan is everything a runner needs to run one pod. */
+export interface PodPlan {
+  namespace: string;
+  name: string;
+  podIP: string;
+  /** socketPath is the port-forward shim's unix socket. */
+  socketPath: string;
+  restartPolicy: 'Always' | 'OnFailure' | 'Never';
+  containers: ContainerPlan[];
+}
+
+/** ContainerState mirrors core/v1 ContainerState. */
+export type ContainerState =
+  | { running: { startedAt: string } }
+  | { waiting: { reason: string; message?: string } }
+  | { terminated: { exitCode: number; reason: string; message?: string; startedAt?: string; finishedAt: string } };
+
+/** ContainerReport is the runner's view of one container, shaped like core/v1 ContainerStatus's dynamic fields. */
+export interface ContainerReport {
+  name: string;
+  state: ContainerState;
+  lastState?: ContainerState;
+  ready: boolean;
+  started: boolean;
+  restartCount: number;
+}
+
+/** RunnerMessage is what a runner sends the kubelet. */
+export type RunnerMessage = { type: 'status'; containers: ContainerReport[] } | { type: 'fatal'; message: string };

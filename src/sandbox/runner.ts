@@ -1,0 +1,262 @@
+// The pod runner: one process per pod, started by the kubelet inside the
+// pod's network namespace (`ip netns exec`, which also bind-mounts the
+// pod's resolv.conf). It serves the port-forward shim, runs the pod's
+// containers (built-in demo servers in-process, other programs as
+// children), restarts them per restartPolicy with exponential back-off,
+// runs their readiness and liveness probes, and reports container states to
+// the kubelet over its IPC channel. It exits when that channel closes, so a
+// dead supervisor never leaves pods running.
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Server } from 'node:net';
+import { startDb } from './images/db.ts';
+import { startEcho } from './images/echo.ts';
+import { startHello } from './images/hello.ts';
+import type { Demo, RunningDemo } from './images/program.ts';
+import type { ContainerPlan, ContainerReport, ContainerState, PodPlan, RunnerMessage } from './pod-plan.ts';
+import { servePortForward } from './portforward-shim.ts';
+import { ProbeLoop } from './probes.ts';
+
+const DEMOS: Record<string, Demo> = { hello: startHello, echo: startEcho, db: startDb };
+const MAX_BACKOFF_MS = 30_000;
+
+/** Running is a started container: a demo in this process or a child process. */
+type Running = { demo: RunningDemo } | { child: ChildProcess };
+
+/** ContainerRun drives one container through start, probes, exit and restart. */
+class ContainerRun {
+  readonly plan: ContainerPlan;
+  readonly #pod: PodPlan;
+  readonly #changed: () => void;
+  state: ContainerState = { waiting: { reason: 'ContainerCreating' } };
+  lastState: ContainerState | undefined;
+  restartCount = 0;
+  #probeReady = false;
+  #running: Running | undefined;
+  #probes: ProbeLoop[] = [];
+  #restartTimer: NodeJS.Timeout | undefined;
+  #stopping = false;
+  #generation = 0;
+
+  constructor(pod: PodPlan, plan: ContainerPlan, changed: () => void) {
+    this.#pod = pod;
+    this.plan = plan;
+    this.#changed = changed;
+  }
+
+  get ready(): boolean {
+    return 'running' in this.state && (this.plan.readinessProbe ? this.#probeReady : true);
+  }
+
+  report(): ContainerReport {
+    const r: ContainerReport = {
+      name: this.plan.name,
+      state: this.state,
+      ready: this.ready,
+      started: 'running' in this.state,
+      restartCount: this.restartCount,
+    };
+    if (this.lastState) r.lastState = this.lastState;
+    return r;
+  }
+
+  async start(): Promise<void> {
+    const gen = ++this.#generation;
+    const startedAt = new Date().toISOString();
+    const p = this.plan.program;
+    try {
+      if (p.kind === 'builtin') {
+        const demo = DEMOS[p.demo];
+        if (!demo) throw new Error(`unknown built-in program ${p.demo}`);
+        this.#running = { demo: await demo({ env: this.plan.env, args: [] }) };
+      } else {
+        this.#running = { child: this.#spawn(p.argv, startedAt, gen) };
+      }
+    } catch (err) {
+      this.#exited(1, 'Error', (err as Error).message, startedAt, gen);
+      return;
+    }
+    if (gen !== this.#generation || this.#stopping) return;
+    this.state = { running: { startedAt } };
+    this.#startProbes();
+    this.#changed();
+  }
+
+  #spawn(argv: string[], startedAt: string, gen: number): ChildProcess {
+    const [cmd, ...args] = argv;
+    if (!cmd) throw new Error('empty command');
+    const env = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: '/root', ...this.plan.env };
+    const child = spawn(cmd, args, {
+      env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      ...(this.plan.workingDir ? { cwd: this.plan.workingDir } : {}),
+    });
+    child.once('error', (err) => this.#exited(128, 'StartError', err.message, startedAt, gen));
+    child.once('exit', (code, signal) => {
+      const exitCode = code ?? 128 + (signal === 'SIGKILL' ? 9 : 15);
+      this.#exited(exitCode, exitCode === 0 ? 'Completed' : 'Error', undefined, startedAt, gen);
+    });
+    return child;
+  }
+
+  #exited(exitCode: number, reason: string, message: string | undefined, startedAt: string, gen: number): void {
+    if (gen !== this.#generation) return;
+    this.#stopProbes();
+    this.#running = undefined;
+    const terminated: ContainerState = {
+      terminated: {
+        exitCode,
+        reason,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        ...(message ? { message } : {}),
+      },
+    };
+    if (this.#stopping) {
+      this.state = terminated;
+      return;
+    }
+    const policy = this.#pod.restartPolicy;
+    if (policy === 'Never' || (policy === 'OnFailure' && exitCode === 0)) {
+      this.state = terminated;
+      this.#changed();
+      return;
+    }
+    this.lastState = terminated;
+    const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(this.restartCount, 5));
+    this.state = {
+      waiting: {
+        reason: 'CrashLoopBackOff',
+        message: `back-off ${Math.round(backoff / 1000)}s restarting failed container=${this.plan.name} pod=${this.#pod.name}`,
+      },
+    };
+    this.#changed();
+    this.#restartTimer = setTimeout(() => {
+      this.restartCount++;
+      void this.start();
+    }, backoff);
+  }
+
+  #startProbes(): void {
+    const { readinessProbe, livenessProbe } = this.plan;
+    if (readinessProbe) {
+      const loop = new ProbeLoop(
+        readinessProbe,
+        this.#pod.podIP,
+        (ok) => {
+          this.#probeReady = ok;
+          this.#changed();
+        },
+        true,
+      );
+      this.#probes.push(loop);
+      loop.start();
+    }
+    if (livenessProbe) {
+      const loop = new ProbeLoop(livenessProbe, this.#pod.podIP, (ok) => {
+        if (!ok) void this.#restartUnhealthy();
+      });
+      this.#probes.push(loop);
+      loop.start();
+    }
+  }
+
+  #stopProbes(): void {
+    for (const p of this.#probes) p.stop();
+    this.#probes = [];
+    this.#probeReady = false;
+  }
+
+  async #restartUnhealthy(): Promise<void> {
+    const startedAt = 'running' in this.state ? this.state.running.startedAt : undefined;
+    this.#stopProbes();
+    await this.#kill();
+    this.lastState = {
+      terminated: {
+        exitCode: 137,
+        reason: 'Error',
+        message: 'Liveness probe failed',
+        finishedAt: new Date().toISOString(),
+        ...(startedAt ? { startedAt } : {}),
+      },
+    };
+    this.restartCount++;
+    await this.start();
+  }
+
+  async #kill(): Promise<void> {
+    const running = this.#running;
+    this.#running = undefined;
+    this.#generation++;
+    if (!running) return;
+    if ('demo' in running) {
+      await running.demo.close();
+      return;
+    }
+    const child = running.child;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#restartTimer);
+    this.#stopProbes();
+    await this.#kill();
+  }
+}
+
+/** runPod starts a pod's shim and containers and returns a function that stops them. */
+export async function runPod(plan: PodPlan, send: (m: RunnerMessage) => void): Promise<() => Promise<void>> {
+  let scheduled = false;
+  const runs: ContainerRun[] = [];
+  const changed = () => {
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(() => {
+      scheduled = false;
+      send({ type: 'status', containers: runs.map((r) => r.report()) });
+    });
+  };
+  for (const c of plan.containers) runs.push(new ContainerRun(plan, c, changed));
+  const shim: Server = await servePortForward(plan.socketPath);
+  await Promise.all(runs.map((r) => r.start()));
+  changed();
+  return async () => {
+    shim.close();
+    await Promise.all(runs.map((r) => r.stop()));
+  };
+}
+
+async function main(): Promise<void> {
+  if (!process.send) {
+    process.stderr.write('runner: must be started by the sandbox kubelet with an IPC channel\n');
+    process.exit(2);
+  }
+  const send = (m: RunnerMessage) => {
+    if (process.connected) process.send?.(m);
+  };
+  let stop: (() => Promise<void>) | undefined;
+  const shutdown = async () => {
+    await stop?.().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown());
+  process.on('disconnect', () => void shutdown());
+  process.once('message', async (plan: PodPlan) => {
+    try {
+      stop = await runPod(plan, send);
+    } catch (err) {
+      send({ type: 'fatal', message: (err as Error).message });
+      process.exit(1);
+    }
+  });
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,165 @@
+// The sandbox supervisor: the detached process `devnet sandbox up` starts
+// (its own process group; pid and logs in the run dir). It builds the
+// node namespace and safety routes, runs the API server in-process, writes
+// the kubeconfig, runs the node agent, creates the demo workloads, and
+// reports its progress in status.json until everything is Ready and DNS
+// answers from inside a pod. SIGTERM stops pods and the API server; what
+// the kernel holds is removed by `down` from the journal.
+import { execFile } from 'node:child_process';
+import { renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pino } from 'pino';
+import { type ApiServer, startApiServer } from './apiserver/index.ts';
+import { CLUSTER_DOMAIN } from './constants.ts';
+import { isReady } from './controllers/pods.ts';
+import { demoObjects } from './demo.ts';
+import { execTool } from './exec.ts';
+import { setupHost } from './hostnet.ts';
+import { Journal } from './journal.ts';
+import { type Clients, kubeConfigFor, makeClients } from './kube.ts';
+import { sandboxKubeconfig, writeKubeconfig } from './kubeconfig.ts';
+import { NodeAgent } from './node-agent.ts';
+import { podNetns, runFile, type SandboxPaths, sandboxPaths } from './paths.ts';
+
+/** SupervisorStatus is what status.json says, for `up` and `status`. */
+export interface SupervisorStatus {
+  pid: number;
+  phase: 'starting' | 'ready' | 'failed' | 'stopping';
+  message?: string;
+  url?: string;
+  kubeconfig?: string;
+  startedAt: string;
+  readyAt?: string;
+  dns?: { queries: number; malformed: number };
+  runners?: number;
+}
+
+/** statusFile is where the supervisor reports its state. */
+export function statusFile(p: SandboxPaths): string {
+  return runFile(p, 'status.json');
+}
+
+/** kubeconfigFile is the standalone kubeconfig's path. */
+export function kubeconfigFile(p: SandboxPaths): string {
+  return join(p.stateDir, 'kubeconfig');
+}
+
+async function createDemo(c: Clients): Promise<void> {
+  const ignoreExists = (err: unknown) => {
+    if ((err as { code?: number }).code !== 409) throw err;
+  };
+  const d = demoObjects();
+  await Promise.all(d.namespaces.map((body) => c.core.createNamespace({ body }).catch(ignoreExists)));
+  await Promise.all([
+    ...d.services.map((body) =>
+      c.core.createNamespacedService({ namespace: body.metadata?.namespace ?? '', body }).catch(ignoreExists),
+    ),
+    ...d.deployments.map((body) =>
+      c.apps.createNamespacedDeployment({ namespace: body.metadata?.namespace ?? '', body }).catch(ignoreExists),
+    ),
+    ...d.statefulsets.map((body) =>
+      c.apps.createNamespacedStatefulSet({ namespace: body.metadata?.namespace ?? '', body }).catch(ignoreExists),
+    ),
+  ]);
+}
+
+/** demoReady reports whether every demo workload has all its replicas Ready. */
+function demoReady(agent: NodeAgent): boolean {
+  const s = agent.state();
+  const d = demoObjects();
+  const want = [...d.deployments, ...d.statefulsets];
+  return want.every((w) => {
+    const ns = w.metadata?.namespace;
+    const app = w.metadata?.name;
+    const replicas = w.spec?.replicas ?? 1;
+    const ready = s.pods.filter((p) => p.metadata?.namespace === ns && p.metadata?.labels?.app === app && isReady(p));
+    return ready.length >= replicas;
+  });
+}
+
+/** dnsAnswersInPod resolves a demo name from inside a demo pod, through its resolv.conf, as an app would. */
+function dnsAnswersInPod(paths: SandboxPaths, agent: NodeAgent): Promise<boolean> {
+  const pod = agent.state().pods.find((p) => p.metadata?.namespace === 'demo' && isReady(p));
+  if (!pod?.metadata?.uid) return Promise.resolve(false);
+  const netns = podNetns(paths, pod.metadata.uid);
+  return new Promise((done) => {
+    execFile(
+      'ip',
+      ['netns', 'exec', netns, 'getent', 'ahostsv4', `hello.demo.svc.${CLUSTER_DOMAIN}`],
+      { timeout: 3000 },
+      (err, out) => done(!err && /^\d+\.\d+\.\d+\.\d+\s/m.test(String(out))),
+    );
+  });
+}
+
+async function main(): Promise<void> {
+  const paths = sandboxPaths();
+  const logger = pino(
+    { base: { pid: process.pid } },
+    pino.destination({ dest: runFile(paths, 'supervisor.log'), sync: false, append: true }),
+  );
+  const startedAt = new Date().toISOString();
+  let status: SupervisorStatus = { pid: process.pid, phase: 'starting', startedAt };
+  const report = (s: Partial<SupervisorStatus>) => {
+    status = { ...status, ...s };
+    // write then rename: readers never see half a file
+    writeFileSync(`${statusFile(paths)}.tmp`, JSON.stringify(status));
+    renameSync(`${statusFile(paths)}.tmp`, statusFile(paths));
+  };
+  report({});
+  const journal = new Journal(runFile(paths, 'journal.jsonl'));
+  let api: ApiServer | undefined;
+  let agent: NodeAgent | undefined;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    report({ phase: code === 0 ? 'stopping' : 'failed' });
+    await agent?.close().catch(() => undefined);
+    await Promise.resolve(api?.close()).catch(() => undefined);
+    logger.flush();
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void stop(0));
+  process.on('SIGINT', () => void stop(0));
+  try {
+    await setupHost(paths, journal, execTool);
+    api = await startApiServer({
+      stateDir: paths.stateDir,
+      runDir: paths.runDir,
+      host: '127.0.0.1',
+      port: paths.port,
+      logger: logger.child({ component: 'apiserver' }),
+    });
+    const kubeconfig = kubeconfigFile(paths);
+    writeKubeconfig(kubeconfig, sandboxKubeconfig(api));
+    report({ url: api.url, kubeconfig });
+    const clients = makeClients(kubeConfigFor({ url: api.url, caCertPem: api.caCertPem, token: api.tokens.admin }));
+    agent = new NodeAgent({
+      paths,
+      clients,
+      journal,
+      exec: execTool,
+      logger,
+      checkout: resolve(import.meta.dirname, '../..'),
+    });
+    await agent.start();
+    await createDemo(clients);
+    const a = agent;
+    const deadline = Date.now() + 120_000;
+    while (!(demoReady(a) && (await dnsAnswersInPod(paths, a)))) {
+      if (Date.now() > deadline)
+        throw new Error('demo workloads did not become Ready within 120 s (see supervisor.log and pods/*/pod.log)');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    report({ phase: 'ready', readyAt: new Date().toISOString() });
+    logger.info('sandbox ready');
+    setInterval(() => report({ dns: a.dnsCounters(), runners: a.runners() }), 2000).unref();
+  } catch (err) {
+    logger.error({ err: String((err as Error).stack ?? err) }, 'sandbox failed to start');
+    report({ phase: 'failed', message: (err as Error).message });
+    await stop(1);
+  }
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,506 @@
+// TCP transitions of the netstack, one per test, with a fake clock and a
+// fake app (the test builds the app's segments with src/wire). The stack is
+// always the passive side: the app connects to a routed address.
+import test from 'ava';
+import { TcpFlags } from '../src/wire/index.ts';
+import { APP_ISS, Harness, TestUpstream } from './support/netstack-harness.ts';
+
+const { SYN, ACK, FIN, RST, PSH } = TcpFlags;
+
+test('tcp: a SYN opens an upstream flow and nothing is sent before accept (connect-then-accept)', (t) => {
+  const h = new Harness(new TestUpstream(false));
+  h.syn();
+  t.is(h.up.streams.length, 1);
+  t.like(h.up.last.flow, {
+    protocol: 'tcp',
+    version: 4,
+    src: { address: '10.0.0.1', port: 40000 },
+    dst: { address: '10.1.0.1', port: 80 },
+  });
+  t.deepEqual(h.take(), []);
+  t.is(h.conn?.state, 'opening');
+});
+
+test('tcp: accept sends the SYN-ACK with MSS clamped to the MTU and the window scale answered', (t) => {
+  const h = new Harness(new TestUpstream(false));
+  h.syn({ mss: 9000 });
+  h.up.last.stack.accept(h.up.last);
+  h.up.last.stack.grant(1 << 20);
+  h.dispatch();
+  const [s] = h.tcpOut();
+  t.is(s?.flags, SYN | ACK);
+  t.is(s?.ack, APP_ISS + 1);
+  t.is(s?.mss, 1460);
+  t.is(s?.wscale, 7);
+  t.is(s?.window, 65535);
+  t.is(h.conn?.state, 'syn-received');
+});
+
+test('tcp: without a window-scale option in the SYN the SYN-ACK carries none', (t) => {
+  const h = new Harness();
+  h.syn({ wscale: undefined });
+  const [s] = h.tcpOut();
+  t.is(s?.wscale, undefined);
+});
+
+test('tcp: a refused open answers the SYN with RST|ACK', (t) => {
+  const h = new Harness(new TestUpstream(false));
+  h.syn();
+  h.up.last.stack.reject('refused');
+  h.dispatch();
+  const [s] = h.tcpOut();
+  t.is(s?.flags, RST | ACK);
+  t.is(s?.ack, APP_ISS + 1);
+  t.is(h.stack.tcpConnections, 0);
+});
+
+test('tcp: an unreachable open answers with ICMP host unreachable quoting the SYN', (t) => {
+  const h = new Harness(new TestUpstream(false));
+  h.syn();
+  h.up.last.stack.reject('unreachable');
+  h.dispatch();
+  const [s] = h.take();
+  t.like(s?.icmp, { kind: 'dstUnreachable', code: 1 });
+  t.is(h.stack.counters.unreachablesSent, 1);
+});
+
+test('tcp: an open the upstream never answers times out with ICMP unreachable, and a late accept is reset', (t) => {
+  const h = new Harness(new TestUpstream(false), { tcp: { openTimeout: 3000 } });
+  h.syn();
+  h.advance(2999);
+  t.deepEqual(h.take(), []);
+  h.advance(1);
+  t.like(h.take()[0]?.icmp, { kind: 'dstUnreachable' });
+  h.up.last.stack.accept(h.up.last);
+  t.true(h.up.last.wasReset);
+});
+
+test('tcp: a duplicate SYN while the upstream dials is ignored', (t) => {
+  const h = new Harness(new TestUpstream(false));
+  h.syn();
+  h.syn();
+  t.is(h.up.streams.length, 1);
+  t.deepEqual(h.take(), []);
+});
+
+test('tcp: the ACK of the SYN-ACK establishes the connection; the next ACK carries the scaled window', (t) => {
+  const h = new Harness();
+  h.syn();
+  const [sa] = h.tcpOut();
+  h.appAck = ((sa?.seq ?? 0) + 1) >>> 0;
+  h.segment({});
+  t.is(h.conn?.state, 'established');
+  t.deepEqual(h.tcpOut(), []); // the SYN-ACK's 65535 is more than a segment: no update needed yet
+  h.segment({ payload: 'x' });
+  // The SYN-ACK's window is unscaled (at most 65535); the credit left is 1 MiB − 1 byte.
+  t.is(h.tcpOut()[0]?.window, ((1 << 20) - 1) >> 7);
+});
+
+test('tcp: data riding on the handshake ACK is delivered', (t) => {
+  const h = new Harness();
+  h.syn();
+  const [sa] = h.tcpOut();
+  h.appAck = ((sa?.seq ?? 0) + 1) >>> 0;
+  h.segment({ payload: 'early' });
+  t.is(h.conn?.state, 'established');
+  t.is(h.up.last.text, 'early');
+});
+
+test('tcp: a duplicate SYN in SYN-RECEIVED resends the SYN-ACK', (t) => {
+  const h = new Harness();
+  h.syn();
+  t.is(h.tcpOut().length, 1);
+  h.segment({ seq: APP_ISS, ack: 0, flags: SYN, mss: 1460 });
+  const [s] = h.tcpOut();
+  t.is(s?.flags, SYN | ACK);
+});
+
+test('tcp: a lost SYN-ACK is retransmitted after the initial RTO (1 s)', (t) => {
+  const h = new Harness();
+  h.syn();
+  const [first] = h.tcpOut();
+  h.advance(999);
+  t.deepEqual(h.tcpOut(), []);
+  h.advance(1);
+  const [again] = h.tcpOut();
+  t.is(again?.flags, SYN | ACK);
+  t.is(again?.seq, first?.seq);
+});
+
+test('tcp: an ACK for the wrong sequence in SYN-RECEIVED gets a RST', (t) => {
+  const h = new Harness();
+  h.syn();
+  h.take();
+  h.segment({ ack: 12345 });
+  const [s] = h.tcpOut();
+  t.is(s?.flags, RST);
+  t.is(s?.seq, 12345);
+});
+
+test('tcp: RST in SYN-RECEIVED closes and resets the upstream', (t) => {
+  const h = new Harness();
+  h.syn();
+  h.take();
+  h.segment({ flags: RST, ack: 0 });
+  t.is(h.stack.tcpConnections, 0);
+  t.true(h.up.last.wasReset);
+});
+
+test('tcp: RST from the app while the upstream dials abandons the open', (t) => {
+  const h = new Harness(new TestUpstream(false));
+  h.syn();
+  h.segment({ flags: RST, seq: APP_ISS + 1, ack: 0 });
+  t.is(h.stack.tcpConnections, 0);
+  h.up.last.stack.accept(h.up.last);
+  t.true(h.up.last.wasReset);
+});
+
+for (const state of ['established', 'fin-wait-1', 'fin-wait-2', 'close-wait', 'closing', 'last-ack'] as const) {
+  test(`tcp: an exact RST in ${state.toUpperCase()} aborts and resets the upstream`, (t) => {
+    const h = new Harness();
+    h.establish();
+    toState(h, state);
+    t.is(h.conn?.state, state);
+    h.segment({ flags: RST });
+    t.is(h.stack.tcpConnections, 0);
+    t.true(h.up.last.wasReset);
+  });
+}
+
+test('tcp: an in-window RST with the wrong sequence gets a challenge ACK (RFC 5961)', (t) => {
+  const h = new Harness();
+  h.establish();
+  h.segment({ flags: RST, seq: h.appNxt + 100 });
+  t.is(h.conn?.state, 'established');
+  const [s] = h.tcpOut();
+  t.is(s?.flags, ACK);
+  t.is(h.stack.counters.challengeAcks, 1);
+});
+
+test('tcp: a SYN in ESTABLISHED gets a challenge ACK, not a reset', (t) => {
+  const h = new Harness();
+  h.establish();
+  h.segment({ flags: SYN, seq: h.appNxt + 5 });
+  t.is(h.conn?.state, 'established');
+  t.is(h.tcpOut()[0]?.flags, ACK);
+});
+
+test('tcp: in-order data goes upstream and is acknowledged at once', (t) => {
+  const h = new Harness();
+  h.establish();
+  h.segment({ payload: 'hello', flags: ACK | PSH });
+  t.is(h.up.last.text, 'hello');
+  const [s] = h.tcpOut();
+  t.is(s?.ack, APP_ISS + 1 + 5);
+});
+
+test('tcp: out-of-order data is held, answered with a duplicate ACK, and delivered once the hole fills', (t) => {
+  const h = new Harness();
+  h.establish();
+  h.segment({ seq: APP_ISS + 1 + 5, payload: 'world' });
+  t.is(h.up.last.text, '');
+  t.is(h.tcpOut()[0]?.ack, APP_ISS + 1);
+  h.segment({ seq: APP_ISS + 1, payload: 'hello' });
+  t.is(h.up.last.text, 'helloworld');
+  t.is(h.tcpOut().at(-1)?.ack, APP_ISS + 11);
+});
+
+test('tcp: a duplicate segment is acknowledged again but delivered once', (t) => {
+  const h = new Harness();
+  h.establish();
+  h.segment({ payload: 'abc' });
+  h.take();
+  h.segment({ payload: 'abc' });
+  t.is(h.up.last.text, 'abc');
+  t.is(h.tcpOut()[0]?.ack, APP_ISS + 4);
+});
+
+test('tcp: a segment overlapping delivered bytes contributes only its new part', (t) => {
+  const h = new Harness();
+  h.establish();
+  h.segment({ payload: 'abc' });
+  h.segment({ payload: 'bcdef', seq: APP_ISS + 2 });
+  t.is(h.up.last.text, 'abcdef');
+});
+
+test('tcp: the receive window is the upstream credit, and data beyond it is cut', (t) => {
+  const h = new Harness(new TestUpstream(true, 10 << 7));
+  h.establish();
+  h.segment({ payload: 'x'.repeat(2000) });
+  t.is(h.up.last.text.length, 1280);
+  const [s] = h.tcpOut();
+  t.is(s?.ack, APP_ISS + 1 + 1280);
+  t.is(s?.window, 0);
+  t.is(h.conn?.receiveWindow, 0);
+});
+
+test('tcp: new upstream credit reopens a zero window with a window update', (t) => {
+  const h = new Harness(new TestUpstream(true, 1280));
+  h.establish();
+  h.segment({ payload: 'x'.repeat(1280) });
+  h.take();
+  h.up.last.stack.grant(64 << 10);
+  h.dispatch();
+  const [s] = h.tcpOut();
+  t.is(s?.flags, ACK);
+  t.is(s?.window, (64 << 10) >> 7);
+});
+
+test('tcp: upstream bytes are sent with PSH, and their ACK frees buffer and grants credit again', (t) => {
+  const h = new Harness();
+  const iss = h.establish();
+  const granted = h.up.last.granted;
+  t.true(granted > 0);
+  h.up.last.stack.write(Buffer.from('response'));
+  h.dispatch();
+  const [s] = h.tcpOut();
+  t.is(s?.data, 'response');
+  t.is(s?.flags, ACK | PSH);
+  t.is(s?.seq, iss + 1);
+  t.is(h.conn?.buffered, 8);
+  h.appAck = iss + 9;
+  h.segment({});
+  t.is(h.conn?.buffered, 0);
+});
+
+test('tcp: writing beyond the granted credit resets the flow', (t) => {
+  const h = new Harness();
+  h.establish();
+  h.up.last.stack.write(new Uint8Array(h.up.last.granted + 1));
+  h.dispatch();
+  t.is(h.tcpOut()[0]?.flags, RST | ACK);
+  t.is(h.stack.counters.creditViolations, 1);
+});
+
+test('tcp: unacknowledged data is retransmitted after the RTO, with backoff', (t) => {
+  const h = new Harness();
+  const iss = h.establish(); // the handshake RTT is 0 on the fake clock, so RTO = minRto = 200 ms
+  h.up.last.stack.write(Buffer.from('data'));
+  h.dispatch();
+  h.take();
+  h.advance(199);
+  t.deepEqual(h.tcpOut(), []);
+  h.advance(1);
+  const [r1] = h.tcpOut();
+  t.is(r1?.seq, iss + 1);
+  t.is(r1?.data, 'data');
+  h.advance(399);
+  t.deepEqual(h.tcpOut(), []);
+  h.advance(1);
+  t.is(h.tcpOut()[0]?.data, 'data');
+  t.is(h.stack.counters.rtoExpiries, 2);
+});
+
+test('tcp: the retransmission limit aborts the connection with RST and resets the upstream', (t) => {
+  const h = new Harness(new TestUpstream(), { tcp: { maxRetries: 3 } });
+  h.establish();
+  h.up.last.stack.write(Buffer.from('data'));
+  h.dispatch();
+  h.advance(60_000);
+  t.is(h.tcpOut().at(-1)?.flags, RST | ACK);
+  t.is(h.stack.tcpConnections, 0);
+  t.true(h.up.last.wasReset);
+});
+
+test('tcp: three duplicate ACKs trigger a fast retransmit of the first unacknowledged segment', (t) => {
+  const h = new Harness();
+  const iss = h.establish();
+  h.up.last.stack.write(new Uint8Array(1460 * 5).fill(65));
+  h.dispatch();
+  t.is(h.tcpOut().length, 5);
+  h.appAck = iss + 1 + 1460;
+  h.segment({});
+  for (let i = 0; i < 3; i++) h.segment({});
+  const out = h.tcpOut();
+  t.is(out.length, 1);
+  t.is(out[0]?.seq, iss + 1 + 1460);
+  t.is(h.stack.counters.fastRetransmits, 1);
+});
+
+test('tcp: a zero window stops sending; a probe follows the RTO; a window update resumes', (t) => {
+  const h = new Harness();
+  const iss = h.establish({ window: 0, wscale: 0 });
+  h.segment({ window: 0 });
+  h.up.last.stack.write(Buffer.from('waiting'));
+  h.dispatch();
+  t.deepEqual(h.tcpOut(), []);
+  h.advance(1000);
+  const [probe] = h.tcpOut();
+  t.is(probe?.seq, iss); // SND.UNA − 1
+  t.is(probe?.data, '');
+  h.segment({ window: 1000 });
+  t.is(h.tcpOut()[0]?.data, 'waiting');
+});
+
+test('tcp: the app FIN ends the upstream, moves to CLOSE-WAIT and is acknowledged', (t) => {
+  const h = new Harness();
+  h.establish();
+  h.segment({ flags: FIN | ACK });
+  t.true(h.up.last.ended);
+  t.is(h.conn?.state, 'close-wait');
+  t.is(h.tcpOut()[0]?.ack, APP_ISS + 2);
+});
+
+test('tcp: after CLOSE-WAIT the upstream end sends FIN (LAST-ACK) and its ACK closes', (t) => {
+  const h = new Harness();
+  const iss = h.establish();
+  h.segment({ flags: FIN | ACK });
+  h.appNxt++;
+  h.take();
+  h.up.last.stack.end();
+  h.dispatch();
+  t.is(h.tcpOut()[0]?.flags, FIN | ACK);
+  t.is(h.conn?.state, 'last-ack');
+  h.appAck = iss + 2;
+  h.segment({});
+  t.is(h.stack.tcpConnections, 0);
+});
+
+test('tcp: closing first: FIN-WAIT-1 → FIN-WAIT-2 → TIME-WAIT, which expires', (t) => {
+  const h = new Harness(new TestUpstream(), { tcp: { timeWait: 500 } });
+  const iss = h.establish();
+  h.up.last.stack.write(Buffer.from('bye'));
+  h.up.last.stack.end();
+  h.dispatch();
+  const [s] = h.tcpOut();
+  t.is(s?.flags, ACK | PSH | FIN);
+  t.is(h.conn?.state, 'fin-wait-1');
+  h.appAck = iss + 5;
+  h.segment({});
+  t.is(h.conn?.state, 'fin-wait-2');
+  h.segment({ flags: FIN | ACK });
+  t.is(h.conn?.state, 'time-wait');
+  t.true(h.up.last.ended);
+  h.advance(500);
+  t.is(h.stack.tcpConnections, 0);
+});
+
+test('tcp: simultaneous close goes through CLOSING to TIME-WAIT', (t) => {
+  const h = new Harness();
+  const iss = h.establish();
+  h.up.last.stack.end();
+  h.dispatch();
+  h.take();
+  h.segment({ flags: FIN | ACK }); // crosses our FIN: does not acknowledge it
+  t.is(h.conn?.state, 'closing');
+  h.appNxt++;
+  h.appAck = iss + 2;
+  h.segment({});
+  t.is(h.conn?.state, 'time-wait');
+});
+
+test('tcp: a retransmitted FIN in TIME-WAIT is acknowledged again', (t) => {
+  const h = new Harness();
+  const iss = h.establish();
+  h.up.last.stack.end();
+  h.dispatch();
+  h.appAck = iss + 2;
+  h.segment({ flags: FIN | ACK });
+  t.is(h.conn?.state, 'time-wait');
+  h.take();
+  h.segment({ flags: FIN | ACK });
+  t.is(h.tcpOut()[0]?.ack, APP_ISS + 2);
+});
+
+test('tcp: a new SYN for a tuple in TIME-WAIT opens a new connection (reuse)', (t) => {
+  const h = new Harness();
+  const iss = h.establish();
+  h.up.last.stack.end();
+  h.dispatch();
+  h.appAck = iss + 2;
+  h.segment({ flags: FIN | ACK });
+  t.is(h.conn?.state, 'time-wait');
+  h.take();
+  h.segment({ seq: APP_ISS + 100000, ack: 0, flags: SYN, mss: 1460 });
+  t.is(h.up.streams.length, 2);
+  t.is(h.tcpOut()[0]?.flags, SYN | ACK);
+});
+
+test('tcp: a segment for no connection gets a RST (RFC 9293 §3.10.7.1)', (t) => {
+  const h = new Harness();
+  h.segment({ flags: ACK, ack: 777 });
+  const [s] = h.tcpOut();
+  t.is(s?.flags, RST);
+  t.is(s?.seq, 777);
+});
+
+test('tcp: upstream reset sends RST to the app', (t) => {
+  const h = new Harness();
+  h.establish();
+  h.up.last.stack.reset();
+  h.dispatch();
+  t.is(h.tcpOut()[0]?.flags, RST | ACK);
+  t.is(h.stack.tcpConnections, 0);
+  t.false(h.up.last.wasReset);
+});
+
+test('tcp: stack close resets established and dialing connections on both sides', (t) => {
+  const h = new Harness();
+  h.establish();
+  const dialing = new TestUpstream(false);
+  const h2 = new Harness(dialing);
+  h2.syn();
+  for (const x of [h, h2]) {
+    x.stack.close();
+    x.dispatch();
+    t.is(x.stack.tcpConnections, 0);
+  }
+  t.is(h.tcpOut()[0]?.flags, RST | ACK);
+  t.true(h.up.last.wasReset);
+  t.is(h2.tcpOut()[0]?.flags, RST | ACK);
+  dialing.last.stack.accept(dialing.last);
+  t.true(dialing.last.wasReset);
+});
+
+test('tcp: ISNs differ per tuple and advance with the clock (RFC 6528)', (t) => {
+  const a = new Harness();
+  a.syn();
+  const b = new Harness();
+  b.appPort = 40001;
+  b.syn();
+  const c = new Harness();
+  c.now = 1000;
+  c.syn();
+  const [sa, sb, sc] = [a.tcpOut()[0]?.seq, b.tcpOut()[0]?.seq, c.tcpOut()[0]?.seq];
+  t.not(sa, sb);
+  t.is(((sc ?? 0) - (sa ?? 0)) >>> 0, 250_000);
+});
+
+/** toState drives an established connection into state. */
+function toState(h: Harness, state: string): void {
+  if (!h.conn) throw new Error('no connection');
+  h.take();
+  const ourFin = () => {
+    h.up.last.stack.end();
+    h.dispatch();
+    const fin = h.tcpOut().find((s) => s.flags & FIN);
+    return fin ? fin.seq : 0;
+  };
+  switch (state) {
+    case 'established':
+      return;
+    case 'fin-wait-1':
+      ourFin();
+      return;
+    case 'fin-wait-2': {
+      const f = ourFin();
+      h.appAck = (f + 1) >>> 0;
+      h.segment({});
+      return;
+    }
+    case 'close-wait':
+      h.segment({ flags: FIN | ACK });
+      h.appNxt++;
+      return;
+    case 'closing':
+      ourFin();
+      h.segment({ flags: FIN | ACK });
+      h.appNxt++;
+      return;
+    case 'last-ack':
+      h.segment({ flags: FIN | ACK });
+      h.appNxt++;
+      ourFin();
+      return;
+  }
+}

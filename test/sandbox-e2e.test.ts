@@ -1,0 +1,327 @@
+// End to end through the real CLI: `devnet sandbox up` in temporary state
+// and run dirs with a dnt-<pid> name prefix (so it never meets a
+// developer's sandbox), then what a newcomer and devnet rely on: pods
+// reach services and pods by IP and name, client-node lists, watches and
+// port-forwards, the real kubectl works for both users, the host cannot
+// reach the cluster ranges, and `down` leaves the host as it was.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { CoreV1Api, KubeConfig, PortForward, Watch } from '@kubernetes/client-node';
+import test from 'ava';
+import { isRoot, rootTest } from './support/root.ts';
+
+const root = join(import.meta.dirname, '..');
+const dir = mkdtempSync(join(tmpdir(), 'devnet-e2e-'));
+let env: NodeJS.ProcessEnv = {};
+let before: Record<string, string> = {};
+let upOutput = '';
+
+function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      cmd,
+      args,
+      { env: opts.env ?? env, timeout: opts.timeout ?? 60_000, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+  });
+}
+
+const devnet = (...args: string[]) => run(process.execPath, [join(root, 'bin/devnet.mjs'), ...args]);
+const kubectl = (...args: string[]) => run('kubectl', ['--context', 'devnet-sandbox', ...args]);
+
+/** hostSnapshot is the host state `down` must restore. */
+async function hostSnapshot(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const strip = (s: string) => s.replace(/\s+$/gm, '');
+  out.netns = strip((await run('ip', ['netns', 'list'], { env: process.env })).stdout);
+  // link statistics and altnames are noise; names, flags and masters are what `up` could change
+  out.links = (await run('ip', ['-o', 'link'], { env: process.env })).stdout
+    .split('\n')
+    .map((l) => l.split(/\s+link\//)[0])
+    .join('\n');
+  out.routes = strip((await run('ip', ['route'], { env: process.env })).stdout);
+  out.nft = strip((await run('/usr/sbin/nft', ['list', 'ruleset'], { env: process.env })).stdout);
+  return out;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+test.before(async () => {
+  if (!isRoot) return;
+  env = {
+    ...process.env,
+    DEVNET_SANDBOX_STATE: join(dir, 'state'),
+    DEVNET_SANDBOX_RUN: join(dir, 'run'),
+    DEVNET_SANDBOX_PREFIX: `dnt-${process.pid}-e2e`,
+    DEVNET_SANDBOX_PORT: String(await freePort()),
+    KUBECONFIG: join(dir, 'kubeconfig'),
+  };
+  before = await hostSnapshot();
+  const up = await devnet('sandbox', 'up');
+  upOutput = up.stdout + up.stderr;
+  if (up.code !== 0) throw new Error(`sandbox up failed: ${upOutput}`);
+});
+
+test.after.always(async () => {
+  if (isRoot && env.DEVNET_SANDBOX_RUN) await devnet('sandbox', 'down');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function helloPod(ns = 'demo'): Promise<string> {
+  const r = await kubectl('get', 'pods', '-n', ns, '-l', 'app=hello', '-o', 'jsonpath={.items[0].metadata.name}');
+  return r.stdout.trim();
+}
+
+const inPod = async (pod: string, ...cmd: string[]) =>
+  (await devnet('sandbox', 'exec', '-n', 'demo', pod, '--', ...cmd)).stdout;
+
+rootTest('up prints what it made; a second up is harmless', async (t) => {
+  t.regex(upOutput, /devnet sandbox is up/);
+  t.regex(upOutput, /kubeconfig/);
+  const again = await devnet('sandbox', 'up');
+  t.is(again.code, 0, again.stderr);
+  t.regex(again.stdout, /already up/);
+  const kc = (await devnet('sandbox', 'kubeconfig')).stdout.trim();
+  t.regex(readFileSync(kc, 'utf8'), /devnet-sandbox-dev/);
+  const merged = readFileSync(env.KUBECONFIG as string, 'utf8');
+  t.regex(merged, /current-context: devnet-sandbox\n/);
+  const status = JSON.parse((await devnet('sandbox', 'status', '-o', 'json')).stdout);
+  t.true(status.running);
+  t.true(status.components.every((c: { healthy: boolean; pid: number }) => c.healthy && c.pid > 0));
+  t.is(status.nodes[0].name, 'sandbox-node');
+});
+
+rootTest('from inside a pod, services and pods answer by IP and by name', async (t) => {
+  const pod = await helloPod();
+  t.regex(await inPod(pod, 'curl', '-s', '--max-time', '3', 'http://hello.demo'), /^hello from hello-\S+\n$/);
+  const db1 = (await kubectl('get', 'pod', '-n', 'demo', 'db-1', '-o', 'jsonpath={.status.podIP}')).stdout.trim();
+  // One exec for the rest: each step prints one line, so a failure shows which.
+  const script = [
+    'curl -s --max-time 3 http://hello.other.svc.cluster.local',
+    'curl -s --max-time 3 http://ext/headers',
+    `nc -d -w 2 ${db1} 5432`,
+    'nc -d -w 2 db-0.db 5432',
+    'echo ping | nc -u -w 1 echo 7',
+    'echo pong | nc -N -w 2 echo.demo.svc.cluster.local 7',
+    'dig +short SRV _http._tcp.hello.demo.svc.cluster.local',
+  ].join('; ');
+  const lines = (await inPod(pod, 'sh', '-c', script)).split('\n');
+  t.regex(lines[0] ?? '', /^hello from other\/hello-\S+$/);
+  t.regex(lines[1] ?? '', /"host":"ext"/);
+  t.deepEqual(lines.slice(2, 6), ['db-1', 'db-0', 'ping', 'pong']);
+  t.is(lines[6], '0 100 80 hello.demo.svc.cluster.local.');
+});
+
+rootTest('the host reaches only the API server: cluster ranges are unreachable, never routed out', async (t) => {
+  const r = await run('curl', ['-s', '--max-time', '2', 'http://10.96.0.1'], { env: process.env });
+  t.is(r.code, 7, 'curl: could not connect');
+  t.regex((await run('ip', ['route', 'get', '10.244.0.2'], { env: process.env })).stderr, /unreachable|No route/i);
+});
+
+rootTest('client-node lists, watches and port-forwards to a pod', async (t) => {
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.KUBECONFIG as string);
+  kc.setCurrentContext('devnet-sandbox');
+  const core = kc.makeApiClient(CoreV1Api);
+  const pods = await core.listNamespacedPod({ namespace: 'demo' });
+  t.true(pods.items.length >= 5);
+  const pod = await helloPod();
+
+  const events: string[] = [];
+  const req = await new Watch(kc).watch(
+    '/api/v1/namespaces/demo/services',
+    { resourceVersion: pods.metadata?.resourceVersion },
+    (type, obj: { metadata: { name: string } }) => events.push(`${type} ${obj.metadata.name}`),
+    () => undefined,
+  );
+  await core.createNamespacedService({
+    namespace: 'demo',
+    body: { metadata: { name: 'watched' }, spec: { ports: [{ port: 1 }] } },
+  });
+  await core.deleteNamespacedService({ namespace: 'demo', name: 'watched' });
+  for (let i = 0; i < 50 && events.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  req.abort();
+  t.deepEqual(events.slice(0, 2), ['ADDED watched', 'DELETED watched']);
+
+  const pf = new PortForward(kc);
+  const server = createServer((sock: Socket) => {
+    const err = new PassThrough();
+    void pf.portForward('demo', pod, [8080], sock, err, sock).then((ws) => {
+      (ws as { on(e: string, f: () => void): void }).on('close', () => sock.end());
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  const body = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'close' } }).then((r) => r.text());
+  server.close();
+  t.is(body, `hello from ${pod}\n`);
+});
+
+rootTest('kubectl get, describe, apply, delete and watch work; the developer is confined to dev', async (t) => {
+  const all = await kubectl('get', 'pods', '-A');
+  t.regex(all.stdout, /demo\s+db-0\s+1\/1\s+Running/);
+  t.regex(
+    (await kubectl('get', 'svc', '-n', 'demo', '-o', 'yaml')).stdout,
+    /externalName: hello\.demo\.svc\.cluster\.local/,
+  );
+  const describe = await kubectl('describe', 'pod', '-n', 'demo', 'db-0');
+  t.regex(describe.stdout, /Controlled By:\s+StatefulSet\/db/);
+  t.regex(describe.stdout, /Ready\s+True/);
+
+  const watch = spawn('kubectl', ['--context', 'devnet-sandbox', 'get', 'pods', '-n', 'demo', '-w', '--no-headers'], {
+    env,
+  });
+  let watched = '';
+  watch.stdout.on('data', (d) => {
+    watched += String(d);
+  });
+  const manifest = join(dir, 'web.yaml');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(
+    manifest,
+    `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: demo}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: ghcr.io/devnet-dev/demo-hello:1.0
+        ports: [{containerPort: 8080}]
+        env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: demo}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+`,
+  );
+  const applied = await kubectl('apply', '-f', manifest);
+  t.is(applied.code, 0, applied.stderr);
+  t.regex(applied.stdout, /deployment.apps\/web created/);
+  const pod = await helloPod();
+  let answer = '';
+  for (let i = 0; i < 50 && !answer.startsWith('hello from web-'); i++) {
+    answer = await inPod(pod, 'curl', '-s', '--max-time', '1', 'http://web');
+    if (!answer.startsWith('hello from web-')) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.regex(answer, /^hello from web-/);
+  t.regex(watched, /web-\S+\s+1\/1\s+Running/);
+  watch.kill();
+  const deleted = await kubectl('delete', '-f', manifest);
+  t.is(deleted.code, 0, deleted.stderr);
+  t.is((await kubectl('get', 'deploy,svc', '-n', 'demo', 'web', '--ignore-not-found')).stdout.trim(), '');
+
+  const dev = await run('kubectl', ['--context', 'devnet-sandbox-dev', 'get', 'pods', '-n', 'demo']);
+  t.regex(
+    dev.stderr,
+    /Error from server \(Forbidden\): pods is forbidden: User "dev" cannot list resource "pods" in API group "" in the namespace "demo"/,
+  );
+  const inDev = await run('kubectl', ['--context', 'devnet-sandbox-dev', 'get', 'pods']);
+  t.is(inDev.code, 0, inDev.stderr);
+});
+
+rootTest('an unknown image leaves its pod in ImagePullBackOff with a clear message', async (t) => {
+  await kubectl('run', 'nginx', '-n', 'demo', '--image=nginx:1.27', '--restart=Never');
+  let reason = '';
+  for (let i = 0; i < 50 && reason !== 'ImagePullBackOff'; i++) {
+    reason = (
+      await kubectl(
+        'get',
+        'pod',
+        '-n',
+        'demo',
+        'nginx',
+        '-o',
+        'jsonpath={.status.containerStatuses[0].state.waiting.reason}',
+      )
+    ).stdout;
+    if (reason !== 'ImagePullBackOff') await new Promise((r) => setTimeout(r, 100));
+  }
+  t.is(reason, 'ImagePullBackOff');
+  const msg = (
+    await kubectl(
+      'get',
+      'pod',
+      '-n',
+      'demo',
+      'nginx',
+      '-o',
+      'jsonpath={.status.containerStatuses[0].state.waiting.message}',
+    )
+  ).stdout;
+  t.regex(msg, /nginx:1\.27.*known images/);
+  await kubectl('delete', 'pod', '-n', 'demo', 'nginx');
+});
+
+// Registered last: ava runs serial tests in order, and this one takes the sandbox down.
+rootTest(
+  'after a supervisor crash, down leaves netns, links, routes and nftables as they were before up',
+  async (t) => {
+    const status = JSON.parse((await devnet('sandbox', 'status', '-o', 'json')).stdout);
+    const pid = status.components[0].pid as number;
+    process.kill(pid, 'SIGKILL');
+    const down = await devnet('sandbox', 'down');
+    t.is(down.code, 0, down.stderr);
+    // Other engineers' tests make and remove their own dnt-<pid> namespaces meanwhile: compare what
+    // `down` could have changed — nothing may be added, nothing of the host's removed.
+    const after = await hostSnapshot();
+    for (const k of Object.keys(before)) {
+      const a = new Set((after[k] ?? '').split('\n').filter(Boolean));
+      const b = new Set((before[k] ?? '').split('\n').filter(Boolean));
+      const others = (l: string) => /^dnt-\d+-/.test(l) && !l.startsWith(`dnt-${process.pid}-`);
+      t.deepEqual(
+        [...a].filter((l) => !b.has(l) && !others(l)),
+        [],
+        `${k}: left behind`,
+      );
+      t.deepEqual(
+        [...b].filter((l) => !a.has(l) && !others(l)),
+        [],
+        `${k}: removed`,
+      );
+    }
+    t.notRegex(readFileSync(env.KUBECONFIG as string, 'utf8'), /devnet-sandbox/);
+    const runners = await run('pgrep', ['-f', 'src/sandbox/runner.ts'], { env: process.env });
+    const ours = runners.stdout
+      .split('\n')
+      .filter(Boolean)
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/environ`, 'utf8').includes(`DEVNET_SANDBOX_PREFIX=dnt-${process.pid}-e2e`);
+        } catch {
+          return false;
+        }
+      });
+    t.deepEqual(ours, [], 'no pod runner of this sandbox survives');
+  },
+);
