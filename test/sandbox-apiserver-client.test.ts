@@ -482,6 +482,12 @@ test('pods/binding assigns a node once; subresources refuse verbs they do not ha
   t.is((await core.readNamespacedPod({ name: 'to-bind', namespace: 'demo' })).spec?.nodeName, 'sandbox-node');
   const again = await statusOf(core.createNamespacedPodBinding({ name: 'to-bind', namespace: 'demo', body: binding }));
   t.is(again.code, 409);
+  await core.createNamespacedPod({
+    namespace: 'demo',
+    body: { metadata: { name: 'to-bind-2' }, spec: { containers: [{ name: 'c', image: 'x:1' }] } },
+  });
+  await core.createNamespacedBinding({ namespace: 'demo', body: { ...binding, metadata: { name: 'to-bind-2' } } });
+  t.is((await core.readNamespacedPod({ name: 'to-bind-2', namespace: 'demo' })).spec?.nodeName, 'sandbox-node');
   const sa = await statusOf(core.readNamespacedPodStatus({ name: 'nope', namespace: 'demo' }));
   t.is(sa.code, 404);
   const bindingGet = await fetchStatus(`/api/v1/namespaces/demo/pods/to-bind/binding`);

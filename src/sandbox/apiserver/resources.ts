@@ -92,6 +92,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     returnsObjectOnDelete: true,
     verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
   }),
+  t('', 'v1', 'bindings', 'Binding', true, { verbs: ['create'] }),
   t('', 'v1', 'endpoints', 'Endpoints', true, { shortNames: ['ep'], singular: 'endpoints' }),
   t('', 'v1', 'secrets', 'Secret', true, { fields: ['type'] }),
   t('', 'v1', 'configmaps', 'ConfigMap', true, { shortNames: ['cm'] }),
@@ -175,5 +176,5 @@ export function typeByKind(group: string, kind: string): ResourceType | undefine
 
 /** isStored tells types kept in the object store from computed ones (access reviews). */
 export function isStored(type: ResourceType): boolean {
-  return type.resource !== 'selfsubjectaccessreviews';
+  return type.resource !== 'selfsubjectaccessreviews' && type.resource !== 'bindings';
 }

@@ -464,7 +464,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       case 'create': {
         const body = await jsonBody(req);
         if (type.resource === 'serviceaccounts' && sub === 'token') return tokenRequest(res, r, body);
-        if (type.resource === 'pods' && sub === 'binding') return bindPod(res, r, body);
+        if (type.resource === 'pods' && sub === 'binding') return bindPod(res, namespace!, name!, body);
+        if (type.resource === 'bindings') {
+          const podName = (body as { metadata?: { name?: unknown } }).metadata?.name;
+          if (typeof podName !== 'string' || podName === '')
+            throw badRequest('Binding metadata.name (the pod) is required');
+          return bindPod(res, namespace!, podName, body);
+        }
         if (name) throw methodNotAllowed();
         const created = registry.create(type, namespace, body, { dryRun, admit });
         log.debug({ user: user.name, kind: type.kind, ns: namespace, name: created.metadata.name }, 'created');
@@ -584,20 +590,22 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     });
   }
 
-  function bindPod(res: ServerResponse, r: ResourceRequest, body: unknown): void {
+  /** bindPod assigns a pod to a node once, like the scheduler's Binding (pods/binding or bindings). */
+  function bindPod(res: ServerResponse, namespace: string, podName: string, body: unknown): void {
     const target = (body as { target?: { kind?: string; name?: string } }).target;
     if (!target?.name) throw badRequest('Binding target name is required');
-    const pod = registry.get(r.type, r.namespace, r.name!);
+    const pods = findType('', 'v1', 'pods')!;
+    const pod = registry.get(pods, namespace, podName);
     if (pod.spec?.nodeName)
       throw new ApiError(
         409,
         'Conflict',
-        `Operation cannot be fulfilled on pods/binding "${r.name}": pod ${r.name} is already assigned to node "${pod.spec.nodeName}"`,
-        { name: r.name, kind: 'pods/binding' },
+        `Operation cannot be fulfilled on pods/binding "${podName}": pod ${podName} is already assigned to node "${pod.spec.nodeName}"`,
+        { name: podName, kind: 'pods/binding' },
       );
     const next = structuredClone(pod);
     next.spec.nodeName = target.name;
-    registry.update(r.type, r.namespace, r.name!, next, undefined);
+    registry.update(pods, namespace, podName, next, undefined);
     sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
   }
 
