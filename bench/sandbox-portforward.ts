@@ -5,6 +5,7 @@
 // WebSocket (v4.channel.k8s.io, TLS):
 //   - bulk throughput client → pod and pod → client (MiB/s, median of 3);
 //   - 1-byte request/response round trips (p50 / p99 µs);
+// also with an all-zero client mask (no XOR work: what a client can opt into);
 // and the same shim path without the API server as the baseline.
 // Usage: npm run bench:portforward [-- --mib 256 --rtt 2000]
 import { spawn } from 'node:child_process';
@@ -128,8 +129,8 @@ interface Pipe {
   halfClose(): void;
 }
 
-/** viaApi opens a port-forward WebSocket and strips the kubelet's port prefixes. */
-function viaApi(port: number): Promise<Pipe> {
+/** viaApi opens a port-forward WebSocket and strips the kubelet's port prefixes; zeroMask sends client frames with an all-zero mask (RFC 6455 §5.3 allows any key; ws then skips the XOR on both ends). */
+function viaApi(port: number, zeroMask = false): Promise<Pipe> {
   const ws = new WebSocket(
     `${info.url.replace('https', 'wss')}/api/v1/namespaces/bench/pods/pod/portforward?ports=${port}`,
     ['v4.channel.k8s.io'],
@@ -137,6 +138,7 @@ function viaApi(port: number): Promise<Pipe> {
       ca,
       headers: auth,
       perMessageDeflate: false,
+      ...(zeroMask ? { generateMask: (mask: Buffer) => mask.fill(0) } : {}),
     },
   );
   const seen = [false, false];
@@ -241,7 +243,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 try {
   for (const [name, open] of [
     ['shim only (baseline)', viaShim],
-    ['API server port-forward', viaApi],
+    ['API server port-forward', (p: number) => viaApi(p)],
+    ['  same, zero WebSocket mask', (p: number) => viaApi(p, true)],
   ] as const) {
     const up: number[] = [];
     const down: number[] = [];
