@@ -320,3 +320,85 @@ test('kubectl create (protobuf bodies) works for namespaces, configmaps, secrets
   ).catch((err: { stdout: string; code: number }) => err);
   t.is(cannot.stdout.trim(), 'no');
 });
+
+test('kubectl scale goes through the scale subresource', async (t) => {
+  await applyManifest(
+    MANIFEST(1)
+      .replace(/name: api/g, 'name: scaled')
+      .replace(/app: api/g, 'app: scaled'),
+    'apply',
+  );
+  t.is(
+    (await kubectl(['scale', 'deployment', 'scaled', '-n', 'demo', '--replicas=4'])).stdout.trim(),
+    'deployment.apps/scaled scaled',
+  );
+  const d = JSON.parse((await kubectl(['get', 'deployment', 'scaled', '-n', 'demo', '-o', 'json'])).stdout);
+  t.is(d.spec.replicas, 4);
+  t.is(d.metadata.generation, 2);
+  const stale = await kubectlFails([
+    'scale',
+    'deployment',
+    'scaled',
+    '-n',
+    'demo',
+    '--replicas=1',
+    '--resource-version=1',
+  ]);
+  t.regex(stale, /Expected resource version to be 1/);
+  const scale = JSON.parse(
+    (await kubectl(['get', '--raw', '/apis/apps/v1/namespaces/demo/deployments/scaled/scale'])).stdout,
+  );
+  t.deepEqual(
+    [scale.kind, scale.apiVersion, scale.spec.replicas, scale.status.selector],
+    ['Scale', 'autoscaling/v1', 4, 'app=scaled'],
+  );
+});
+
+test('kubectl logs reads the pod output the kubelet keeps, with --tail and -f', async (t) => {
+  const { mkdirSync, writeFileSync, appendFileSync } = await import('node:fs');
+  const waiting = await kubectlFails(['logs', 'web-1', '-n', 'demo']);
+  t.is(
+    waiting.trim(),
+    'Error from server (BadRequest): container "web" in pod "web-1" is waiting to start: ContainerCreating',
+  );
+  const dir = join(cluster.runDir, 'pods', 'demo', 'web-1');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'pod.log'), 'one\ntwo\nthree\n');
+  t.is((await kubectl(['logs', 'web-1', '-n', 'demo'])).stdout, 'one\ntwo\nthree\n');
+  t.is((await kubectl(['logs', 'web-1', '-n', 'demo', '--tail=1'])).stdout, 'three\n');
+  t.regex(
+    await kubectlFails(['logs', 'web-1', '-n', 'demo', '-c', 'nope']),
+    /container nope is not valid for pod web-1/,
+  );
+  const child = spawn(
+    KUBECTL,
+    [
+      '--kubeconfig',
+      kubeconfig,
+      '--context',
+      'devnet-sandbox',
+      '--cache-dir',
+      join(cluster.root, 'kcache'),
+      'logs',
+      '-f',
+      'web-1',
+      '-n',
+      'demo',
+      '--tail=1',
+    ],
+    { env: { ...process.env, HOME: cluster.root, KUBECONFIG: '' } },
+  );
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  try {
+    const end = Date.now() + 10_000;
+    while (!out.includes('three') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    appendFileSync(join(dir, 'pod.log'), 'four\n');
+    while (!out.includes('four') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    t.is(out, 'three\nfour\n');
+  } finally {
+    child.kill();
+  }
+});

@@ -42,6 +42,10 @@ export function subresourceInfo(type: ResourceType, sub: string): SubresourceInf
       return { kind: 'TokenRequest', group: 'authentication.k8s.io', version: 'v1', verbs: ['create'] };
     case 'finalize':
       return { kind: type.kind, verbs: ['update'] };
+    case 'log':
+      return { kind: 'Pod', verbs: ['get'] };
+    case 'scale':
+      return { kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'] };
     case 'binding':
       return { kind: 'Binding', verbs: ['create'] };
     default:

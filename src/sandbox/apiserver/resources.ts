@@ -71,7 +71,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   }),
   t('', 'v1', 'pods', 'Pod', true, {
     shortNames: ['po'],
-    subresources: ['status', 'portforward', 'binding'],
+    subresources: ['status', 'portforward', 'binding', 'log'],
     categories: ['all'],
     fields: [
       'spec.nodeName',
@@ -115,20 +115,20 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   }),
   t('apps', 'v1', 'deployments', 'Deployment', true, {
     shortNames: ['deploy'],
-    subresources: ['status'],
+    subresources: ['status', 'scale'],
     categories: ['all'],
     generation: true,
   }),
   t('apps', 'v1', 'replicasets', 'ReplicaSet', true, {
     shortNames: ['rs'],
-    subresources: ['status'],
+    subresources: ['status', 'scale'],
     categories: ['all'],
     fields: ['status.replicas'],
     generation: true,
   }),
   t('apps', 'v1', 'statefulsets', 'StatefulSet', true, {
     shortNames: ['sts'],
-    subresources: ['status'],
+    subresources: ['status', 'scale'],
     categories: ['all'],
     generation: true,
   }),

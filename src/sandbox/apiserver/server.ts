@@ -33,6 +33,7 @@ import {
 import { type KubeObject, objectKey } from './object.ts';
 import { OpenApiV3 } from './openapi.ts';
 import { loadOrCreatePki } from './pki.ts';
+import { servePodLog } from './podlog.ts';
 import { chooseProtocol, forwardPorts, type Logger, newPortForwardWss, parsePorts } from './portforward.ts';
 import { decodeProtobufObject, PROTOBUF_MEDIA_TYPE } from './protobuf.ts';
 import { Authorizer, checkEscalation } from './rbac.ts';
@@ -418,6 +419,30 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       );
       if (denied) throw denied;
     };
+    if (sub === 'scale') return scale(req, res, r, verb, dryRun);
+    if (sub === 'log') {
+      const pod = registry.get(type, namespace, name!);
+      const num = (p: string) => {
+        const v = url.searchParams.get(p);
+        if (v === null) return undefined;
+        if (!/^\d+$/.test(v)) throw badRequest(`${p}: Invalid value: "${v}": must be a non-negative integer`);
+        return Number(v);
+      };
+      const logOpts = {
+        container: url.searchParams.get('container'),
+        follow: isTrue(url.searchParams.get('follow')),
+        tailLines: num('tailLines'),
+        limitBytes: num('limitBytes'),
+      };
+      const uid = pod.metadata.uid;
+      return servePodLog(
+        res,
+        pod,
+        opts.runDir,
+        logOpts,
+        () => store.get('/pods', namespace, name!)?.metadata.uid === uid,
+      );
+    }
     switch (verb) {
       case 'get': {
         const o = registry.get(type, namespace, name!);
@@ -463,6 +488,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       }
       case 'create': {
         const body = await jsonBody(req);
+        if (type.namespaced && namespace === undefined) throw methodNotAllowed();
         if (type.resource === 'serviceaccounts' && sub === 'token') return tokenRequest(res, r, body);
         if (type.resource === 'pods' && sub === 'binding') return bindPod(res, namespace!, name!, body);
         if (type.resource === 'bindings') {
@@ -513,6 +539,26 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         });
       }
     }
+  }
+
+  /** scale serves the scale subresource of apps workloads (kubectl scale). */
+  async function scale(
+    req: IncomingMessage,
+    res: ServerResponse,
+    r: ResourceRequest,
+    verb: string,
+    dryRun: boolean,
+  ): Promise<void> {
+    const name = r.name!;
+    if (verb === 'get') return sendJson(res, 200, registry.getScale(r.type, r.namespace, name));
+    let body: unknown;
+    if (verb === 'update') body = await jsonBody(req);
+    else {
+      const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+      const raw = parseJsonBody(await readBody(req));
+      body = registry.applyPatch(r.type, name, ct, registry.getScale(r.type, r.namespace, name), raw);
+    }
+    sendJson(res, 200, registry.updateScale(r.type, r.namespace, name, body, { dryRun }));
   }
 
   function list(res: ServerResponse, r: ResourceRequest, url: URL, media: MediaRequest): void {

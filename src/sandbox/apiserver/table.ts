@@ -4,6 +4,7 @@
 // the types devnet shows; others get the default Name / Created At table.
 import type { KubeObject } from './object.ts';
 import type { ResourceType } from './resources.ts';
+import { selectorString } from './selectors.ts';
 
 /** ColumnDefinition is one Table column. */
 export interface ColumnDefinition {
@@ -53,19 +54,7 @@ function orNone(s: string | undefined): string {
 }
 
 function selectorText(sel: unknown): string {
-  if (typeof sel !== 'object' || sel === null) return '<none>';
-  const s = sel as {
-    matchLabels?: Record<string, string>;
-    matchExpressions?: { key: string; operator: string; values?: string[] }[];
-  };
-  const parts = Object.entries(s.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
-  for (const e of s.matchExpressions ?? []) {
-    if (e.operator === 'In') parts.push(`${e.key} in (${(e.values ?? []).join(',')})`);
-    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${(e.values ?? []).join(',')})`);
-    else if (e.operator === 'Exists') parts.push(e.key);
-    else parts.push(`!${e.key}`);
-  }
-  return orNone(parts.join(','));
+  return orNone(selectorString(sel));
 }
 
 function mapText(m: unknown): string {
