@@ -34,7 +34,14 @@ import { type KubeObject, objectKey } from './object.ts';
 import { OpenApiV3 } from './openapi.ts';
 import { loadOrCreatePki } from './pki.ts';
 import { servePodLog } from './podlog.ts';
-import { chooseProtocol, forwardPorts, type Logger, newPortForwardWss, parsePorts } from './portforward.ts';
+import {
+  chooseProtocol,
+  forwardPorts,
+  type Logger,
+  newPortForwardWss,
+  parsePorts,
+  SUPPORTED_PROTOCOLS,
+} from './portforward.ts';
 import { decodeProtobufObject, PROTOBUF_MEDIA_TYPE } from './protobuf.ts';
 import { Authorizer, checkEscalation } from './rbac.ts';
 import { type DeleteOptions, PATCH_TYPES, Registry } from './registry.ts';
@@ -239,7 +246,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     );
     if (chooseProtocol(offered) === false)
       throw badRequest(
-        `requested protocol(s) are not supported: [${[...offered].join(' ')}]; supports [${['v4.channel.k8s.io', 'channel.k8s.io', 'v4.base64.channel.k8s.io', 'base64.channel.k8s.io'].join(' ')}]`,
+        `requested protocol(s) are not supported: [${[...offered].join(' ')}]; supports [${SUPPORTED_PROTOCOLS.join(' ')}]`,
       );
     wss.handleUpgrade(req, socket, head, (ws) => {
       log.debug({ pod: pod.metadata.name, ports, user: user.name }, 'port-forward started');
@@ -376,6 +383,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const withKind = (o: KubeObject) => registry.withKind(r.type, o);
     if (media.as === 'Table') {
       const include = (url.searchParams.get('includeObject') ?? 'Metadata') as IncludeObject;
+      if (!['None', 'Metadata', 'Object'].includes(include))
+        throw badRequest(
+          `includeObject: Unsupported value: "${include}": supported values: "None", "Metadata", "Object"`,
+        );
       const t = tableFor(r.type, typeKey(r.type), objs, { rv, include, noHeaders, withKind });
       t.apiVersion = `meta.k8s.io/${media.version}`;
       return t;
