@@ -493,3 +493,36 @@ test('pods/binding assigns a node once; subresources refuse verbs they do not ha
   const bindingGet = await fetchStatus(`/api/v1/namespaces/demo/pods/to-bind/binding`);
   t.is(bindingGet, 405);
 });
+
+test('the scale subresource reads and writes spec.replicas; negative counts are 422 on Scale', async (t) => {
+  const apps = cluster.kc().makeApiClient(AppsV1Api);
+  await apps.createNamespacedStatefulSet({
+    namespace: 'demo',
+    body: {
+      metadata: { name: 'db' },
+      spec: {
+        serviceName: 'db',
+        selector: { matchLabels: { app: 'db' } },
+        template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image: 'db:1' }] } },
+      },
+    },
+  });
+  const s = await apps.readNamespacedStatefulSetScale({ name: 'db', namespace: 'demo' });
+  t.is(s.spec?.replicas, 1);
+  t.is(s.status?.selector, 'app=db');
+  const up = await apps.patchNamespacedStatefulSetScale(
+    { name: 'db', namespace: 'demo', body: { spec: { replicas: 3 } } },
+    merge,
+  );
+  t.is(up.spec?.replicas, 3);
+  t.is((await apps.readNamespacedStatefulSet({ name: 'db', namespace: 'demo' })).spec?.replicas, 3);
+  const bad = await statusOf(
+    apps.replaceNamespacedStatefulSetScale({
+      name: 'db',
+      namespace: 'demo',
+      body: { metadata: { name: 'db' }, spec: { replicas: -1 } },
+    }),
+  );
+  t.is(bad.code, 422);
+  t.is(bad.message, 'Scale "db" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0');
+});

@@ -394,18 +394,19 @@ export class Registry {
     const scale = this.asObject(raw);
     const replicas = (scale.spec as { replicas?: unknown } | undefined)?.replicas;
     if (!Number.isInteger(replicas) || (replicas as number) < 0) {
-      const st = invalid(type, name, [
-        {
-          type: 'Invalid',
-          field: 'spec.replicas',
-          value: replicas ?? null,
-          detail: 'must be greater than or equal to 0',
-        },
-      ]);
-      throw new ApiError(422, 'Invalid', st.message.replace(`${type.kind} "`, 'Scale "'), {
-        ...st.details,
-        kind: 'Scale',
-      });
+      throw invalid(
+        type,
+        name,
+        [
+          {
+            type: 'Invalid',
+            field: 'spec.replicas',
+            value: replicas ?? null,
+            detail: 'must be greater than or equal to 0',
+          },
+        ],
+        'Scale',
+      );
     }
     const cur = this.get(type, namespace, name);
     const rv = scale.metadata.resourceVersion;
