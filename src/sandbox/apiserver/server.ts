@@ -224,6 +224,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     sock.on('close', () => sockets.delete(sock));
   });
 
+  /** answer sends the result of a write once the write is on disk (group commit, see store.ts). */
+  async function answer(res: ServerResponse, code: number, body: unknown): Promise<void> {
+    await store.flushed();
+    sendJson(res, code, body);
+  }
+
   function authenticate(req: IncomingMessage): UserInfo {
     const user = authn.authenticate(req.headers.authorization);
     if (!user) throw unauthorized();
@@ -511,29 +517,25 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         if (name) throw methodNotAllowed();
         const created = registry.create(type, namespace, body, { dryRun, admit });
         log.debug({ user: user.name, kind: type.kind, ns: namespace, name: created.metadata.name }, 'created');
-        return sendJson(res, 201, created);
+        return answer(res, 201, created);
       }
       case 'update': {
         const body = await jsonBody(req);
         if (!name) throw methodNotAllowed();
-        return sendJson(res, 200, registry.update(type, namespace, name, body, sub, { dryRun, admit }));
+        return answer(res, 200, registry.update(type, namespace, name, body, sub, { dryRun, admit }));
       }
       case 'patch': {
         if (!name) throw methodNotAllowed();
         const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
         const raw = await readBody(req);
         if (!PATCH_TYPES.includes(ct)) throw unsupportedMediaType(PATCH_TYPES.concat('application/apply-patch+yaml'));
-        return sendJson(
-          res,
-          200,
-          registry.patch(type, namespace, name, ct, parseJsonBody(raw), sub, { dryRun, admit }),
-        );
+        return answer(res, 200, registry.patch(type, namespace, name, ct, parseJsonBody(raw), sub, { dryRun, admit }));
       }
       case 'delete': {
         const options = await deleteOptions(req, url);
         const last = registry.delete(type, namespace, name!, options);
-        if (type.returnsObjectOnDelete) return sendJson(res, 200, last);
-        return sendJson(res, 200, successStatus(type, name!, last.metadata.uid));
+        if (type.returnsObjectOnDelete) return answer(res, 200, last);
+        return answer(res, 200, successStatus(type, name!, last.metadata.uid));
       }
       case 'deletecollection': {
         const options = await deleteOptions(req, url);
@@ -542,7 +544,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
           .list(type, namespace)
           .items.filter(matches)
           .map((o) => registry.delete(type, o.metadata.namespace, o.metadata.name!, options));
-        return sendJson(res, 200, {
+        return answer(res, 200, {
           kind: `${type.kind}List`,
           apiVersion: groupVersion(type),
           metadata: { resourceVersion: String(store.rv) },
@@ -569,7 +571,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       const raw = parseJsonBody(await readBody(req));
       body = registry.applyPatch(r.type, name, ct, registry.getScale(r.type, r.namespace, name), raw);
     }
-    sendJson(res, 200, registry.updateScale(r.type, r.namespace, name, body, { dryRun }));
+    await answer(res, 200, registry.updateScale(r.type, r.namespace, name, body, { dryRun }));
   }
 
   function list(res: ServerResponse, r: ResourceRequest, url: URL, media: MediaRequest): void {
@@ -648,7 +650,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   }
 
   /** bindPod assigns a pod to a node once, like the scheduler's Binding (pods/binding or bindings). */
-  function bindPod(res: ServerResponse, namespace: string, podName: string, body: unknown): void {
+  async function bindPod(res: ServerResponse, namespace: string, podName: string, body: unknown): Promise<void> {
     const target = (body as { target?: { kind?: string; name?: string } }).target;
     if (!target?.name) throw badRequest('Binding target name is required');
     const pods = findType('', 'v1', 'pods')!;
@@ -663,7 +665,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const next = structuredClone(pod);
     next.spec.nodeName = target.name;
     registry.update(pods, namespace, podName, next, undefined);
-    sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+    await answer(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
   }
 
   async function selfSubjectAccessReview(
