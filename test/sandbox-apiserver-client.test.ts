@@ -13,7 +13,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import test from 'ava';
-import { startTestCluster, statusOf, type TestCluster } from './sandbox-apiserver-support.ts';
+import { NAMESPACE_DELAY_MS, startTestCluster, statusOf, type TestCluster } from './sandbox-apiserver-support.ts';
 
 let cluster: TestCluster;
 test.before(async () => {
@@ -461,9 +461,10 @@ test('deleting a namespace marks it Terminating, refuses new content, then delet
     'configmaps "d" is forbidden: unable to create new content in namespace gone because it is being terminated',
   );
   let gone = false;
-  for (let i = 0; i < 100 && !gone; i++) {
+  const deadline = Date.now() + NAMESPACE_DELAY_MS + 10_000;
+  while (!gone && Date.now() < deadline) {
     gone = (await core.listNamespace()).items.every((n) => n.metadata?.name !== 'gone');
-    await new Promise((r) => setTimeout(r, 50));
+    if (!gone) await new Promise((r) => setTimeout(r, 100));
   }
   t.true(gone);
   t.is((await core.listNamespacedConfigMap({ namespace: 'gone' })).items.length, 0);
