@@ -52,7 +52,7 @@ interface JournalRecord {
 }
 
 /** HISTORY_LIMIT bounds the in-memory change history that watches replay from. */
-export const HISTORY_LIMIT = 20_000;
+export const HISTORY_LIMIT = 10_000;
 /** COMPACT_BYTES is the journal size that triggers a new snapshot. */
 export const COMPACT_BYTES = 16 * 1024 * 1024;
 
