@@ -20,8 +20,9 @@ export interface Tokens {
   dev: string;
 }
 
-/** ADMIN_USER and DEV_USER are the static users' names. */
+/** ADMIN_USER is the administrator's user name (group system:masters). */
 export const ADMIN_USER = 'admin';
+/** DEV_USER is the developer's user name, confined by RBAC to its namespace. */
 export const DEV_USER = 'dev';
 
 /** loadOrCreateTokens reads tokens.json, creating it with fresh random tokens on first start. */
