@@ -99,6 +99,11 @@ export class ObjectStore {
     return this.#rv;
   }
 
+  /** publishedRV is the newest revision watchers have been sent (durable); bookmarks must not run ahead of it. */
+  get publishedRV(): number {
+    return this.#durableRV;
+  }
+
   /** oldestRV is the oldest revision a watch may start from; every change after it is in the history. */
   get oldestRV(): number {
     return this.#oldest;
@@ -231,6 +236,8 @@ export class ObjectStore {
     if (this.#syncing || this.#pending.length === 0 || this.#closed) return;
     this.#syncing = true;
     const batch = this.#pending.splice(0);
+    // An fdatasync error (a failing disk) cannot be undone here; the data is
+    // in the page cache and the next sync retries, so publish regardless.
     fdatasync(this.#journalFd, () => {
       this.#syncing = false;
       if (this.#closed) return;

@@ -106,7 +106,8 @@ export function serveWatch(res: ServerResponse, store: ObjectStore, p: WatchPara
     send('BOOKMARK', {
       apiVersion: groupVersion(p.type),
       kind: p.type.kind,
-      metadata: { resourceVersion: String(store.rv) },
+      // Only what has been published: pending changes reach this watch later.
+      metadata: { resourceVersion: String(Math.max(start, store.publishedRV)) },
     });
   if (p.allowBookmarks) {
     const tick = () => {
