@@ -174,7 +174,7 @@ export function typeByKind(group: string, kind: string): ResourceType | undefine
   return RESOURCE_TYPES.find((r) => r.group === group && r.kind === kind);
 }
 
-/** isStored tells types kept in the object store from computed ones (access reviews). */
+/** isStored tells types kept in the object store from request-only ones (access reviews, bindings). */
 export function isStored(type: ResourceType): boolean {
   return type.resource !== 'selfsubjectaccessreviews' && type.resource !== 'bindings';
 }
