@@ -3,7 +3,7 @@
 // everything from the journal, then sweeps anything named with our prefix;
 // status, exec and kubeconfig read what is there.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { DevnetError } from '../errors.ts';
@@ -94,6 +94,7 @@ export async function up(p: SandboxPaths, exec: Exec, timeoutMs = 90_000): Promi
         DEVNET_SANDBOX_PORT: String(p.port),
       },
     });
+    closeSync(out);
     const pid = child.pid as number;
     journal.record({ kind: 'process', pid, start: processStartTime(pid) ?? '' });
     child.unref();
@@ -108,6 +109,11 @@ export async function up(p: SandboxPaths, exec: Exec, timeoutMs = 90_000): Promi
       const why = status?.message ?? (dead ? 'the supervisor exited' : `not ready after ${timeoutMs / 1000} s`);
       const log = `${tail(runFile(p, 'supervisor.out'))}\n${tail(runFile(p, 'supervisor.log'))}`.trim();
       await down(p, exec, { keepUserKubeconfig: true }).catch(() => undefined);
+      if (/EADDRINUSE/.test(log)) {
+        throw new DevnetError('user', `sandbox failed to start: port ${p.port} on 127.0.0.1 is in use`, {
+          hint: 'another sandbox or program holds it: stop it, or pick a port with DEVNET_SANDBOX_PORT',
+        });
+      }
       throw new DevnetError('internal', `sandbox failed to start: ${why}${log ? `\n${log}` : ''}`, {
         hint: 'the sandbox was removed again; fix the cause and re-run `devnet sandbox up`',
       });

@@ -123,7 +123,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
   process.on('SIGINT', () => void stop(0));
   try {
-    await setupHost(paths, journal, execTool);
+    // The API server first: a port in use fails the start before anything is made in the kernel.
     api = await startApiServer({
       stateDir: paths.stateDir,
       runDir: paths.runDir,
@@ -131,6 +131,7 @@ async function main(): Promise<void> {
       port: paths.port,
       logger: logger.child({ component: 'apiserver' }),
     });
+    await setupHost(paths, journal, execTool);
     const kubeconfig = kubeconfigFile(paths);
     writeKubeconfig(kubeconfig, sandboxKubeconfig(api));
     report({ url: api.url, kubeconfig });
