@@ -5,6 +5,7 @@ import { asDevnetError, exitCodeFor } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { registerConnect } from './connect.ts';
 import { registerDns } from './dns.ts';
+import { registerGateway } from './gateway.ts';
 import { registerQuit } from './quit.ts';
 import { registerSandbox } from './sandbox.ts';
 import { registerStatus } from './status.ts';
@@ -20,6 +21,7 @@ registerConnect(program);
 registerStatus(program);
 registerQuit(program);
 registerDns(program);
+registerGateway(program);
 registerVersion(program);
 registerSandbox(program);
 

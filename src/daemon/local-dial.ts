@@ -38,7 +38,7 @@ export interface LocalDialStats {
   datagramFlows: number;
 }
 
-/** rejectReasonFor maps a socket error code to the reason an open failed. */
+/** rejectReasonFor maps a socket error code to the reason an open failed (the gateway's table in docs/protocol.md). */
 export function rejectReasonFor(code: string | undefined): RejectReason {
   switch (code) {
     case 'ECONNREFUSED':
@@ -50,9 +50,12 @@ export function rejectReasonFor(code: string | undefined): RejectReason {
       return 'forbidden';
     case 'EMFILE':
     case 'ENFILE':
-    case 'EADDRNOTAVAIL':
     case 'ENOBUFS':
+    case 'ENOMEM':
       return 'limit';
+    case 'EINVAL':
+    case 'EAFNOSUPPORT':
+      return 'invalid';
     default:
       return 'unreachable';
   }
@@ -148,7 +151,7 @@ export class LocalDial implements Upstream {
       if (done) return;
       open = true;
       this.stats.streamsOpened++;
-      sock.pause();
+      // No pause needed: nothing is read before accept and grant return (same tick).
       stream.accept(channel);
       stream.grant(this.#window);
     });

@@ -1,6 +1,6 @@
 // Dialing real destinations with ordinary sockets, and mapping socket errors
 // to OPEN_REJECT reasons (docs/protocol.md, "OPEN_REJECT reasons").
-import { type BlockList, isIP, Socket } from 'node:net';
+import { type BlockList, isIP, Socket, type SocketConstructorOpts } from 'node:net';
 import type { RejectReason } from '../tunnel/index.ts';
 import { DEFAULT_DIAL_TIMEOUT_MS, MAX_DIAL_TIMEOUT_MS } from '../tunnel/limits.ts';
 
@@ -55,7 +55,9 @@ export function dialTimeout(ms: number): number {
 /** dialTcp connects to host:port within timeoutMs. */
 export function dialTcp(host: string, port: number, timeoutMs: number): Promise<DialResult> {
   return new Promise((resolve) => {
-    const socket = new Socket({ allowHalfOpen: true });
+    // writableHighWaterMark 1: see bridgeStream (credit returns on 'drain').
+    // (Node honours the Duplex option; @types/node omits it from SocketConstructorOpts.)
+    const socket = new Socket({ allowHalfOpen: true, writableHighWaterMark: 1 } as SocketConstructorOpts);
     const timer = setTimeout(() => {
       socket.destroy();
       resolve({ ok: false, reason: 'timeout', message: `connect ${host}:${port}: no answer within ${timeoutMs} ms` });

@@ -145,6 +145,7 @@ export class NetStack {
       closed: (c) => {
         if (this.#conns.get(c.key) === c) this.#conns.delete(c.key);
         this.#dirty.delete(c);
+        this.#timers.cancel(c);
       },
     };
     this.#dgramHost = {
@@ -156,6 +157,7 @@ export class NetStack {
       },
       closed: (f) => {
         if (this.#dgrams.get(f.key) === f) this.#dgrams.delete(f.key);
+        this.#timers.cancel(f);
       },
     };
   }
@@ -177,7 +179,11 @@ export class NetStack {
     return this.#conns.values();
   }
 
-  /** process handles one IP packet read from the TUN; bad packets are counted and dropped, never thrown. */
+  /**
+   * process handles one IP packet read from the TUN; bad packets are counted
+   * and dropped, never thrown. Call dispatch after a batch: replies are only
+   * queued here (and options.wake is not called from inside process).
+   */
   process(now: number, packet: Uint8Array): void {
     this.counters.packetsIn++;
     this.#inside = true;
@@ -319,6 +325,7 @@ export class NetStack {
       // TIME-WAIT reuse: a new SYN for the same tuple replaces the old connection (RFC 6191 in spirit).
       this.#conns.delete(key);
       this.#dirty.delete(c);
+      this.#timers.cancel(c);
       c = undefined;
     }
     if (c) {

@@ -69,7 +69,7 @@ export abstract class Channel extends EventEmitter<ChannelEvents> {
   recvUnacked = 0;
   /** lastGrantAt is when we last sent this channel a WINDOW (internal, for auto-tuning). */
   lastGrantAt = 0;
-  /** localClosed: we sent CLOSE (or will, once queued data is out). */
+  /** localEnded: we sent CLOSE (or will, once queued data is out). */
   localEnded = false;
   /** remoteEnded: the peer sent CLOSE. */
   remoteEnded = false;
