@@ -7,7 +7,7 @@
 // the kernel holds is removed by `down` from the journal.
 import { execFile } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { type ApiServer, startApiServer } from './apiserver/index.ts';
 import { CLUSTER_DOMAIN } from './constants.ts';
@@ -20,29 +20,7 @@ import { type Clients, kubeConfigFor, makeClients } from './kube.ts';
 import { sandboxKubeconfig, writeKubeconfig } from './kubeconfig.ts';
 import { NodeAgent } from './node-agent.ts';
 import { podNetns, runFile, type SandboxPaths, sandboxPaths } from './paths.ts';
-
-/** SupervisorStatus is what status.json says, for `up` and `status`. */
-export interface SupervisorStatus {
-  pid: number;
-  phase: 'starting' | 'ready' | 'failed' | 'stopping';
-  message?: string;
-  url?: string;
-  kubeconfig?: string;
-  startedAt: string;
-  readyAt?: string;
-  dns?: { queries: number; malformed: number };
-  runners?: number;
-}
-
-/** statusFile is where the supervisor reports its state. */
-export function statusFile(p: SandboxPaths): string {
-  return runFile(p, 'status.json');
-}
-
-/** kubeconfigFile is the standalone kubeconfig's path. */
-export function kubeconfigFile(p: SandboxPaths): string {
-  return join(p.stateDir, 'kubeconfig');
-}
+import { kubeconfigFile, type SupervisorStatus, statusFile } from './supervisor-status.ts';
 
 async function createDemo(c: Clients): Promise<void> {
   const ignoreExists = (err: unknown) => {
@@ -131,7 +109,11 @@ async function main(): Promise<void> {
       port: paths.port,
       logger: logger.child({ component: 'apiserver' }),
     });
+    const t0 = Date.now();
+    const phase = (msg: string) => logger.info({ ms: Date.now() - t0 }, msg);
+    phase('API server up');
     await setupHost(paths, journal, execTool);
+    phase('node namespace and safety routes made');
     const kubeconfig = kubeconfigFile(paths);
     writeKubeconfig(kubeconfig, sandboxKubeconfig(api));
     report({ url: api.url, kubeconfig });
@@ -146,7 +128,9 @@ async function main(): Promise<void> {
       api: { host: '127.0.0.1', port: Number(new URL(api.url).port), caCertPem: api.caCertPem },
     });
     await agent.start();
+    phase('node agent started');
     await createDemo(clients);
+    phase('demo objects created');
     const a = agent;
     const deadline = Date.now() + 80_000;
     while (!(demoReady(a) && (await dnsAnswersInPod(paths, a)))) {
@@ -155,7 +139,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
     report({ phase: 'ready', readyAt: new Date().toISOString(), dns: a.dnsCounters(), runners: a.runners() });
-    logger.info('sandbox ready');
+    phase('sandbox ready');
     setInterval(() => report({ dns: a.dnsCounters(), runners: a.runners() }), 1000).unref();
   } catch (err) {
     logger.error({ err: String((err as Error).stack ?? err) }, 'sandbox failed to start');
