@@ -28,6 +28,9 @@ import { Kubelet } from './kubelet.ts';
 import { bindInNetns } from './netns-sockets.ts';
 import { nodeNetns, type SandboxPaths } from './paths.ts';
 
+/** RESYNC_MS is how often the agent makes a pass without any event. */
+const RESYNC_MS = 5000;
+
 /** NodeAgentDeps are what the node agent needs. */
 export interface NodeAgentDeps {
   paths: SandboxPaths;
@@ -109,6 +112,7 @@ export class NodeAgent {
   #again = false;
   #closed = false;
   #started = false;
+  #resync?: NodeJS.Timeout;
 
   constructor(deps: NodeAgentDeps) {
     this.#d = deps;
@@ -166,6 +170,9 @@ export class NodeAgent {
     ]);
     this.#started = true;
     this.#kick();
+    // A periodic pass, like the controllers' resync period: retries failed writes and kube-proxy applies without waiting for an event.
+    this.#resync = setInterval(() => this.#kick(), RESYNC_MS);
+    this.#resync.unref();
   }
 
   /** state is the current snapshot of the caches. */
@@ -222,6 +229,7 @@ export class NodeAgent {
   /** close stops informers, pods and DNS. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#resync);
     await Promise.all(this.#caches.map((c) => c.stop().catch(() => undefined)));
     await this.#kubelet.close();
     this.#dns?.close();
