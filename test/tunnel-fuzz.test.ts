@@ -10,7 +10,7 @@ import { GatewayMetrics } from '../src/gateway/metrics.ts';
 import { GatewayServer } from '../src/gateway/server.ts';
 import { mulberry32 } from '../src/tun/fault.ts';
 import { encodeMessage } from '../src/tunnel/control.ts';
-import { encodeControl, encodeHeader, FrameReader, FrameType } from '../src/tunnel/frame.ts';
+import { encodeControl, encodeHeader, encodeWindow, FrameReader, FrameType } from '../src/tunnel/frame.ts';
 import { acceptSession, connectSession, DEFAULT_LIMITS, MemoryCarrier, type Session } from '../src/tunnel/index.ts';
 
 const TOKEN = 'fuzz-token';
@@ -144,6 +144,92 @@ test('the gateway survives random, truncated, oversize and unknown frames before
   t.log(`${cases} cases, ${closedByGateway} closed by the gateway (seed ${SEED})`);
   t.true(cases > 20);
   t.true(closedByGateway > 0);
+  await gw.shutdown(100);
+});
+
+/** plausible makes a frame that is well-formed for a session in progress, so the fuzzer reaches deep states. */
+function plausible(rnd: Rnd, ids: { next: number; used: number[] }): Buffer {
+  const known = ids.used.length > 0 ? pick(rnd, ids.used) : 1;
+  switch (int(rnd, 9)) {
+    case 0: {
+      const id = ids.next;
+      ids.next += 2;
+      ids.used.push(id);
+      const open = {
+        protocol: 1 + int(rnd, 3),
+        host: pick(rnd, ['10.0.0.1', '127.0.0.1', '::1']),
+        port: 1 + int(rnd, 65535),
+      };
+      return encodeControl(FrameType.OPEN, id, encodeMessage(FrameType.OPEN, open));
+    }
+    case 1:
+      return Buffer.concat([encodeHeader(FrameType.DATA, 0, known, 100), bytes(rnd, 100)]);
+    case 2:
+      return encodeWindow(pick(rnd, [0, known]), 1 + int(rnd, 1 << 20));
+    case 3:
+      return encodeControl(FrameType.CLOSE, known, new Uint8Array(0));
+    case 4:
+      return encodeControl(FrameType.RESET, known, encodeMessage(FrameType.RESET, { code: int(rnd, 8), message: 'x' }));
+    case 5:
+      return encodeControl(FrameType.PING, 0, encodeMessage(FrameType.PING, { id: int(rnd, 100) }));
+    case 6:
+      return encodeControl(
+        FrameType.DNS_QUERY,
+        0,
+        encodeMessage(FrameType.DNS_QUERY, { id: int(rnd, 100), message: bytes(rnd, 30) }),
+      );
+    case 7:
+      return encodeControl(
+        FrameType.INTERCEPT_REGISTER,
+        0,
+        encodeMessage(FrameType.INTERCEPT_REGISTER, {
+          interceptId: pick(rnd, ['web', 'api', 'BAD']),
+          ports: [int(rnd, 70000)],
+        }),
+      );
+    default:
+      return frame(rnd, false);
+  }
+}
+
+test('the gateway stays consistent under long, mostly well-formed sessions', async (t) => {
+  const gw = new GatewayServer({
+    token: TOKEN,
+    logger: pino({ level: 'silent' }),
+    metrics: new GatewayMetrics(),
+    resolver: undefined,
+    icmp: { ok: false, reason: 'fuzzing' },
+    deny: denyList(['0.0.0.0/0', '::/0']),
+    maxSessions: 1000,
+    sessionLimits: { handshakeTimeoutMs: 100, maxChannels: 8 },
+  });
+  const rnd = mulberry32(SEED + 2);
+  const deadline = performance.now() + BUDGET_MS;
+  let cases = 0;
+  let framesSurvived = 0;
+  while (performance.now() < deadline) {
+    cases++;
+    const [a, b] = MemoryCarrier.pair();
+    a.on('error', () => {});
+    a.on('data', () => {});
+    let closed = false;
+    a.once('close', () => {
+      closed = true;
+    });
+    gw.serve(b, `stateful-${cases}`);
+    a.write(hello());
+    const ids = { next: 1, used: [] as number[] };
+    for (let i = 0; i < 200 && !closed; i++) {
+      a.write(plausible(rnd, ids));
+      if (i % 20 === 19) await settle(1);
+      if (!closed) framesSurvived++;
+    }
+    a.destroy();
+  }
+  await settle(50);
+  t.is(gw.sessionCount, 0);
+  t.log(`${cases} sessions, ${framesSurvived} frames accepted before a close (seed ${SEED + 2})`);
+  t.true(framesSurvived > cases * 5); // the fuzzer got past the first frames, into the state machine
   await gw.shutdown(100);
 });
 

@@ -149,6 +149,24 @@ test('stream channel: data both ways, half-close each way, then closed', async (
   t.true(client.stats().bytesSent >= payload.length);
 });
 
+test('a server that speaks first: data and CLOSE right behind OPEN_OK reach the opener', async (t) => {
+  const { client, gateway } = await pair(t);
+  // The gateway accepts and writes at once, so OPEN_OK, DATA and CLOSE leave in one carrier chunk.
+  gateway.on('open', (ch) => {
+    ch.accept();
+    (ch as StreamChannel).write(Buffer.from('db-0\n'));
+    ch.end();
+  });
+  for (let i = 0; i < 20; i++) {
+    const r = await client.open({ protocol: 'tcp', host: '10.244.0.5', port: 5432 });
+    if (!r.ok) return t.fail(r.message);
+    const ch = r.channel as StreamChannel;
+    const got = await collect(ch);
+    t.is(got.toString(), 'db-0\n');
+    ch.end();
+  }
+});
+
 test('OPEN_REJECT: the opener gets the typed reason and message', async (t) => {
   const { client, gateway } = await pair(t);
   gateway.on('open', (ch) => ch.reject('refused', 'connect ECONNREFUSED 10.0.0.1:80'));

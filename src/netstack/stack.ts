@@ -359,7 +359,7 @@ export class NetStack {
     const iss = initialSequence(now, this.#secret, dst, r.dstPort, src, r.srcPort);
     const addrs = { local: dst.slice(), remote: src.slice() };
     const conn = new TcpConnection(this.#tcpHost, cfg, this.counters, flow, addrs, key, now, iss, r);
-    conn.synHead = packet.slice(0, Math.min(packet.length, (v === 4 ? ipHeaderLen(packet) : IPV6_HEADER_LEN) + 64));
+    conn.synHead = quotedHead(v, packet);
     this.#conns.set(key, conn);
     this.#timers.schedule(conn);
     this.#up.openStream(flow, conn);
@@ -434,7 +434,7 @@ export class NetStack {
     const idle = protocol === 'udp' ? this.#udpIdle : this.#icmpIdle;
     const addrs = { local: dst.slice(), remote: src.slice() };
     const f = new DatagramFlow(this.#dgramHost, flow, addrs, key, now, idle, this.#tcp4.openTimeout);
-    f.firstHead = packet.slice(0, Math.min(packet.length, (v === 4 ? ipHeaderLen(packet) : IPV6_HEADER_LEN) + 64));
+    f.firstHead = quotedHead(v, packet);
     this.#dgrams.set(key, f);
     this.#timers.schedule(f);
     this.#up.openDatagram(flow, f);
@@ -634,6 +634,11 @@ export class NetStack {
 
 function ipHeaderLen(packet: Uint8Array): number {
   return ((packet[0] as number) & 0x0f) * 4;
+}
+
+/** quotedHead copies the IP header and the first 64 bytes after it, to be quoted by an ICMP error (RFC 792, RFC 4443 §2.4). */
+function quotedHead(v: IpVersion, packet: Uint8Array): Uint8Array {
+  return packet.slice(0, Math.min(packet.length, (v === 4 ? ipHeaderLen(packet) : IPV6_HEADER_LEN) + 64));
 }
 
 function seqOfSyn(head: Uint8Array | undefined, v: IpVersion): number {

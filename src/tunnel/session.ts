@@ -1040,6 +1040,12 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
       ch.state = 'open';
       ch.sendCredit = this.#peerChannelWindow;
       ch.lastGrantAt = this.#now();
+      // Frames after OPEN_OK in the same carrier chunk (a server that speaks
+      // first) must not be emitted before the opener's continuation has
+      // attached its listeners: hold the channel's events until the promise
+      // reactions queued by resolve() have run.
+      ch.hold();
+      queueMicrotask(() => queueMicrotask(() => ch.releaseHeld()));
       pending?.resolve({
         ok: true,
         channel: ch,
