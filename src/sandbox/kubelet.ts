@@ -340,6 +340,7 @@ export class Kubelet {
       name: rec.name,
       podIP: net.ip,
       socketPath: join(dir, 'portforward.sock'),
+      logDir: dir,
       restartPolicy: (pod.spec?.restartPolicy as PodPlan['restartPolicy']) ?? 'Always',
       containers,
       ...(serviceAccount ? { serviceAccount } : {}),

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -35,15 +35,22 @@ function until(reports: ContainerReport[][], pred: (r: ContainerReport) => boole
 
 test('a crashing container is restarted with back-off and counted', async (t) => {
   const reports: ContainerReport[][] = [];
-  const stop = await runPod(plan('crash', ['sh', '-c', 'exit 3']), (m: RunnerMessage) => {
-    if (m.type === 'status') reports.push(m.containers);
-  });
+  const stop = await runPod(
+    plan('crash', ['sh', '-c', 'echo booting; echo oops >&2; exit 3'], { logDir: dir }),
+    (m: RunnerMessage) => {
+      if (m.type === 'status') reports.push(m.containers);
+    },
+  );
   const crashed = await until(reports, (r) => 'waiting' in r.state && r.state.waiting.reason === 'CrashLoopBackOff');
   t.like(crashed.lastState, { terminated: { exitCode: 3, reason: 'Error' } });
   t.false(crashed.ready);
   await until(reports, (r) => r.restartCount >= 1);
   await stop();
-  t.pass();
+  t.regex(
+    readFileSync(join(dir, 'containers', 'c.log'), 'utf8'),
+    /^booting\noops\n/,
+    'stdout and stderr in the container log',
+  );
 });
 
 test('restartPolicy Never leaves a finished container terminated; Completed on exit 0', async (t) => {

@@ -7,7 +7,7 @@
 // the kubelet over its IPC channel. It exits when that channel closes, so a
 // dead supervisor never leaves pods running.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -34,6 +34,8 @@ class ContainerRun {
   state: ContainerState = { waiting: { reason: 'ContainerCreating' } };
   lastState: ContainerState | undefined;
   restartCount = 0;
+  /** logFd is the container's log file (appended across restarts), opened before the pod's /run hides the run dir. */
+  logFd: number | undefined;
   #probeReady = false;
   #running: Running | undefined;
   #probes: ProbeLoop[] = [];
@@ -98,7 +100,7 @@ class ContainerRun {
     const env = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: '/root', ...this.plan.env };
     const child = spawn(cmd, args, {
       env,
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', this.logFd ?? 'inherit', this.logFd ?? 'inherit'],
       ...(this.plan.workingDir ? { cwd: this.plan.workingDir } : {}),
     });
     child.once('error', (err) => this.#exited(128, 'StartError', err.message, startedAt, gen));
@@ -252,8 +254,12 @@ export async function runPod(plan: PodPlan, send: (m: RunnerMessage) => void): P
     });
   };
   for (const c of plan.containers) runs.push(new ContainerRun(plan, c, changed));
-  // The shim binds first: its socket lives in the host's /run, which the pod's own /run then hides.
+  // The shim binds and the logs open first: they live in the host's /run, which the pod's own /run then hides.
   const shim: Server = await servePortForward(plan.socketPath);
+  if (plan.logDir) {
+    mkdirSync(join(plan.logDir, 'containers'), { recursive: true });
+    for (const r of runs) r.logFd = openSync(join(plan.logDir, 'containers', `${r.plan.name}.log`), 'a');
+  }
   if (plan.serviceAccount) {
     await mountServiceAccount(plan.serviceAccount).catch((err: Error) => {
       process.stderr.write(`runner: service account not mounted: ${err.message}\n`);
@@ -264,6 +270,7 @@ export async function runPod(plan: PodPlan, send: (m: RunnerMessage) => void): P
   return async () => {
     shim.close();
     await Promise.all(runs.map((r) => r.stop()));
+    for (const r of runs) if (r.logFd !== undefined) closeSync(r.logFd);
   };
 }
 
