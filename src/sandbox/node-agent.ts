@@ -128,12 +128,15 @@ export class NodeAgent {
   /** start registers the node, opens DNS in the node namespace and starts the informers. */
   async start(): Promise<void> {
     const { core, apps, discovery, kc } = this.#d.clients;
-    await core.createNode({ body: nodeObject() }).catch((err: unknown) => {
-      if ((err as { code?: number }).code !== 409) throw err;
-    });
-    const { udp, tcp } = await bindInNetns(nodeNetns(this.#d.paths), CLUSTER_DNS_IP, 53);
-    this.#dns = new ClusterDns(udp, tcp, new Zone([], [], []), this.#d.logger.child({ component: 'dns' }));
-    const apiService = await bindInNetns(nodeNetns(this.#d.paths), KUBERNETES_SERVICE_IP, 443, true);
+    const node = nodeNetns(this.#d.paths);
+    const [, dns, apiService] = await Promise.all([
+      core.createNode({ body: nodeObject() }).catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 409) throw err;
+      }),
+      bindInNetns(node, CLUSTER_DNS_IP, 53),
+      bindInNetns(node, KUBERNETES_SERVICE_IP, 443, true),
+    ]);
+    this.#dns = new ClusterDns(dns.udp, dns.tcp, new Zone([], [], []), this.#d.logger.child({ component: 'dns' }));
     this.#stopRelay = relayToApiServer(apiService.tcp, this.#d.api.host, this.#d.api.port);
     const log = this.#d.logger.child({ component: 'informer' });
     const kick = () => this.#kick();

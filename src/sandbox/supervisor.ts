@@ -112,12 +112,15 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const phase = (msg: string) => logger.info({ ms: Date.now() - t0 }, msg);
     phase('API server up');
-    await setupHost(paths, journal, execTool);
-    phase('node namespace and safety routes made');
     const kubeconfig = kubeconfigFile(paths);
     writeKubeconfig(kubeconfig, sandboxKubeconfig(api));
     report({ url: api.url, kubeconfig });
     const clients = makeClients(kubeConfigFor({ url: api.url, caCertPem: api.caCertPem, token: api.tokens.admin }));
+    // The demo objects go in while the node is built and its agent starts: the informers list whatever is there.
+    const demo = createDemo(clients).then(() => phase('demo objects created'));
+    demo.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+    await setupHost(paths, journal, execTool);
+    phase('node namespace and safety routes made');
     agent = new NodeAgent({
       paths,
       clients,
@@ -129,8 +132,7 @@ async function main(): Promise<void> {
     });
     await agent.start();
     phase('node agent started');
-    await createDemo(clients);
-    phase('demo objects created');
+    await demo;
     const a = agent;
     const deadline = Date.now() + 80_000;
     while (!(demoReady(a) && (await dnsAnswersInPod(paths, a)))) {
