@@ -215,6 +215,13 @@ rootTest('cluster names resolve as from a pod in demo; other names exactly as be
   // Not a cluster name: answered by the laptop's own DNS, exactly as before connect.
   t.is((await onLaptop('dig', ['+short', 'www.example.com'])).stdout.trim(), '203.0.113.8');
   t.is((await onLaptop('dig', ['+short', 'example.dev'])).stdout.trim(), '203.0.113.7');
+  // And devnet can say why, against the live session.
+  const why = await devnet('dns', 'test', 'hello.demo');
+  t.is(why.code, 0, why.stderr);
+  t.regex(why.stdout, /hello\.demo\.svc\.cluster\.local/);
+  const notOurs = await devnet('dns', 'test', 'example.dev');
+  t.is(notOurs.code, 0, notOurs.stderr);
+  t.regex(notOurs.stdout, /system|upstream|not.*cluster/i);
 });
 
 rootTest('deleting the gateway pod: new requests succeed again within 15 s without user action', async (t) => {

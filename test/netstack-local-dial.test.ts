@@ -4,7 +4,7 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import test from 'ava';
-import { LocalDial, rejectReasonFor } from '../src/daemon/local-dial.ts';
+import { LocalDial } from '../src/daemon/local-dial.ts';
 import type { Flow, RejectReason, StackDatagrams, StackStream, StreamChannel } from '../src/netstack/upstream.ts';
 
 const flow = (port: number, protocol: Flow['protocol'] = 'tcp'): Flow => ({
@@ -113,17 +113,6 @@ test('local-dial: a closed port is rejected as refused, a resolver veto as forbi
   dial.openStream(flow(1), vetoed);
   t.is(vetoed.rejected, 'forbidden');
   dial.close();
-});
-
-test('local-dial: socket errors map to the gateway reject reasons', (t) => {
-  t.is(rejectReasonFor('ECONNREFUSED'), 'refused');
-  t.is(rejectReasonFor('ETIMEDOUT'), 'timeout');
-  t.is(rejectReasonFor('EHOSTUNREACH'), 'unreachable');
-  t.is(rejectReasonFor('EADDRNOTAVAIL'), 'unreachable');
-  t.is(rejectReasonFor('EACCES'), 'forbidden');
-  t.is(rejectReasonFor('EMFILE'), 'limit');
-  t.is(rejectReasonFor('EINVAL'), 'invalid');
-  t.is(rejectReasonFor(undefined), 'unreachable');
 });
 
 test('local-dial: UDP flows keep datagram boundaries; ICMP is refused as forbidden', async (t) => {

@@ -8,12 +8,12 @@ import * as net from 'node:net';
 import type {
   DatagramChannel,
   Flow,
-  RejectReason,
   StackDatagrams,
   StackStream,
   StreamChannel,
   Upstream,
 } from '../netstack/upstream.ts';
+import { rejectReasonFor } from '../tunnel/reject.ts';
 
 /** DialTarget is where a flow is dialed on this machine. */
 export interface DialTarget {
@@ -36,29 +36,6 @@ export interface LocalDialStats {
   streamsOpened: number;
   streamsRejected: number;
   datagramFlows: number;
-}
-
-/** rejectReasonFor maps a socket error code to the reason an open failed (the gateway's table in docs/protocol.md). */
-export function rejectReasonFor(code: string | undefined): RejectReason {
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'refused';
-    case 'ETIMEDOUT':
-      return 'timeout';
-    case 'EACCES':
-    case 'EPERM':
-      return 'forbidden';
-    case 'EMFILE':
-    case 'ENFILE':
-    case 'ENOBUFS':
-    case 'ENOMEM':
-      return 'limit';
-    case 'EINVAL':
-    case 'EAFNOSUPPORT':
-      return 'invalid';
-    default:
-      return 'unreachable';
-  }
 }
 
 /** LocalDial dials flows as local sockets. */

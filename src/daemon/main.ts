@@ -64,6 +64,7 @@ async function main(): Promise<void> {
         return session.status();
       },
       status: async () => session?.status() ?? { connected: false },
+      dnsContext: async () => session?.dnsContext() ?? null,
       version: async () => ({ version: VERSION, gateway: session?.status().gateway?.version ?? null }),
       quit: async () => {
         setImmediate(() => void quit('devnet quit'));

@@ -3,33 +3,12 @@
 import { type BlockList, isIP, Socket, type SocketConstructorOpts } from 'node:net';
 import type { RejectReason } from '../tunnel/index.ts';
 import { DEFAULT_DIAL_TIMEOUT_MS, MAX_DIAL_TIMEOUT_MS } from '../tunnel/limits.ts';
+import { rejectReasonFor } from '../tunnel/reject.ts';
+
+export { rejectReasonFor };
 
 /** DialResult is a connected socket or why there is none. */
 export type DialResult = { ok: true; socket: Socket } | { ok: false; reason: RejectReason; message: string };
-
-/** rejectReasonFor maps a socket errno to the OPEN_REJECT reason the opener sees. */
-export function rejectReasonFor(code: string | undefined): RejectReason {
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'refused';
-    case 'ETIMEDOUT':
-      return 'timeout';
-    case 'EACCES':
-    case 'EPERM':
-      return 'forbidden';
-    case 'EMFILE':
-    case 'ENFILE':
-    case 'ENOBUFS':
-    case 'ENOMEM':
-      return 'limit';
-    case 'EINVAL':
-    case 'EAFNOSUPPORT':
-      return 'invalid';
-    default:
-      // EHOSTUNREACH, ENETUNREACH, ENETDOWN, EHOSTDOWN, EADDRNOTAVAIL, ...
-      return 'unreachable';
-  }
-}
 
 /** checkDestination validates an OPEN's destination against the policy; undefined when it may be dialled. */
 export function checkDestination(
