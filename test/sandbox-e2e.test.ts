@@ -299,6 +299,11 @@ rootTest(
       'net.ipv4.ping_group_range',
     );
     t.regex(sysctl.stdout, /^65532\s+65532$/m, 'the pod sysctl is set in its network namespace');
+    const log = readFileSync(
+      join(env.DEVNET_SANDBOX_RUN as string, 'pods', 'devnet', pod, 'containers', 'gateway.log'),
+      'utf8',
+    );
+    t.regex(log, /tunnel listener ready/, "the container's output is in its log file");
     await kubectl('delete', '-f', manifest);
   },
 );

@@ -14,7 +14,7 @@ import {
 } from '../sandbox/constants.ts';
 import { execTool } from '../sandbox/exec.ts';
 import { sandboxPaths } from '../sandbox/paths.ts';
-import { kubeconfigFile } from '../sandbox/supervisor.ts';
+import { kubeconfigFile } from '../sandbox/supervisor-status.ts';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 

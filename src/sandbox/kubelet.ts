@@ -26,7 +26,6 @@ import { podStatus } from './pod-status.ts';
 import { containerSecurity } from './security.ts';
 
 const RUNNER = join(import.meta.dirname, 'runner.ts');
-const CONFIG_RETRY_MS = 250;
 
 /** PodRecord is the kubelet's state for one pod it runs. */
 interface PodRecord {
@@ -300,7 +299,7 @@ export class Kubelet {
           this.#pods.delete(uid);
           this.#d.resync();
         }
-      }, CONFIG_RETRY_MS);
+      }, err.retryMs);
       return undefined;
     }
   }
@@ -320,7 +319,7 @@ export class Kubelet {
       return token ? { token, caCrt: this.#d.api.caCertPem, namespace } : undefined;
     } catch (err) {
       // A new namespace's `default` ServiceAccount may not exist yet: wait for the controller, like admission would.
-      if (apiErrorCode(err) === 404) throw new ConfigError(`serviceaccount "${name}" not found`);
+      if (apiErrorCode(err) === 404) throw new ConfigError(`serviceaccount "${name}" not found`, 100);
       throw err;
     }
   }
@@ -341,6 +340,7 @@ export class Kubelet {
       name: rec.name,
       podIP: net.ip,
       socketPath: join(dir, 'portforward.sock'),
+      logDir: dir,
       restartPolicy: (pod.spec?.restartPolicy as PodPlan['restartPolicy']) ?? 'Always',
       containers,
       ...(serviceAccount ? { serviceAccount } : {}),

@@ -37,6 +37,8 @@ export interface PodPlan {
   podIP: string;
   /** socketPath is the port-forward shim's unix socket. */
   socketPath: string;
+  /** logDir receives each container's stdout and stderr as `containers/<container>.log` (what `kubectl logs` would show). */
+  logDir?: string;
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
   containers: ContainerPlan[];
   /** serviceAccount is mounted at /var/run/secrets/kubernetes.io/serviceaccount (absent: automount disabled or no token). */
