@@ -20,6 +20,9 @@ const ORIGINAL_RESOLV = '# the laptop before devnet\nnameserver 192.0.2.53\nsear
 let sandboxEnv: NodeJS.ProcessEnv = {};
 let laptopEnv: NodeJS.ProcessEnv = {};
 let laptop: Netns | undefined;
+let laptop2: Netns | undefined;
+let laptop2Env: NodeJS.ProcessEnv = {};
+let apiPort = 0;
 const children: ChildProcess[] = [];
 let laptopBefore: Record<string, string> = {};
 
@@ -50,6 +53,8 @@ const kubectl = async (...args: string[]) =>
 const onLaptop = (cmd: string, args: string[], timeout?: number) =>
   run('ip', ['netns', 'exec', (laptop as Netns).name, cmd, ...args], laptopEnv, timeout);
 const devnet = (...args: string[]) => onLaptop(process.execPath, [bin, ...args], 90_000);
+const onLaptop2 = (cmd: string, args: string[], timeout?: number) =>
+  run('ip', ['netns', 'exec', (laptop2 as Netns).name, cmd, ...args], laptop2Env, timeout);
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -81,6 +86,7 @@ async function laptopSnapshot(): Promise<Record<string, string>> {
 test.before(async () => {
   if (!isRoot) return;
   const port = await freePort();
+  apiPort = port;
   sandboxEnv = {
     ...process.env,
     DEVNET_SANDBOX_STATE: join(dir, 'sandbox-state'),
@@ -130,10 +136,12 @@ test.before(async () => {
 test.after.always(async () => {
   if (!isRoot) return;
   if (laptop) await devnet('quit');
+  if (laptop2) await onLaptop2(process.execPath, [bin, 'quit']);
   // Whatever survived a failed test: this test's devnet processes are found by their run dir.
   await run('pkill', ['-9', '-f', join(dir, 'devnet-run')], process.env);
   for (const c of children) c.kill('SIGKILL');
   if (laptop) rmSync(`/etc/netns/${laptop.name}`, { recursive: true, force: true });
+  if (laptop2) rmSync(`/etc/netns/${laptop2.name}`, { recursive: true, force: true });
   await deleteAllNetns();
   await sandbox('down');
   rmSync(dir, { recursive: true, force: true });
@@ -207,6 +215,13 @@ rootTest('cluster names resolve as from a pod in demo; other names exactly as be
   // Not a cluster name: answered by the laptop's own DNS, exactly as before connect.
   t.is((await onLaptop('dig', ['+short', 'www.example.com'])).stdout.trim(), '203.0.113.8');
   t.is((await onLaptop('dig', ['+short', 'example.dev'])).stdout.trim(), '203.0.113.7');
+  // And devnet can say why, against the live session.
+  const why = await devnet('dns', 'test', 'hello.demo');
+  t.is(why.code, 0, why.stderr);
+  t.regex(why.stdout, /hello\.demo\.svc\.cluster\.local/);
+  const notOurs = await devnet('dns', 'test', 'example.dev');
+  t.is(notOurs.code, 0, notOurs.stderr);
+  t.regex(notOurs.stdout, /system|upstream|not.*cluster/i);
 });
 
 rootTest('deleting the gateway pod: new requests succeed again within 15 s without user action', async (t) => {
@@ -235,5 +250,84 @@ rootTest('kill -9 of every devnet process, then any devnet command: the laptop i
   const s = await devnet('status');
   t.is(s.code, 0, s.stderr);
   if (s.stderr) t.log(s.stderr.trim());
+  t.deepEqual(await laptopSnapshot(), laptopBefore);
+});
+
+rootTest('devnet gateway status and version report the installed gateway', async (t) => {
+  const st = JSON.parse((await devnet('gateway', 'status', '--context', 'devnet-sandbox', '-o', 'json')).stdout);
+  t.true(st.installed);
+  t.true(st.upToDate);
+  t.true(st.pods.some((p: { ready: boolean }) => p.ready));
+  t.regex((await devnet('gateway', 'manifest')).stdout, /kind: Deployment/);
+});
+
+rootTest('the restricted developer connects with the gateway in namespace dev', async (t) => {
+  const c = await devnet(
+    'connect',
+    '--context',
+    'devnet-sandbox-dev',
+    '--gateway-namespace',
+    'dev',
+    '-n',
+    'dev',
+    '--dns-mode',
+    'none',
+  );
+  t.is(c.code, 0, c.stderr);
+  const s = JSON.parse((await devnet('status', '-o', 'json')).stdout);
+  t.is(s.gateway.namespace, 'dev');
+  const { ip } = await hello();
+  t.regex((await onLaptop('curl', ['-s', '--max-time', '5', `http://${ip}`])).stdout, /^hello from hello-/);
+  t.is((await devnet('quit')).code, 0);
+  t.deepEqual(await laptopSnapshot(), laptopBefore);
+});
+
+rootTest('two laptops share one gateway, each with its own session', async (t) => {
+  laptop2 = await Netns.create('laptop2');
+  mkdirSync(`/etc/netns/${laptop2.name}`, { recursive: true });
+  writeFileSync(`/etc/netns/${laptop2.name}/resolv.conf`, ORIGINAL_RESOLV);
+  background('ip', [
+    'netns',
+    'exec',
+    laptop2.name,
+    'socat',
+    `TCP-LISTEN:${apiPort},bind=127.0.0.1,fork,reuseaddr`,
+    `UNIX-CONNECT:${join(dir, 'api.sock')}`,
+  ]);
+  laptop2Env = { ...laptopEnv, DEVNET_RUN_DIR: join(dir, 'devnet2-run'), DEVNET_STATE_DIR: join(dir, 'devnet2-state') };
+  await new Promise((r) => setTimeout(r, 300));
+  const [a, b] = await Promise.all([
+    devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'none'),
+    onLaptop2(
+      process.execPath,
+      [bin, 'connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'none'],
+      90_000,
+    ),
+  ]);
+  t.is(a.code, 0, a.stderr);
+  t.is(b.code, 0, b.stderr);
+  const { ip } = await hello();
+  const [ra, rb] = await Promise.all([
+    onLaptop('curl', ['-s', '--max-time', '5', `http://${ip}`]),
+    onLaptop2('curl', ['-s', '--max-time', '5', `http://${ip}`]),
+  ]);
+  t.regex(ra.stdout, /^hello from hello-/);
+  t.regex(rb.stdout, /^hello from hello-/);
+  const sa = JSON.parse((await devnet('status', '-o', 'json')).stdout);
+  const sb = JSON.parse((await onLaptop2(process.execPath, [bin, 'status', '-o', 'json'])).stdout);
+  t.is(sa.gateway.pod, sb.gateway.pod, 'one gateway');
+  t.is((await onLaptop2(process.execPath, [bin, 'quit'])).code, 0);
+  // The other laptop is unaffected by its neighbour leaving.
+  t.regex((await onLaptop('curl', ['-s', '--max-time', '5', `http://${ip}`])).stdout, /^hello from hello-/);
+  t.is((await devnet('quit')).code, 0);
+});
+
+rootTest('kill -9 of the helper alone: the session goes down and the next command repairs', async (t) => {
+  const c = await devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'resolvconf');
+  t.is(c.code, 0, c.stderr);
+  await run('pkill', ['-9', '-f', `${join(dir, 'devnet-run')}/helper.sock`], process.env);
+  await new Promise((r) => setTimeout(r, 1000));
+  const s = await devnet('status');
+  t.is(s.code, 0, s.stderr);
   t.deepEqual(await laptopSnapshot(), laptopBefore);
 });

@@ -1,10 +1,13 @@
 // devnet's CLI: wires one file per verb (cli/<verb>.ts) into commander and
 // turns errors into messages that say what happened and what to do.
 import { Command, CommanderError } from 'commander';
+import type { ExplainContext } from '../dns/explain.ts';
 import { asDevnetError, exitCodeFor } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { registerConnect } from './connect.ts';
 import { registerDns } from './dns.ts';
+import { registerGateway } from './gateway.ts';
+import { connectDaemon, pathsFor } from './launch.ts';
 import { registerQuit } from './quit.ts';
 import { registerSandbox } from './sandbox.ts';
 import { registerStatus } from './status.ts';
@@ -19,7 +22,16 @@ const program = new Command('devnet')
 registerConnect(program);
 registerStatus(program);
 registerQuit(program);
-registerDns(program);
+registerDns(program, async () => {
+  const client = await connectDaemon(pathsFor()).catch(() => undefined);
+  if (!client) return undefined;
+  try {
+    return (await client.call<ExplainContext | null>('dnsContext')) ?? undefined;
+  } finally {
+    client.close();
+  }
+});
+registerGateway(program);
 registerVersion(program);
 registerSandbox(program);
 

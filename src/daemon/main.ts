@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   if (!values.socket || !values.helper || !values['fd-socket']) {
     throw new Error('usage: daemon --socket PATH --helper PATH --fd-socket PATH');
   }
-  const helper = await HelperClient.connect(values.helper);
+  const helper = await HelperClient.connect(values.helper, 15_000);
   let session: ConnectSession | undefined;
   let connecting = false;
   let quitting = false;
@@ -64,6 +64,7 @@ async function main(): Promise<void> {
         return session.status();
       },
       status: async () => session?.status() ?? { connected: false },
+      dnsContext: async () => session?.dnsContext() ?? null,
       version: async () => ({ version: VERSION, gateway: session?.status().gateway?.version ?? null }),
       quit: async () => {
         setImmediate(() => void quit('devnet quit'));

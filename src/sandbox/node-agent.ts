@@ -7,6 +7,7 @@ import type {
   V1Deployment,
   V1EndpointSlice,
   V1Endpoints,
+  V1Namespace,
   V1Node,
   V1Pod,
   V1Service,
@@ -14,7 +15,8 @@ import type {
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { VERSION } from '../version.ts';
-import { CLUSTER_DNS_IP, NODE_IP, NODE_NAME, NODE_POD_CIDR } from './constants.ts';
+import { relayToApiServer } from './api-service.ts';
+import { CLUSTER_DNS_IP, KUBERNETES_SERVICE_IP, NODE_IP, NODE_NAME, NODE_POD_CIDR } from './constants.ts';
 import { type ClusterState, ControllerManager } from './controllers/manager.ts';
 import { ClusterDns } from './dns/server.ts';
 import { Zone } from './dns/zone.ts';
@@ -26,6 +28,9 @@ import { Kubelet } from './kubelet.ts';
 import { bindInNetns } from './netns-sockets.ts';
 import { nodeNetns, type SandboxPaths } from './paths.ts';
 
+/** RESYNC_MS is how often the agent makes a pass without any event. */
+const RESYNC_MS = 5000;
+
 /** NodeAgentDeps are what the node agent needs. */
 export interface NodeAgentDeps {
   paths: SandboxPaths;
@@ -34,6 +39,8 @@ export interface NodeAgentDeps {
   exec: Exec;
   logger: Logger;
   checkout: string;
+  /** api is the API server's address on the host, for the `kubernetes` Service relay. */
+  api: { host: string; port: number; caCertPem: string };
 }
 
 /** nodeObject is the sandbox's Node, Ready, with its podCIDR. */
@@ -95,6 +102,8 @@ export class NodeAgent {
   #endpoints?: Cache<V1Endpoints>;
   #deployments?: Cache<V1Deployment>;
   #statefulsets?: Cache<V1StatefulSet>;
+  #namespaces?: Cache<V1Namespace>;
+  #stopRelay?: () => void;
   #kubelet: Kubelet;
   #controllers: ControllerManager;
   #proxy: KubeProxy;
@@ -103,10 +112,15 @@ export class NodeAgent {
   #again = false;
   #closed = false;
   #started = false;
+  #resync?: NodeJS.Timeout;
 
   constructor(deps: NodeAgentDeps) {
     this.#d = deps;
-    this.#kubelet = new Kubelet({ ...deps, getPod: (ns, name) => this.#pods?.get(name, ns) });
+    this.#kubelet = new Kubelet({
+      ...deps,
+      getPod: (ns, name) => this.#pods?.get(name, ns),
+      resync: () => this.#kick(),
+    });
     this.#controllers = new ControllerManager(deps.clients, deps.logger.child({ component: 'controllers' }));
     this.#proxy = new KubeProxy(nodeNetns(deps.paths), deps.exec);
   }
@@ -114,38 +128,54 @@ export class NodeAgent {
   /** start registers the node, opens DNS in the node namespace and starts the informers. */
   async start(): Promise<void> {
     const { core, apps, discovery, kc } = this.#d.clients;
-    await core.createNode({ body: nodeObject() }).catch((err: unknown) => {
-      if ((err as { code?: number }).code !== 409) throw err;
-    });
-    const { udp, tcp } = await bindInNetns(nodeNetns(this.#d.paths), CLUSTER_DNS_IP, 53);
-    this.#dns = new ClusterDns(udp, tcp, new Zone([], [], []), this.#d.logger.child({ component: 'dns' }));
+    const node = nodeNetns(this.#d.paths);
+    const [, dns, apiService] = await Promise.all([
+      core.createNode({ body: nodeObject() }).catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 409) throw err;
+      }),
+      bindInNetns(node, CLUSTER_DNS_IP, 53),
+      bindInNetns(node, KUBERNETES_SERVICE_IP, 443, true),
+    ]);
+    this.#dns = new ClusterDns(dns.udp, dns.tcp, new Zone([], [], []), this.#d.logger.child({ component: 'dns' }));
+    this.#stopRelay = relayToApiServer(apiService.tcp, this.#d.api.host, this.#d.api.port);
     const log = this.#d.logger.child({ component: 'informer' });
     const kick = () => this.#kick();
     const track = <T>(c: Cache<T & object>) => {
       this.#caches.push(c as unknown as Cache<never>);
       return c;
     };
-    [this.#pods, this.#services, this.#slices, this.#endpoints, this.#deployments, this.#statefulsets] =
-      await Promise.all([
-        startInformer(kc, '/api/v1/pods', () => core.listPodForAllNamespaces(), kick, log).then(track),
-        startInformer(kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), kick, log).then(track),
-        startInformer(
-          kc,
-          '/apis/discovery.k8s.io/v1/endpointslices',
-          () => discovery.listEndpointSliceForAllNamespaces(),
-          kick,
-          log,
-        ).then(track),
-        startInformer(kc, '/api/v1/endpoints', () => core.listEndpointsForAllNamespaces(), kick, log).then(track),
-        startInformer(kc, '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces(), kick, log).then(
-          track,
-        ),
-        startInformer(kc, '/apis/apps/v1/statefulsets', () => apps.listStatefulSetForAllNamespaces(), kick, log).then(
-          track,
-        ),
-      ]);
+    [
+      this.#pods,
+      this.#services,
+      this.#slices,
+      this.#endpoints,
+      this.#deployments,
+      this.#statefulsets,
+      this.#namespaces,
+    ] = await Promise.all([
+      startInformer(kc, '/api/v1/pods', () => core.listPodForAllNamespaces(), kick, log).then(track),
+      startInformer(kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), kick, log).then(track),
+      startInformer(
+        kc,
+        '/apis/discovery.k8s.io/v1/endpointslices',
+        () => discovery.listEndpointSliceForAllNamespaces(),
+        kick,
+        log,
+      ).then(track),
+      startInformer(kc, '/api/v1/endpoints', () => core.listEndpointsForAllNamespaces(), kick, log).then(track),
+      startInformer(kc, '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces(), kick, log).then(
+        track,
+      ),
+      startInformer(kc, '/apis/apps/v1/statefulsets', () => apps.listStatefulSetForAllNamespaces(), kick, log).then(
+        track,
+      ),
+      startInformer(kc, '/api/v1/namespaces', () => core.listNamespace(), kick, log).then(track),
+    ]);
     this.#started = true;
     this.#kick();
+    // A periodic pass, like the controllers' resync period: retries failed writes and kube-proxy applies without waiting for an event.
+    this.#resync = setInterval(() => this.#kick(), RESYNC_MS);
+    this.#resync.unref();
   }
 
   /** state is the current snapshot of the caches. */
@@ -157,6 +187,7 @@ export class NodeAgent {
       endpoints: [...(this.#endpoints?.list() ?? [])],
       deployments: [...(this.#deployments?.list() ?? [])],
       statefulsets: [...(this.#statefulsets?.list() ?? [])],
+      namespaces: [...(this.#namespaces?.list() ?? [])],
     };
   }
 
@@ -201,8 +232,10 @@ export class NodeAgent {
   /** close stops informers, pods and DNS. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#resync);
     await Promise.all(this.#caches.map((c) => c.stop().catch(() => undefined)));
     await this.#kubelet.close();
     this.#dns?.close();
+    this.#stopRelay?.();
   }
 }
