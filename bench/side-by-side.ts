@@ -59,6 +59,7 @@ const doc: BenchDocument = {
   results: {},
   devnet: {},
   skipped: {},
+  notes: {},
 };
 
 const cleanup = new Cleanup();
@@ -117,9 +118,16 @@ async function main(): Promise<void> {
       await lab.waitReachable();
       log(`${path}: measuring (route to the pod via ${via})`);
       doc.results[path] = roundFigures(
-        await measurePath(lab, budget, (figure, why) => {
-          doc.skipped[`${path}.${figure}`] = why;
-        }),
+        await measurePath(
+          lab,
+          budget,
+          (figure, why) => {
+            doc.skipped[`${path}.${figure}`] = why;
+          },
+          (figure, what) => {
+            doc.notes[`${path}.${figure}`] = what;
+          },
+        ),
       );
       if (path === devnetExtrasOn) {
         // A fresh session, so that thousands of connections just closed by the

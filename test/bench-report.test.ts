@@ -93,6 +93,7 @@ test('the table lists measured paths, says why others were not, and the devnet f
     },
     devnet: { idle_conn_kib: 7.71, dns_cached_p50_us: 165, dns_qps: 27020 },
     skipped: { sshuttle: 'missing sshuttle', 'openvpn.rtt_p50_us': 'sockperf: timeout' },
+    notes: { 'direct.conn_per_s': '1 failed attempt(s), median of 3 runs; first: conn-rate: exit 1' },
   };
   t.deepEqual(doc.results.direct, {
     tcp_up_gbps: 15.333,
@@ -108,4 +109,5 @@ test('the table lists measured paths, says why others were not, and the devnet f
   t.notRegex(table, /wireguard-go/);
   t.regex(table, /7\.7 KiB each/);
   t.regex(table, /not measured: openvpn\.rtt_p50_us: sockperf: timeout/);
+  t.regex(table, /note: direct\.conn_per_s: 1 failed attempt/);
 });

@@ -1,7 +1,7 @@
 // New TCP connections per second, as a user's client makes them: connect,
 // send one request byte, read the echoed reply, close — `concurrency` loops
 // for `seconds`, against an echo server (RFC 862). Run inside the laptop's
-// network namespace by bench/sandbox.ts; prints one JSON line
+// network namespace by bench/side-by-side.ts; prints one JSON line
 // {"connections":n,"errors":n,"seconds":s,"per_s":n}. Every connection has
 // a 3 s deadline, so the run always ends.
 import { connect } from 'node:net';

@@ -2,7 +2,7 @@
 // at most 256 handshakes in flight, proves each one end to end with a one-byte
 // echo, prints {"open":n,"errors":n,"ms":n} once all are up, then holds them
 // until stdin closes (or 60 s pass) and exits. Run inside the laptop's network
-// namespace by bench/sandbox.ts, which meanwhile reads the daemon's memory.
+// namespace by bench/side-by-side.ts, which meanwhile reads the daemon's memory.
 import { connect, type Socket } from 'node:net';
 
 const [host, portArg, countArg] = process.argv.slice(2);

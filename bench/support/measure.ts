@@ -21,23 +21,40 @@ export interface Budget {
 
 const script = (name: string) => join(import.meta.dirname, name);
 
-/** measurePath takes a path's figures; a figure that fails is left out and its reason reported. */
+/**
+ * measurePath takes a path's figures. A failed run is retried once; a figure
+ * whose runs all fail is left out (skip), one with some failed runs is the
+ * median of the rest and says so (note).
+ */
 export async function measurePath(
   lab: Lab,
   b: Budget,
   skip: (figure: string, why: string) => void,
+  note: (figure: string, what: string) => void,
 ): Promise<PathFigures> {
   const f: PathFigures = {};
   const take = async (names: (keyof PathFigures)[], one: () => Promise<number[]>) => {
     const samples: number[][] = names.map(() => []);
-    try {
-      for (let i = 0; i < b.runs; i++) {
-        const v = await one();
-        for (const [k, x] of v.entries()) samples[k]?.push(x);
+    const failures: string[] = [];
+    for (let i = 0; i < b.runs; i++) {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          const v = await one();
+          for (const [k, x] of v.entries()) samples[k]?.push(x);
+          break;
+        } catch (err) {
+          failures.push((err as Error).message.split('\n')[0] ?? '');
+        }
       }
-      for (const [k, n] of names.entries()) f[n] = median(samples[k] ?? []);
-    } catch (err) {
-      for (const n of names) skip(n, (err as Error).message.split('\n')[0] ?? '');
+    }
+    for (const [k, n] of names.entries()) {
+      const got = samples[k] ?? [];
+      if (got.length === 0) skip(n, failures[0] ?? 'no result');
+      else {
+        f[n] = median(got);
+        if (failures.length > 0)
+          note(n, `${failures.length} failed attempt(s), median of ${got.length} runs; first: ${failures[0]}`);
+      }
     }
   };
   const t = String(b.seconds);

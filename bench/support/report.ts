@@ -30,6 +30,8 @@ export interface BenchDocument {
   devnet: DevnetFigures;
   /** skipped says why a path (or a figure, as "path.figure") was not measured. */
   skipped: Record<string, string>;
+  /** notes record retried or failed runs behind a figure that was measured ("path.figure"). */
+  notes: Record<string, string>;
 }
 
 /** parsePaths reads `--only a,b`; unknown names are an error naming the valid ones. */
@@ -140,7 +142,8 @@ export function formatTable(doc: BenchDocument): string {
   const notes = Object.entries(doc.skipped)
     .filter(([k]) => k.includes('.'))
     .map(([k, v]) => `not measured: ${k}: ${v}`);
-  return [...lines, '', ...(extra.length ? [`devnet: ${extra.join('; ')}`] : []), ...notes].join('\n');
+  const retried = Object.entries(doc.notes).map(([k, v]) => `note: ${k}: ${v}`);
+  return [...lines, '', ...(extra.length ? [`devnet: ${extra.join('; ')}`] : []), ...notes, ...retried].join('\n');
 }
 
 /** round keeps figures readable in JSON (3 significant decimals for Gbit/s, whole µs and counts otherwise). */
