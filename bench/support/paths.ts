@@ -2,7 +2,8 @@
 // benchmark pod, as PERFORMANCE.md describes the peers' setups. A setup
 // registers its undo steps with the Cleanup it is given and returns the
 // device the laptop's route to the pod must use (checked with `ip route get`
-// by the caller; '' for sshuttle, which redirects with iptables instead).
+// by the caller; for sshuttle the veth to a gateway that forwards nothing,
+// since sshuttle redirects with iptables after routing).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cleanup, DEVNET_BIN, LAB, type Lab, must, run, stop } from './lab.ts';
@@ -12,7 +13,7 @@ import type { PathName } from './report.ts';
 const DIRECT_LISTEN_PORT = 8302;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** PathSetup makes one path; it returns the laptop's expected route device to the pod ('' for none). */
+/** PathSetup makes one path; it returns the laptop's expected route device to the pod. */
 export type PathSetup = (lab: Lab, c: Cleanup, log: (s: string) => void) => Promise<string>;
 
 /** Interface names of ours, unique per bench process (the WireGuard UAPI directory is shared). */
@@ -48,7 +49,7 @@ interface GatewayPod {
   status: { podIP?: string; conditions?: { type: string; status: string }[] };
 }
 
-/** gatewayPodIp waits for exactly one Ready gateway pod started with --direct-listen and returns its IP. */
+/** directGatewayIp waits for exactly one Ready gateway pod started with --direct-listen and returns its IP. */
 async function directGatewayIp(lab: Lab, timeoutMs = 60_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let seen = '';
@@ -82,14 +83,11 @@ async function directGatewayIp(lab: Lab, timeoutMs = 60_000): Promise<string> {
  * devnet leaves that /32 out of its own routes (--never-proxy).
  */
 const devnetDirect: PathSetup = async (lab, c, log) => {
-  const installed = await run(
-    'kubectl',
-    ['--context', 'devnet-sandbox', 'get', 'deploy', '-n', 'devnet', 'devnet-gateway'],
-    {
-      env: lab.sandboxEnv,
-    },
+  const installed = await lab.kubectl(['get', 'deploy', '-n', 'devnet', 'devnet-gateway']).then(
+    () => true,
+    () => false,
   );
-  if (installed.code !== 0) {
+  if (!installed) {
     log('installing the gateway (a port-forward connect and quit)');
     const once = new Cleanup();
     await devnetConnect(lab, once, []);
@@ -160,27 +158,24 @@ const linkExists = (ns: string, dev: string) => run('ip', ['-n', ns, 'link', 'sh
  * carrier socket on both ends (without it OpenVPN's TCP mode is 4× slower,
  * PERFORMANCE.md), the pod route on the client's tunnel.
  */
-const openvpn: PathSetup = async (lab, c, log) => {
+const openvpn: PathSetup = async (lab, c) => {
   const dir = join(lab.work, 'openvpn');
   await must('mkdir', ['-p', dir]);
   const serverFp = await selfSigned(dir, 'server');
   const clientFp = await selfSigned(dir, 'client');
   const sdev = ifname('ovs');
   const cdev = ifname('ovc');
-  const common = [
-    'dev-type tun',
-    'proto',
-    'port 1194',
-    'dh none',
-    'data-ciphers AES-256-GCM',
-    'socket-flags TCP_NODELAY',
-    'verb 3',
-  ];
   const conf = (role: 'server' | 'client') => {
-    const lines = common.map((l) => (l === 'proto' ? `proto tcp-${role}` : l));
     return [
-      ...lines,
+      'dev-type tun',
+      `proto tcp-${role}`,
+      'port 1194',
+      'dh none',
+      'data-ciphers AES-256-GCM',
+      'socket-flags TCP_NODELAY',
+      'verb 3',
       `dev ${role === 'server' ? sdev : cdev}`,
+      `log ${join(dir, `${role}.log`)}`,
       `tls-${role}`,
       `cert ${join(dir, `${role}.crt`)}`,
       `key ${join(dir, `${role}.key`)}`,
@@ -212,8 +207,8 @@ const openvpn: PathSetup = async (lab, c, log) => {
   ]);
   c.add('openvpn client', () => stop(client));
   await waitFor('openvpn tunnel', async () => (await lab.routeToPod()) === cdev, 30_000).catch((err) => {
-    log(readFileSync(join(dir, 'client.conf'), 'utf8'));
-    throw err;
+    const said = readFileSync(join(dir, 'client.log'), 'utf8').trim().split('\n').slice(-3).join(' | ');
+    throw new Error(`${(err as Error).message}; openvpn client log: ${said}`);
   });
   return cdev;
 };
