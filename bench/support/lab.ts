@@ -148,27 +148,41 @@ function sandboxEnv(work: string, pid: number, port: number): NodeJS.ProcessEnv 
   };
 }
 
+/** killNetnsPids kills, by pid, every process running in one of the bench's own namespaces. */
+export async function killNetnsPids(ns: string): Promise<void> {
+  for (const pid of (await run('ip', ['netns', 'pids', ns])).stdout.split('\n').filter(Boolean)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /**
- * sweepStale removes what benches killed outright left behind: their sandbox
- * (through `sandbox down`, which also removes its host routes), devnet
- * processes started from their run dir, and namespaces named dnt-<dead pid>-bn*.
+ * sweepStale removes what benches killed outright left behind: the processes
+ * in their namespaces (devnet's helper and daemon, the pod's servers), their
+ * laptop and gateway namespaces (dnt-<dead pid>-bnlap/bngw-*), then their
+ * sandbox through `sandbox down` (which also removes its host routes).
  */
 export async function sweepStale(log: (s: string) => void): Promise<void> {
+  for (const ns of (await run('ip', ['netns', 'list'])).stdout.split('\n')) {
+    const m = /^(dnt-(\d+)-(bnlap|bngw|bn)-\S+)/.exec(ns);
+    if (!m || pidAlive(Number(m[2]))) continue;
+    // Pods' namespaces too: the servers the bench started there with `sandbox exec` are not the sandbox's to stop.
+    await killNetnsPids(m[1] as string);
+    if (m[3] !== 'bn') await run('ip', ['netns', 'del', m[1] as string]);
+  }
   for (const name of readdirSync('/tmp')) {
     const m = /^devnet-bench-(\d+)$/.exec(name);
     if (!m || pidAlive(Number(m[1]))) continue;
     const work = `${WORK_PREFIX}${m[1]}`;
     log(`removing what bench ${m[1]} left behind`);
-    await run('pkill', ['-9', '-f', join(work, 'devnet-run')]);
     await run(process.execPath, [DEVNET_BIN, 'sandbox', 'down'], {
       env: sandboxEnv(work, Number(m[1]), 0),
       timeoutMs: 60_000,
     });
     rmSync(work, { recursive: true, force: true });
-  }
-  for (const ns of (await run('ip', ['netns', 'list'])).stdout.split('\n')) {
-    const m = /^(dnt-(\d+)-(?:bn|bnlap|bngw)-\S+)/.exec(ns);
-    if (m && !pidAlive(Number(m[2]))) await run('ip', ['netns', 'del', m[1] as string]);
   }
 }
 
@@ -246,8 +260,11 @@ export class Lab {
       DEVNET_STATE_DIR: join(this.work, 'devnet-state'),
       NO_COLOR: '1',
     };
-    // Whatever devnet processes survive a failed quit are found by their run dir.
-    this.cleanup.add('devnet processes', () => run('pkill', ['-9', '-f', join(this.work, 'devnet-run')]));
+    // Whatever survives a failed `devnet quit` (helper, daemon) runs in our namespaces: killed by pid.
+    this.cleanup.add('processes in our namespaces', async () => {
+      await killNetnsPids(this.laptop.name);
+      await killNetnsPids(this.gateway.name);
+    });
   }
 
   /** devnetSandbox runs `devnet sandbox ARGS` against this lab's sandbox. */

@@ -1,6 +1,7 @@
 // Taking the figures from the laptop namespace to the benchmark pod: each
 // figure is the median of `runs` short runs, every tool bounded by its own
 // duration flag and a `timeout` around it.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAB, type Lab, run } from './lab.ts';
 import {
@@ -105,9 +106,8 @@ export async function measurePath(
 }
 
 /** rssKib reads a process's resident set size. */
-async function rssKib(pid: number): Promise<number> {
-  const r = await run('cat', [`/proc/${pid}/status`]);
-  const m = /VmRSS:\s+(\d+) kB/.exec(r.stdout);
+function rssKib(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(m[1]);
 }
@@ -116,7 +116,12 @@ async function rssKib(pid: number): Promise<number> {
 async function daemonPid(lab: Lab): Promise<number> {
   const pids = (await run('ip', ['netns', 'pids', lab.laptop.name])).stdout.split('\n').filter(Boolean);
   for (const pid of pids) {
-    const cmd = (await run('cat', [`/proc/${pid}/cmdline`])).stdout.replace(/\0/g, ' ');
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue; // exited meanwhile
+    }
     if (/daemon\/main\.(ts|js)/.test(cmd)) return Number(pid);
   }
   throw new Error('devnet daemon not found in the laptop namespace');
@@ -138,7 +143,7 @@ export async function measureDevnet(
   const d: DevnetFigures = {};
   try {
     const pid = await daemonPid(lab);
-    const before = await rssKib(pid);
+    const before = rssKib(pid);
     const holder = await new Promise<{ open: number; errors: number; firstError?: string; rss: number }>(
       (resolve, reject) => {
         const child = lab.background(
@@ -161,13 +166,16 @@ export async function measureDevnet(
           reject(new Error('idle connections: no report within 90 s'));
         }, 90_000);
         let out = '';
+        let reported = false;
         child.stdout?.on('data', async (chunk: Buffer) => {
           out += chunk;
-          if (!out.includes('\n')) return;
+          if (reported || !out.includes('\n')) return;
+          reported = true;
           clearTimeout(timer);
           try {
+            // A moment for the daemon to settle (timers, buffers of the last handshakes).
             await new Promise((r) => setTimeout(r, 1000));
-            const rss = await rssKib(pid);
+            const rss = rssKib(pid);
             child.stdin?.end();
             resolve({ ...JSON.parse(out), rss });
           } catch (err) {
@@ -187,7 +195,7 @@ export async function measureDevnet(
     skip('devnet.idle_conn_kib', (err as Error).message);
   }
   const queries = join(lab.work, 'dns-queries.txt');
-  await run('sh', ['-c', `printf 'hello.demo.svc.cluster.local A\\n' > ${queries}`]);
+  writeFileSync(queries, 'hello.demo.svc.cluster.local A\n');
   const dnsperf = async (args: string[]) => {
     const r = await lab.onLaptop(
       'timeout',

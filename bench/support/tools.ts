@@ -68,7 +68,12 @@ export async function ensureTools(
   const still: string[] = [];
   for (const prog of absent) if (!(await has(prog))) still.push(prog);
   const common = still.filter((p) => COMMON.includes(p));
-  if (common.length > 0) throw new Error(`missing ${common.join(', ')}: ${APT_INSTALL}`);
+  if (common.length > 0) {
+    const kubectl = common.includes('kubectl')
+      ? '; kubectl is not a Debian package: install it from kubernetes.io'
+      : '';
+    throw new Error(`missing ${common.join(', ')}: ${APT_INSTALL}${kubectl}`);
+  }
   const missing: Partial<Record<PathName, string>> = {};
   for (const p of paths) {
     const lack = NEEDS[p].filter((prog) => still.includes(prog));
