@@ -12,7 +12,7 @@
 // The host's own routes and links are never touched (the sandbox adds and
 // removes its own `unreachable` routes).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { Netns, sh } from '../../test/support/netns.ts';
@@ -127,14 +127,14 @@ export async function must(
   return r.stdout;
 }
 
-const pidAlive = (pid: number) => {
+/** pidAlive says whether a process runs (a zombie, killed but not yet reaped, does not). */
+function pidAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
   }
-};
+}
 
 /** sandboxEnv is the environment that points the sandbox CLI and kubectl at one bench's sandbox. */
 function sandboxEnv(work: string, pid: number, port: number): NodeJS.ProcessEnv {
@@ -146,6 +146,37 @@ function sandboxEnv(work: string, pid: number, port: number): NodeJS.ProcessEnv 
     DEVNET_SANDBOX_PORT: String(port),
     KUBECONFIG: join(work, 'kubeconfig'),
   };
+}
+
+/** GROUPS_FILE (in the work dir) lists the process groups Lab.background started. */
+const GROUPS_FILE = 'process-groups.jsonl';
+
+/** killRecordedGroups kills the groups a dead bench recorded, each only if its leader still runs the same command. */
+function killRecordedGroups(file: string): void {
+  if (!existsSync(file)) return;
+  for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
+    const [pid, cmdline] = JSON.parse(line) as [number, string];
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0$/, '') === cmdline) process.kill(-pid, 'SIGKILL');
+    } catch {
+      // gone (or the pid now belongs to someone else's process, left alone)
+    }
+  }
+}
+
+/**
+ * killUsersOf kills, by pid, the processes whose command line names a dead
+ * bench's work dir (devnet's helper and daemon, the API relay): they outlive
+ * their namespaces when something else deleted those first.
+ */
+function killUsersOf(work: string): void {
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${work}/`)) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
 /** killNetnsPids kills, by pid, every process running in one of the bench's own namespaces. */
@@ -161,7 +192,8 @@ export async function killNetnsPids(ns: string): Promise<void> {
 
 /**
  * sweepStale removes what benches killed outright left behind: the processes
- * in their namespaces (devnet's helper and daemon, the pod's servers), their
+ * in their namespaces (devnet's helper and daemon, the pod's servers), the
+ * process groups they recorded, processes naming their work dir, their
  * laptop and gateway namespaces (dnt-<dead pid>-bnlap/bngw-*), then their
  * sandbox through `sandbox down` (which also removes its host routes).
  */
@@ -178,6 +210,8 @@ export async function sweepStale(log: (s: string) => void): Promise<void> {
     if (!m || pidAlive(Number(m[1]))) continue;
     const work = `${WORK_PREFIX}${m[1]}`;
     log(`removing what bench ${m[1]} left behind`);
+    killRecordedGroups(join(work, GROUPS_FILE));
+    killUsersOf(work);
     await run(process.execPath, [DEVNET_BIN, 'sandbox', 'down'], {
       env: sandboxEnv(work, Number(m[1]), 0),
       timeoutMs: 60_000,
@@ -301,6 +335,8 @@ export class Lab {
       env,
       detached: true,
     });
+    // For sweepStale(), should this bench be killed outright: group id and command line.
+    if (c.pid) appendFileSync(join(this.work, GROUPS_FILE), `${JSON.stringify([c.pid, [cmd, ...args].join('\0')])}\n`);
     c.stderr?.on('data', (d: Buffer) => {
       this.stderrTail = `${this.stderrTail}${d}`.slice(-2000);
     });
