@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { Cleanup, DEVNET_BIN, LAB, type Lab, must, run, stop } from './lab.ts';
 import type { PathName } from './report.ts';
 
-/** DIRECT_LISTEN_PORT is the gateway's direct-transport listener the bench adds. */
-const DIRECT_LISTEN_PORT = 8302;
+/** DIRECT_LISTEN_PORT is the gateway's direct-transport listener the bench adds (8300-8302 are the gateway's own). */
+const DIRECT_LISTEN_PORT = 8303;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** PathSetup makes one path; it returns the laptop's expected route device to the pod. */
@@ -78,7 +78,7 @@ async function directGatewayIp(lab: Lab, timeoutMs = 60_000): Promise<string> {
 
 /**
  * devnet over the direct transport: the gateway Deployment gets
- * `--direct-listen 0.0.0.0:8302` (a patch, as an operator would make it), the
+ * `--direct-listen 0.0.0.0:8303` (a patch, as an operator would make it), the
  * laptop a /32 route to the gateway pod through the gateway namespace, and
  * devnet leaves that /32 out of its own routes (--never-proxy).
  */
