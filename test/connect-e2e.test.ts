@@ -5,7 +5,7 @@
 // the host's network or resolver is touched. The laptop reaches the sandbox's
 // API server on its own 127.0.0.1 through a unix-socket relay (socat), as a
 // real laptop reaches a remote API server.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { deleteAllNetns, Netns } from './support/netns.ts';
 import { isRoot, rootTest } from './support/root.ts';
+import { run } from './support/run.ts';
 
 const root = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'devnet-cx-'));
@@ -25,25 +26,6 @@ let laptop2Env: NodeJS.ProcessEnv = {};
 let apiPort = 0;
 const children: ChildProcess[] = [];
 let laptopBefore: Record<string, string> = {};
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeout = 60_000): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, timeout, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err
-        ? typeof (err as { code?: unknown }).code === 'number'
-          ? (err as { code: number }).code
-          : 1
-        : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
 
 const bin = join(root, 'bin/devnet.mjs');
 const sandbox = (...args: string[]) => run(process.execPath, [bin, 'sandbox', ...args], sandboxEnv);
