@@ -214,6 +214,8 @@ export class ConnectSession {
 
     progress(`creating ${tunName} and routing ${this.#routes.join(', ')}`);
     const fdPromise = receiveFd(this.#deps.fdSocket, 10_000);
+    // If openTun fails, the wait for the descriptor fails later on its own: nobody awaits it then.
+    fdPromise.catch(() => undefined);
     await this.#deps.helper.call('openTun', {
       name: tunName,
       mtu: TUN_MTU,
