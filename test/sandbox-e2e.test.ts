@@ -12,12 +12,13 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { CoreV1Api, KubeConfig, PortForward, Watch } from '@kubernetes/client-node';
 import test from 'ava';
+import { type HostState, hostChanges, hostRouteTo, hostState, safetyRoutesPresent } from './support/host-state.ts';
 import { isRoot, rootTest } from './support/root.ts';
 
 const root = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'devnet-e2e-'));
 let env: NodeJS.ProcessEnv = {};
-let before: Record<string, string> = {};
+let before: HostState | undefined;
 let upOutput = '';
 
 function run(
@@ -45,21 +46,6 @@ function run(
 const devnet = (...args: string[]) => run(process.execPath, [join(root, 'bin/devnet.mjs'), ...args]);
 const kubectl = (...args: string[]) => run('kubectl', ['--context', 'devnet-sandbox', ...args]);
 
-/** hostSnapshot is the host state `down` must restore. */
-async function hostSnapshot(): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const strip = (s: string) => s.replace(/\s+$/gm, '');
-  out.netns = strip((await run('ip', ['netns', 'list'], { env: process.env })).stdout);
-  // link statistics and altnames are noise; names, flags and masters are what `up` could change
-  out.links = (await run('ip', ['-o', 'link'], { env: process.env })).stdout
-    .split('\n')
-    .map((l) => l.split(/\s+link\//)[0])
-    .join('\n');
-  out.routes = strip((await run('ip', ['route'], { env: process.env })).stdout);
-  out.nft = strip((await run('/usr/sbin/nft', ['list', 'ruleset'], { env: process.env })).stdout);
-  return out;
-}
-
 async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
@@ -78,7 +64,7 @@ test.before(async () => {
     DEVNET_SANDBOX_PORT: String(await freePort()),
     KUBECONFIG: join(dir, 'kubeconfig'),
   };
-  before = await hostSnapshot();
+  before = await hostState();
   const up = await devnet('sandbox', 'up');
   upOutput = up.stdout + up.stderr;
   if (up.code !== 0) throw new Error(`sandbox up failed: ${upOutput}`);
@@ -134,10 +120,34 @@ rootTest('from inside a pod, services and pods answer by IP and by name', async 
   t.is(lines[6], '0 100 80 hello.demo.svc.cluster.local.');
 });
 
+rootTest('pods reach the API server as kubernetes.default.svc with their mounted service account token', async (t) => {
+  const pod = await helloPod();
+  const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
+  const out = await inPod(
+    pod,
+    'sh',
+    '-c',
+    `cat ${sa}/namespace; echo; curl -s --max-time 3 --cacert ${sa}/ca.crt -H "Authorization: Bearer $(cat ${sa}/token)" https://kubernetes.default.svc/api/v1/namespaces/demo/pods`,
+  );
+  const [ns, ...body] = out.split('\n');
+  t.is(ns, 'demo');
+  const status = JSON.parse(body.join('\n'));
+  t.like(status, {
+    kind: 'Status',
+    code: 403,
+    message:
+      'pods is forbidden: User "system:serviceaccount:demo:default" cannot list resource "pods" in API group "" in the namespace "demo"',
+  });
+});
+
 rootTest('the host reaches only the API server: cluster ranges are unreachable, never routed out', async (t) => {
-  const r = await run('curl', ['-s', '--max-time', '2', 'http://10.96.0.1'], { env: process.env });
-  t.is(r.code, 7, 'curl: could not connect');
-  t.regex((await run('ip', ['route', 'get', '10.244.0.2'], { env: process.env })).stderr, /unreachable|No route/i);
+  t.true(await safetyRoutesPresent(env.DEVNET_SANDBOX_PREFIX as string));
+  // Another test's devnet TUN may briefly claim the ranges (its routes win by design); never the default route.
+  for (const ip of ['10.96.0.1', '10.244.0.2']) t.regex(await hostRouteTo(ip), /^(unreachable|devnet)$/);
+  if ((await hostRouteTo('10.96.0.1')) === 'unreachable') {
+    const r = await run('curl', ['-s', '--max-time', '2', 'http://10.96.0.1'], { env: process.env });
+    t.is(r.code, 7, 'curl: could not connect');
+  }
 });
 
 rootTest('client-node lists, watches and port-forwards to a pod', async (t) => {
@@ -292,24 +302,7 @@ rootTest(
     process.kill(pid, 'SIGKILL');
     const down = await devnet('sandbox', 'down');
     t.is(down.code, 0, down.stderr);
-    // Other engineers' tests make and remove their own dnt-<pid> namespaces meanwhile: compare what
-    // `down` could have changed — nothing may be added, nothing of the host's removed.
-    const after = await hostSnapshot();
-    for (const k of Object.keys(before)) {
-      const a = new Set((after[k] ?? '').split('\n').filter(Boolean));
-      const b = new Set((before[k] ?? '').split('\n').filter(Boolean));
-      const others = (l: string) => /^dnt-\d+-/.test(l) && !l.startsWith(`dnt-${process.pid}-`);
-      t.deepEqual(
-        [...a].filter((l) => !b.has(l) && !others(l)),
-        [],
-        `${k}: left behind`,
-      );
-      t.deepEqual(
-        [...b].filter((l) => !a.has(l) && !others(l)),
-        [],
-        `${k}: removed`,
-      );
-    }
+    t.deepEqual(hostChanges(before as HostState, await hostState(), env.DEVNET_SANDBOX_PREFIX as string), []);
     t.notRegex(readFileSync(env.KUBECONFIG as string, 'utf8'), /devnet-sandbox/);
     const runners = await run('pgrep', ['-f', 'src/sandbox/runner.ts'], { env: process.env });
     const ours = runners.stdout

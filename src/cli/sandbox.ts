@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { DevnetError } from '../errors.ts';
-import { down, podNetnsFor, requireRoot, status, up } from '../sandbox/cluster.ts';
+import { down, execArgv, requireRoot, status, up } from '../sandbox/cluster.ts';
 import {
   CLUSTER_DNS_IP,
   CONTEXT_ADMIN,
@@ -20,6 +20,11 @@ const out = (s: string) => process.stdout.write(`${s}\n`);
 
 /** registerSandbox adds the `sandbox` verb and its subcommands. */
 export function registerSandbox(program: Command): void {
+  // `devnet sandbox status | head` must not crash when the reader goes away.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const sandbox = program
     .command('sandbox')
     .description('a local Kubernetes-like cluster in network namespaces, for trying devnet and for tests');
@@ -64,7 +69,7 @@ export function registerSandbox(program: Command): void {
     .description('components with their PIDs and health, nodes and pods')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: { output: string }) => {
-      const s = await status(sandboxPaths());
+      const s = await status(sandboxPaths(), execTool);
       if (opts.output === 'json') {
         out(JSON.stringify(s, null, 2));
         return;
@@ -101,8 +106,8 @@ export function registerSandbox(program: Command): void {
     .option('-n, --namespace <ns>', 'the pod’s namespace', 'default')
     .action(async (pod: string, command: string[], opts: { namespace: string }) => {
       requireRoot();
-      const { netns } = await podNetnsFor(sandboxPaths(), execTool, opts.namespace, pod);
-      const child = spawn('ip', ['netns', 'exec', netns, ...command], { stdio: 'inherit' });
+      const [cmd, ...args] = await execArgv(sandboxPaths(), execTool, opts.namespace, pod, command);
+      const child = spawn(cmd as string, args, { stdio: 'inherit' });
       const code = await new Promise<number>((resolve) => {
         child.on('error', () => resolve(127));
         child.on('exit', (c, sig) => resolve(c ?? (sig ? 128 + 15 : 1)));

@@ -7,11 +7,12 @@ import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } fr
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { DevnetError } from '../errors.ts';
-import { CONTEXT_ADMIN, CONTEXT_DEV } from './constants.ts';
+import { CLUSTER_DNS_IP, CONTEXT_ADMIN, CONTEXT_DEV } from './constants.ts';
 import type { Exec } from './exec.ts';
 import { listNetns } from './hostnet.ts';
 import { Journal, processStartTime } from './journal.ts';
 import { kubeConfigFor, makeClients } from './kube.ts';
+import { PROXY_TABLE } from './kube-proxy.ts';
 import {
   mergeKubeconfig,
   readKubeconfig,
@@ -19,7 +20,7 @@ import {
   userKubeconfigPath,
   writeKubeconfig,
 } from './kubeconfig.ts';
-import { nodeNetns, podNetns, runFile, type SandboxPaths } from './paths.ts';
+import { nodeNetns, podNetns, podRunDir, runFile, type SandboxPaths } from './paths.ts';
 import { kubeconfigFile, type SupervisorStatus, statusFile } from './supervisor.ts';
 
 const SUPERVISOR = join(import.meta.dirname, 'supervisor.ts');
@@ -190,7 +191,7 @@ function podReason(pod: V1Pod): string | undefined {
 }
 
 /** status reports the supervisor's components with their PIDs and health, the nodes and the pods. */
-export async function status(p: SandboxPaths): Promise<SandboxStatus> {
+export async function status(p: SandboxPaths, exec: Exec): Promise<SandboxStatus> {
   const pid = supervisorAlive(p);
   const st = readStatus(p);
   const out: SandboxStatus = { running: pid !== undefined, components: [], nodes: [], pods: [] };
@@ -224,20 +225,68 @@ export async function status(p: SandboxPaths): Promise<SandboxStatus> {
     apiDetail = (err as Error).message;
   }
   const ready = st?.phase === 'ready';
+  const node = nodeNetns(p);
+  // Real probes, from inside the node namespace: DNS answers, kube-proxy's table is installed.
+  const [dnsAnswer, proxyTable] = await Promise.all([
+    exec('ip', [
+      'netns',
+      'exec',
+      node,
+      'dig',
+      '+time=1',
+      '+tries=1',
+      '+short',
+      `@${CLUSTER_DNS_IP}`,
+      'kubernetes.default.svc.cluster.local',
+    ]).catch(() => ''),
+    exec('ip', ['netns', 'exec', node, '/usr/sbin/nft', 'list', 'table', 'ip', PROXY_TABLE]).then(
+      () => true,
+      () => false,
+    ),
+  ]);
+  const podsWithIP = out.pods.filter((x) => x.ip).length;
+  const runners = st?.runners ?? 0;
   out.components = [
     { name: 'supervisor', pid, healthy: true, detail: st?.phase ?? '' },
     { name: 'apiserver', pid, healthy: apiHealthy, detail: apiDetail },
-    { name: 'controller-manager', pid, healthy: ready },
-    { name: 'kubelet', pid, healthy: ready, detail: `${st?.runners ?? 0} pod runners` },
-    { name: 'kube-proxy', pid, healthy: ready, detail: `nftables in netns ${nodeNetns(p)}` },
+    { name: 'controller-manager', pid, healthy: ready && apiHealthy },
+    {
+      name: 'kubelet',
+      pid,
+      healthy: ready && runners >= podsWithIP,
+      detail: `${runners} pod runners for ${podsWithIP} pods with an IP`,
+    },
+    { name: 'kube-proxy', pid, healthy: proxyTable, detail: `nftables table ${PROXY_TABLE} in netns ${node}` },
     {
       name: 'cluster-dns',
       pid,
-      healthy: ready,
-      detail: `10.96.0.10:53 in netns ${nodeNetns(p)}, ${st?.dns?.queries ?? 0} queries`,
+      healthy: /^\d+\.\d+\.\d+\.\d+$/m.test(dnsAnswer),
+      detail: `${CLUSTER_DNS_IP}:53 in netns ${node}, ${st?.dns?.queries ?? 0} queries`,
     },
   ];
   return out;
+}
+
+/** execArgv is how to run a command in a pod: in its runner's network and mount namespaces (resolv.conf, service account), else in its network namespace. */
+export async function execArgv(
+  p: SandboxPaths,
+  exec: Exec,
+  namespace: string,
+  name: string,
+  command: string[],
+): Promise<string[]> {
+  const { netns } = await podNetnsFor(p, exec, namespace, name);
+  let pid: number | undefined;
+  try {
+    pid = Number(readFileSync(join(podRunDir(p, namespace, name), 'runner.pid'), 'utf8').trim());
+  } catch {
+    pid = undefined;
+  }
+  // The runner must still be in the pod's namespace (a recycled PID would not be).
+  if (pid && (await exec('ip', ['netns', 'identify', String(pid)]).catch(() => '')).trim() === netns) {
+    return ['nsenter', `--target=${pid}`, '--net', '--mount', '--', ...command];
+  }
+  return ['ip', 'netns', 'exec', netns, ...command];
 }
 
 /** podNetnsFor finds a pod's network namespace through the API. */

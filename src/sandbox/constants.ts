@@ -7,6 +7,8 @@ export const SERVICE_CIDR = '10.96.0.0/12';
 export const POD_CIDR = '10.244.0.0/16';
 /** NODE_POD_CIDR is the slice of POD_CIDR given to the one sandbox node. */
 export const NODE_POD_CIDR = '10.244.0.0/24';
+/** KUBERNETES_SERVICE_IP is the `kubernetes` Service's ClusterIP, where pods reach the API server. */
+export const KUBERNETES_SERVICE_IP = '10.96.0.1';
 /** CLUSTER_DNS_IP is the kube-dns Service's ClusterIP, the resolver in every pod's resolv.conf. */
 export const CLUSTER_DNS_IP = '10.96.0.10';
 /** CLUSTER_DOMAIN is the cluster's DNS suffix. */

@@ -7,7 +7,7 @@
 // pod's runner is stopped and its namespace removed; a terminating pod is
 // then deleted for good, as the kubelet does after graceful termination.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -25,7 +25,7 @@ import type { ContainerPlan, ContainerReport, PodPlan, Probe, RunnerMessage } fr
 import { podStatus } from './pod-status.ts';
 
 const RUNNER = join(import.meta.dirname, 'runner.ts');
-const CONFIG_RETRY_MS = 2000;
+const CONFIG_RETRY_MS = 250;
 
 /** PodRecord is the kubelet's state for one pod it runs. */
 interface PodRecord {
@@ -52,6 +52,10 @@ export interface KubeletDeps {
   logger: Logger;
   /** checkout is the devnet checkout whose programs images map to. */
   checkout: string;
+  /** api has the CA certificate mounted into pods with their service account token. */
+  api: { caCertPem: string };
+  /** resync asks for a new pass over all pods (after a retry delay). */
+  resync(): void;
   /** getPod reads the latest cached pod. */
   getPod(namespace: string, name: string): V1Pod | undefined;
 }
@@ -101,6 +105,8 @@ export class Kubelet {
   readonly #ipam = new PodIpam('10.244.0');
   readonly #lookup: ConfigLookup;
   #closed = false;
+  /** #binding holds the UIDs of unscheduled pods being bound to the node. */
+  readonly #binding = new Set<string>();
 
   constructor(deps: KubeletDeps) {
     this.#d = deps;
@@ -120,7 +126,10 @@ export class Kubelet {
       if (!uid) continue;
       const nodeName = pod.spec?.nodeName;
       if (!nodeName) {
-        if (!isTerminating(pod)) void this.#bind(pod);
+        if (!isTerminating(pod) && !this.#binding.has(uid)) {
+          this.#binding.add(uid);
+          void this.#bind(pod).finally(() => this.#binding.delete(uid));
+        }
         continue;
       }
       if (nodeName !== NODE_NAME) continue;
@@ -209,11 +218,11 @@ export class Kubelet {
       if (!ip) throw new Error('no free pod address on the node');
       const net: PodNetwork = { netns: podNetns(this.#d.paths, uid), link: podLinkName(ip), ip };
       rec.net = net;
-      const plans = await this.#plans(pod, ip);
-      if (!plans || rec.stopping) return;
+      const resolved = await this.#plans(pod, ip);
+      if (!resolved || rec.stopping) return;
       await setupPodNetwork(this.#d.paths, net, rec.namespace, this.#d.journal, this.#d.exec);
       if (rec.stopping) return;
-      this.#spawnRunner(rec, pod, plans, log);
+      this.#spawnRunner(rec, pod, resolved.plans, resolved.serviceAccount, log);
     } catch (err) {
       log.error({ err: String(err) }, 'starting pod failed');
       rec.reports = containers.map((c) => ({
@@ -227,8 +236,11 @@ export class Kubelet {
     }
   }
 
-  /** #plans resolves container programs and environments; on a config error it reports it and retries later. */
-  async #plans(pod: V1Pod, ip: string): Promise<ContainerPlan[] | undefined> {
+  /** #plans resolves container programs, environments and the service account token; on a config error it reports it and retries later. */
+  async #plans(
+    pod: V1Pod,
+    ip: string,
+  ): Promise<{ plans: ContainerPlan[]; serviceAccount: PodPlan['serviceAccount'] } | undefined> {
     const uid = pod.metadata?.uid as string;
     const rec = this.#pods.get(uid) as PodRecord;
     const containers = pod.spec?.containers ?? [];
@@ -250,7 +262,7 @@ export class Kubelet {
           ...(c.livenessProbe ? { livenessProbe: toProbe(c.livenessProbe, c) as Probe } : {}),
         });
       }
-      return plans;
+      return { plans, serviceAccount: await this.#serviceAccount(pod) };
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       rec.reports = containers.map((c) => ({
@@ -266,15 +278,40 @@ export class Kubelet {
       rec.retry = setTimeout(() => {
         if (this.#pods.get(uid) === rec && !rec.stopping) {
           this.#pods.delete(uid);
-          const latest = this.#d.getPod(rec.namespace, rec.name);
-          if (latest) this.sync([latest]);
+          this.#d.resync();
         }
       }, CONFIG_RETRY_MS);
       return undefined;
     }
   }
 
-  #spawnRunner(rec: PodRecord, pod: V1Pod, containers: ContainerPlan[], log: Logger): void {
+  /** #serviceAccount requests a token for the pod's service account (TokenRequest API), unless automount is off. */
+  async #serviceAccount(pod: V1Pod): Promise<PodPlan['serviceAccount']> {
+    if (pod.spec?.automountServiceAccountToken === false) return undefined;
+    const namespace = pod.metadata?.namespace ?? 'default';
+    const name = pod.spec?.serviceAccountName || 'default';
+    try {
+      const tr = await this.#d.clients.core.createNamespacedServiceAccountToken({
+        namespace,
+        name,
+        body: { spec: { audiences: [], expirationSeconds: 48 * 3600 } },
+      });
+      const token = tr.status?.token;
+      return token ? { token, caCrt: this.#d.api.caCertPem, namespace } : undefined;
+    } catch (err) {
+      // A new namespace's `default` ServiceAccount may not exist yet: wait for the controller, like admission would.
+      if (apiErrorCode(err) === 404) throw new ConfigError(`serviceaccount "${name}" not found`);
+      throw err;
+    }
+  }
+
+  #spawnRunner(
+    rec: PodRecord,
+    pod: V1Pod,
+    containers: ContainerPlan[],
+    serviceAccount: PodPlan['serviceAccount'],
+    log: Logger,
+  ): void {
     const net = rec.net as PodNetwork;
     const dir = podRunDir(this.#d.paths, rec.namespace, rec.name);
     mkdirSync(dir, { recursive: true });
@@ -286,12 +323,15 @@ export class Kubelet {
       socketPath: join(dir, 'portforward.sock'),
       restartPolicy: (pod.spec?.restartPolicy as PodPlan['restartPolicy']) ?? 'Always',
       containers,
+      ...(serviceAccount ? { serviceAccount } : {}),
     };
     const runner = spawn('ip', ['netns', 'exec', net.netns, process.execPath, RUNNER], {
       stdio: ['ignore', logFd, logFd, 'ipc'],
     });
     closeSync(logFd);
     rec.runner = runner;
+    // `devnet sandbox exec` enters the runner's namespaces (network, and mounts for resolv.conf and the token).
+    if (runner.pid) writeFileSync(join(dir, 'runner.pid'), `${runner.pid}\n`);
     runner.on('message', (m: RunnerMessage) => {
       if (m.type === 'status') {
         rec.reports = m.containers;
@@ -301,7 +341,25 @@ export class Kubelet {
       }
     });
     runner.on('exit', (code, signal) => {
-      if (!rec.stopping) log.warn({ code, signal }, 'pod runner exited');
+      if (rec.stopping) return;
+      // The runner held every container: report them dead rather than leave a stale Running.
+      log.warn({ code, signal }, 'pod runner exited');
+      const finishedAt = new Date().toISOString();
+      rec.reports = containers.map((c, i) => ({
+        name: c.name,
+        ready: false,
+        started: false,
+        restartCount: rec.reports[i]?.restartCount ?? 0,
+        state: {
+          terminated: {
+            exitCode: code ?? 137,
+            reason: 'Error',
+            message: `pod runner exited (${signal ?? code})`,
+            finishedAt,
+          },
+        },
+      }));
+      this.#writeStatus(rec);
     });
     runner.on('error', (err) => log.error({ err: err.message }, 'pod runner could not start'));
     runner.send(plan);

@@ -8,10 +8,18 @@ import { spawn } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
 
-/** bindInNetns opens a UDP socket and a TCP listener on host:port inside a network namespace. */
-export function bindInNetns(netns: string, host: string, port: number): Promise<{ udp: UdpSocket; tcp: Server }> {
+/** bindInNetns opens a TCP listener, and a UDP socket unless tcpOnly, on host:port inside a network namespace. */
+export function bindInNetns(netns: string, host: string, port: number): Promise<{ udp: UdpSocket; tcp: Server }>;
+export function bindInNetns(netns: string, host: string, port: number, tcpOnly: true): Promise<{ tcp: Server }>;
+export function bindInNetns(
+  netns: string,
+  host: string,
+  port: number,
+  tcpOnly = false,
+): Promise<{ udp?: UdpSocket; tcp: Server }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, import.meta.filename, host, String(port)], {
+    const args = [host, String(port), tcpOnly ? 'tcp' : 'udp+tcp'];
+    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, import.meta.filename, ...args], {
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
     let stderr = '';
@@ -26,30 +34,32 @@ export function bindInNetns(netns: string, host: string, port: number): Promise<
     });
     child.on('error', reject);
     child.on('exit', (code) => {
-      if (udp && tcp) resolve({ udp, tcp });
+      if (tcp && (udp || tcpOnly)) resolve(udp ? { udp, tcp } : { tcp });
       else reject(new Error(`binding ${host}:${port} in ${netns} failed (exit ${code}): ${stderr.trim()}`));
     });
   });
 }
 
 async function main(): Promise<void> {
-  const [host, portText] = process.argv.slice(2);
+  const [host, portText, protocols] = process.argv.slice(2);
   const port = Number(portText);
-  const udp = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    udp.once('error', reject);
-    udp.bind(port, host, () => resolve());
-  });
+  const send = (m: string, h: UdpSocket | Server) =>
+    new Promise<void>((resolve) => process.send?.(m, h, () => resolve()));
+  if (protocols !== 'tcp') {
+    const udp = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(port, host, () => resolve());
+    });
+    await send('udp', udp);
+    udp.close();
+  }
   const tcp = createServer({ pauseOnConnect: false });
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);
     tcp.listen(port, host, () => resolve());
   });
-  const send = (m: string, h: UdpSocket | Server) =>
-    new Promise<void>((resolve) => process.send?.(m, h, () => resolve()));
-  await send('udp', udp);
   await send('tcp', tcp);
-  udp.close();
   tcp.close();
   process.disconnect();
 }

@@ -7,6 +7,7 @@ import type {
   V1Deployment,
   V1EndpointSlice,
   V1Endpoints,
+  V1Namespace,
   V1Node,
   V1Pod,
   V1Service,
@@ -14,7 +15,8 @@ import type {
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { VERSION } from '../version.ts';
-import { CLUSTER_DNS_IP, NODE_IP, NODE_NAME, NODE_POD_CIDR } from './constants.ts';
+import { relayToApiServer } from './api-service.ts';
+import { CLUSTER_DNS_IP, KUBERNETES_SERVICE_IP, NODE_IP, NODE_NAME, NODE_POD_CIDR } from './constants.ts';
 import { type ClusterState, ControllerManager } from './controllers/manager.ts';
 import { ClusterDns } from './dns/server.ts';
 import { Zone } from './dns/zone.ts';
@@ -34,6 +36,8 @@ export interface NodeAgentDeps {
   exec: Exec;
   logger: Logger;
   checkout: string;
+  /** api is the API server's address on the host, for the `kubernetes` Service relay. */
+  api: { host: string; port: number; caCertPem: string };
 }
 
 /** nodeObject is the sandbox's Node, Ready, with its podCIDR. */
@@ -95,6 +99,8 @@ export class NodeAgent {
   #endpoints?: Cache<V1Endpoints>;
   #deployments?: Cache<V1Deployment>;
   #statefulsets?: Cache<V1StatefulSet>;
+  #namespaces?: Cache<V1Namespace>;
+  #stopRelay?: () => void;
   #kubelet: Kubelet;
   #controllers: ControllerManager;
   #proxy: KubeProxy;
@@ -106,7 +112,11 @@ export class NodeAgent {
 
   constructor(deps: NodeAgentDeps) {
     this.#d = deps;
-    this.#kubelet = new Kubelet({ ...deps, getPod: (ns, name) => this.#pods?.get(name, ns) });
+    this.#kubelet = new Kubelet({
+      ...deps,
+      getPod: (ns, name) => this.#pods?.get(name, ns),
+      resync: () => this.#kick(),
+    });
     this.#controllers = new ControllerManager(deps.clients, deps.logger.child({ component: 'controllers' }));
     this.#proxy = new KubeProxy(nodeNetns(deps.paths), deps.exec);
   }
@@ -119,31 +129,41 @@ export class NodeAgent {
     });
     const { udp, tcp } = await bindInNetns(nodeNetns(this.#d.paths), CLUSTER_DNS_IP, 53);
     this.#dns = new ClusterDns(udp, tcp, new Zone([], [], []), this.#d.logger.child({ component: 'dns' }));
+    const apiService = await bindInNetns(nodeNetns(this.#d.paths), KUBERNETES_SERVICE_IP, 443, true);
+    this.#stopRelay = relayToApiServer(apiService.tcp, this.#d.api.host, this.#d.api.port);
     const log = this.#d.logger.child({ component: 'informer' });
     const kick = () => this.#kick();
     const track = <T>(c: Cache<T & object>) => {
       this.#caches.push(c as unknown as Cache<never>);
       return c;
     };
-    [this.#pods, this.#services, this.#slices, this.#endpoints, this.#deployments, this.#statefulsets] =
-      await Promise.all([
-        startInformer(kc, '/api/v1/pods', () => core.listPodForAllNamespaces(), kick, log).then(track),
-        startInformer(kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), kick, log).then(track),
-        startInformer(
-          kc,
-          '/apis/discovery.k8s.io/v1/endpointslices',
-          () => discovery.listEndpointSliceForAllNamespaces(),
-          kick,
-          log,
-        ).then(track),
-        startInformer(kc, '/api/v1/endpoints', () => core.listEndpointsForAllNamespaces(), kick, log).then(track),
-        startInformer(kc, '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces(), kick, log).then(
-          track,
-        ),
-        startInformer(kc, '/apis/apps/v1/statefulsets', () => apps.listStatefulSetForAllNamespaces(), kick, log).then(
-          track,
-        ),
-      ]);
+    [
+      this.#pods,
+      this.#services,
+      this.#slices,
+      this.#endpoints,
+      this.#deployments,
+      this.#statefulsets,
+      this.#namespaces,
+    ] = await Promise.all([
+      startInformer(kc, '/api/v1/pods', () => core.listPodForAllNamespaces(), kick, log).then(track),
+      startInformer(kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), kick, log).then(track),
+      startInformer(
+        kc,
+        '/apis/discovery.k8s.io/v1/endpointslices',
+        () => discovery.listEndpointSliceForAllNamespaces(),
+        kick,
+        log,
+      ).then(track),
+      startInformer(kc, '/api/v1/endpoints', () => core.listEndpointsForAllNamespaces(), kick, log).then(track),
+      startInformer(kc, '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces(), kick, log).then(
+        track,
+      ),
+      startInformer(kc, '/apis/apps/v1/statefulsets', () => apps.listStatefulSetForAllNamespaces(), kick, log).then(
+        track,
+      ),
+      startInformer(kc, '/api/v1/namespaces', () => core.listNamespace(), kick, log).then(track),
+    ]);
     this.#started = true;
     this.#kick();
   }
@@ -157,6 +177,7 @@ export class NodeAgent {
       endpoints: [...(this.#endpoints?.list() ?? [])],
       deployments: [...(this.#deployments?.list() ?? [])],
       statefulsets: [...(this.#statefulsets?.list() ?? [])],
+      namespaces: [...(this.#namespaces?.list() ?? [])],
     };
   }
 
@@ -204,5 +225,6 @@ export class NodeAgent {
     await Promise.all(this.#caches.map((c) => c.stop().catch(() => undefined)));
     await this.#kubelet.close();
     this.#dns?.close();
+    this.#stopRelay?.();
   }
 }

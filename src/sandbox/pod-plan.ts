@@ -36,6 +36,8 @@ export interface PodPlan {
   socketPath: string;
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
   containers: ContainerPlan[];
+  /** serviceAccount is mounted at /var/run/secrets/kubernetes.io/serviceaccount (absent: automount disabled or no token). */
+  serviceAccount?: { token: string; caCrt: string; namespace: string };
 }
 
 /** ContainerState mirrors core/v1 ContainerState. */

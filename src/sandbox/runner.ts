@@ -6,8 +6,12 @@
 // runs their readiness and liveness probes, and reports container states to
 // the kubelet over its IPC channel. It exits when that channel closes, so a
 // dead supervisor never leaves pods running.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { SECRETS_DIR } from './hostnet.ts';
 import { startDb } from './images/db.ts';
 import { startEcho } from './images/echo.ts';
 import { startHello } from './images/hello.ts';
@@ -212,6 +216,30 @@ class ContainerRun {
   }
 }
 
+/** SECRETS_MOUNT is where service account files live (/var/run is /run); setupHost makes the directory. */
+const SECRETS_MOUNT = SECRETS_DIR;
+
+/** mountServiceAccount puts the token, CA and namespace at /var/run/secrets/kubernetes.io/serviceaccount on a tmpfs private to this pod's mount namespace. */
+export async function mountServiceAccount(sa: NonNullable<PodPlan['serviceAccount']>): Promise<void> {
+  // `ip netns exec` gave us our own mount namespace (slave to the host's); never mount in the host's.
+  if (readlinkSync('/proc/self/ns/mnt') === readlinkSync(`/proc/${process.ppid}/ns/mnt`))
+    throw new Error('not in a private mount namespace');
+  if (!existsSync(SECRETS_MOUNT)) throw new Error(`${SECRETS_MOUNT} does not exist`);
+  await promisify(execFile)('mount', [
+    '-t',
+    'tmpfs',
+    '-o',
+    'size=1m,mode=0755',
+    'devnet-serviceaccount',
+    SECRETS_MOUNT,
+  ]);
+  const dir = join(SECRETS_MOUNT, 'kubernetes.io', 'serviceaccount');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'token'), sa.token, { mode: 0o644 });
+  writeFileSync(join(dir, 'ca.crt'), sa.caCrt, { mode: 0o644 });
+  writeFileSync(join(dir, 'namespace'), sa.namespace, { mode: 0o644 });
+}
+
 /** runPod starts a pod's shim and containers and returns a function that stops them. */
 export async function runPod(plan: PodPlan, send: (m: RunnerMessage) => void): Promise<() => Promise<void>> {
   let scheduled = false;
@@ -225,6 +253,11 @@ export async function runPod(plan: PodPlan, send: (m: RunnerMessage) => void): P
     });
   };
   for (const c of plan.containers) runs.push(new ContainerRun(plan, c, changed));
+  if (plan.serviceAccount) {
+    await mountServiceAccount(plan.serviceAccount).catch((err: Error) => {
+      process.stderr.write(`runner: service account not mounted: ${err.message}\n`);
+    });
+  }
   const shim: Server = await servePortForward(plan.socketPath);
   await Promise.all(runs.map((r) => r.start()));
   changed();

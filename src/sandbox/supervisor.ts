@@ -142,19 +142,20 @@ async function main(): Promise<void> {
       exec: execTool,
       logger,
       checkout: resolve(import.meta.dirname, '../..'),
+      api: { host: '127.0.0.1', port: Number(new URL(api.url).port), caCertPem: api.caCertPem },
     });
     await agent.start();
     await createDemo(clients);
     const a = agent;
-    const deadline = Date.now() + 120_000;
+    const deadline = Date.now() + 80_000;
     while (!(demoReady(a) && (await dnsAnswersInPod(paths, a)))) {
       if (Date.now() > deadline)
-        throw new Error('demo workloads did not become Ready within 120 s (see supervisor.log and pods/*/pod.log)');
+        throw new Error('demo workloads did not become Ready within 80 s (see supervisor.log and pods/*/pod.log)');
       await new Promise((r) => setTimeout(r, 100));
     }
-    report({ phase: 'ready', readyAt: new Date().toISOString() });
+    report({ phase: 'ready', readyAt: new Date().toISOString(), dns: a.dnsCounters(), runners: a.runners() });
     logger.info('sandbox ready');
-    setInterval(() => report({ dns: a.dnsCounters(), runners: a.runners() }), 2000).unref();
+    setInterval(() => report({ dns: a.dnsCounters(), runners: a.runners() }), 1000).unref();
   } catch (err) {
     logger.error({ err: String((err as Error).stack ?? err) }, 'sandbox failed to start');
     report({ phase: 'failed', message: (err as Error).message });

@@ -148,3 +148,21 @@ test('label selectors honour matchExpressions', (t) => {
   t.false(selectorMatches(sel, { app: 'a' }));
   t.false(selectorMatches(undefined, { app: 'a' }));
 });
+
+test('a Failed pod is deleted and replaced, by a Deployment and by a StatefulSet under the same name', (t) => {
+  const [a, b] = planDeployment(deploy, []).create as [V1Pod, V1Pod];
+  const failed: V1Pod = { ...a, status: { phase: 'Failed' } };
+  const plan = planDeployment(deploy, [failed, ready(b, '10.244.0.3')]);
+  t.deepEqual(
+    plan.delete.map((p) => p.metadata?.name),
+    [a.metadata?.name],
+  );
+  t.is(plan.create.length, 1);
+  const db0 = planStatefulSet(sts, []).create[0] as V1Pod;
+  const s = planStatefulSet(sts, [{ ...db0, status: { phase: 'Failed' } }]);
+  t.deepEqual(
+    s.delete.map((p) => p.metadata?.name),
+    ['db-0'],
+  );
+  t.deepEqual(s.create, [], 'recreated once the old one is gone');
+});

@@ -5,7 +5,7 @@
 // first. Pure: it returns what to create and delete and the new status.
 import type { V1Deployment, V1DeploymentStatus, V1Pod } from '@kubernetes/client-node';
 import { ownerRef, randomSuffix, templateHash } from './names.ts';
-import { isReady, isTerminating, podFromTemplate } from './pods.ts';
+import { isFinished, isReady, isTerminating, podFromTemplate } from './pods.ts';
 
 /** WorkloadPlan is one reconcile step of a workload controller. */
 export interface WorkloadPlan {
@@ -22,11 +22,12 @@ export function planDeployment(d: V1Deployment, owned: V1Pod[]): WorkloadPlan {
   const want = d.spec?.replicas ?? 1;
   const template = d.spec?.template ?? {};
   const hash = templateHash(template);
-  const live = owned.filter((p) => !isTerminating(p));
+  const live = owned.filter((p) => !isTerminating(p) && !isFinished(p));
+  const finished = owned.filter((p) => !isTerminating(p) && isFinished(p));
   const current = live.filter((p) => p.metadata?.labels?.['pod-template-hash'] === hash);
   const old = live.filter((p) => p.metadata?.labels?.['pod-template-hash'] !== hash);
   const create: V1Pod[] = [];
-  const del: V1Pod[] = [];
+  const del: V1Pod[] = [...finished];
   for (let i = current.length; i < want; i++) {
     create.push(
       podFromTemplate(template, {

@@ -8,6 +8,7 @@ import type {
   V1Deployment,
   V1EndpointSlice,
   V1Endpoints,
+  V1Namespace,
   V1Pod,
   V1Service,
   V1StatefulSet,
@@ -29,6 +30,7 @@ export interface ClusterState {
   endpoints: V1Endpoints[];
   deployments: V1Deployment[];
   statefulsets: V1StatefulSet[];
+  namespaces: V1Namespace[];
 }
 
 const key = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace}/${o.metadata?.name}`;
@@ -54,6 +56,8 @@ export class ControllerManager {
   readonly #log: Logger;
   readonly #creating = new Map<string, { pod: V1Pod; at: number }>();
   readonly #deleting = new Map<string, number>();
+  /** #accounted holds the UIDs of namespaces whose `default` ServiceAccount exists. */
+  readonly #accounted = new Set<string>();
 
   constructor(clients: Clients, logger: Logger) {
     this.#c = clients;
@@ -106,6 +110,7 @@ export class ControllerManager {
       }
     }
     work.push(this.#reconcileEndpoints(s, s.pods));
+    work.push(this.#ensureServiceAccounts(s.namespaces));
     work.push(this.#collectGarbage(s, pods));
     await Promise.all(work);
   }
@@ -218,6 +223,27 @@ export class ControllerManager {
           .deleteNamespacedEndpoints({ namespace: ep.metadata?.namespace ?? '', name: ep.metadata?.name ?? '' })
           .catch(ignoreNotFound)
           .catch((e: unknown) => this.#writeFailed('delete endpoints', key(ep), e)),
+      );
+    }
+    await Promise.all(ops);
+  }
+
+  /** #ensureServiceAccounts creates the `default` ServiceAccount in every active namespace (the ServiceAccount controller). */
+  async #ensureServiceAccounts(namespaces: V1Namespace[]): Promise<void> {
+    const ops: Promise<unknown>[] = [];
+    for (const ns of namespaces) {
+      const uid = ns.metadata?.uid;
+      const name = ns.metadata?.name;
+      if (!uid || !name || this.#accounted.has(uid) || ns.status?.phase === 'Terminating') continue;
+      this.#accounted.add(uid);
+      ops.push(
+        this.#c.core
+          .createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: 'default' } } })
+          .catch((e: unknown) => {
+            if (apiErrorCode(e) === 409) return;
+            this.#accounted.delete(uid);
+            this.#writeFailed('create serviceaccount', `${name}/default`, e);
+          }),
       );
     }
     await Promise.all(ops);

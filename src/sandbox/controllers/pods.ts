@@ -13,6 +13,11 @@ export function isTerminating(pod: V1Pod): boolean {
   return pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null;
 }
 
+/** isFinished reports whether a pod ran to an end (Succeeded or Failed); workload controllers replace such pods. */
+export function isFinished(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+}
+
 /** podFromTemplate builds a pod the way a workload controller does, bound to the sandbox node. */
 export function podFromTemplate(
   template: V1PodTemplateSpec,

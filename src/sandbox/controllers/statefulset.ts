@@ -7,7 +7,7 @@
 import type { V1Pod, V1StatefulSet, V1StatefulSetStatus } from '@kubernetes/client-node';
 import type { WorkloadPlan } from './deployment.ts';
 import { ownerRef, templateHash } from './names.ts';
-import { isReady, isTerminating, podFromTemplate } from './pods.ts';
+import { isFinished, isReady, isTerminating, podFromTemplate } from './pods.ts';
 
 /** planStatefulSet computes the next step for a StatefulSet given the pods it owns. */
 export function planStatefulSet(s: V1StatefulSet, owned: V1Pod[]): WorkloadPlan {
@@ -26,6 +26,12 @@ export function planStatefulSet(s: V1StatefulSet, owned: V1Pod[]): WorkloadPlan 
     const podName = p.metadata?.name ?? '';
     const suffix = podName.startsWith(`${name}-`) ? podName.slice(name.length + 1) : '';
     if (isTerminating(p)) {
+      terminating = true;
+      continue;
+    }
+    if (isFinished(p)) {
+      // a failed replica is deleted and recreated under the same name
+      del.push(p);
       terminating = true;
       continue;
     }
