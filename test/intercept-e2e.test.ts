@@ -1,0 +1,186 @@
+// `devnet intercept` end to end on a sandbox of its own, through the real
+// CLI on a "laptop" namespace (test/support/e2e.ts). Requests come from
+// inside a cluster pod (`devnet sandbox exec`), as the cluster's own
+// clients would send them.
+import { readFileSync } from 'node:fs';
+import test from 'ava';
+import { E2E } from './support/e2e.ts';
+import { isRoot, rootTest } from './support/root.ts';
+
+const e = new E2E('ic');
+let client = ''; // a pod in demo that sends the requests
+let originalSelector = '';
+
+const curl = async (...args: string[]) =>
+  (await e.inPod('demo', client, ['curl', '-s', '--max-time', '5', ...args])).stdout;
+const selector = () => e.kubectl('get', 'svc', 'hello', '-n', 'demo', '-o', 'jsonpath={.spec.selector}');
+const interceptPods = () =>
+  e.kubectl('get', 'pods', '-n', 'demo', '-l', 'app.kubernetes.io/name=devnet-intercept', '-o', 'name');
+
+/** diagnose returns what explains a failed intercept: the pod's status and log. */
+async function diagnose(): Promise<string> {
+  const names = (await interceptPods()).split('\n').filter(Boolean);
+  let out = `intercept pods: ${names.join(' ') || 'none'}\n`;
+  for (const n of names) {
+    const name = n.replace(/^pod\//, '');
+    out += `${name}: ${await e.kubectl('get', 'pod', '-n', 'demo', name, '-o', 'jsonpath={.status}')}\n`;
+    try {
+      out += readFileSync(`${e.dir}/sandbox-run/pods/demo/${name}/pod.log`, 'utf8').slice(-2000);
+    } catch {
+      out += '(no pod log)\n';
+    }
+  }
+  return out;
+}
+
+test.before(async () => {
+  if (!isRoot) return;
+  await e.start();
+  const c = await e.devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'none');
+  if (c.code !== 0) throw new Error(`connect failed: ${c.stdout}${c.stderr}`);
+  const laptop = e.laptop?.name as string;
+  for (const [port, name] of [
+    ['9000', 'global'],
+    ['9001', 'alice'],
+    ['9002', 'bob'],
+  ])
+    e.background('ip', [
+      'netns',
+      'exec',
+      laptop,
+      process.execPath,
+      'test/support/laptop-http.ts',
+      port as string,
+      name as string,
+    ]);
+  client = await e.kubectl('get', 'pods', '-n', 'demo', '-l', 'app=hello', '-o', 'jsonpath={.items[0].metadata.name}');
+  originalSelector = await selector();
+  await new Promise((r) => setTimeout(r, 300));
+});
+
+test.after.always(async () => {
+  if (isRoot) await e.cleanup();
+});
+
+rootTest('global intercept: the cluster reaches the laptop; leave restores the selector', async (t) => {
+  const started = Date.now();
+  const r = await e.devnet('intercept', 'hello', '--port', '9000');
+  t.is(r.code, 0, r.stderr);
+  t.log(`devnet intercept returned after ${Date.now() - started} ms: ${r.stderr.trim().split('\n').pop()}`);
+  t.regex(r.stdout, /curl http:\/\/hello\.demo\//);
+  let first = '';
+  while (Date.now() - started < 15_000) {
+    first = await curl('http://hello.demo');
+    if (first.startsWith('laptop')) break;
+  }
+  t.log(`devnet intercept → first intercepted request: ${Date.now() - started} ms`);
+  t.is(first, 'laptop global GET / x-dev=\n');
+  t.is(await curl('http://hello.demo/x'), 'laptop global GET /x x-dev=\n');
+  const list = await e.devnet('list');
+  t.regex(list.stdout, /demo\/hello\s+hello\s+\S+ \(you\)\s+global\s+80→9000\s+ok/);
+  const status = await e.devnet('status');
+  t.regex(status.stdout, /Intercept\s+hello: demo\/hello 80→127\.0\.0\.1:9000 global, healthy/);
+  const l = await e.devnet('leave', 'hello');
+  t.is(l.code, 0, l.stderr);
+  t.is(await selector(), originalSelector);
+  t.regex(await curl('http://hello.demo'), /^hello from hello-/);
+  t.is(await interceptPods(), '');
+});
+
+rootTest('personal intercepts: only requests with the header reach their owner; others reach the pods', async (t) => {
+  const a = await e.devnet('intercept', 'hello', '--port', '9001', '--name', 'alice', '--header', 'x-dev=alice');
+  t.is(a.code, 0, a.code === 0 ? '' : `${a.stderr}\n${await diagnose()}`);
+  t.regex(a.stdout, /curl -H 'x-dev: alice' http:\/\/hello\.demo\//);
+  const b = await e.devnet('intercept', 'hello', '--port', '9002', '--name', 'bob', '--header', 'x-dev=bob');
+  t.is(b.code, 0, b.stderr);
+  t.is(await curl('-H', 'x-dev: alice', 'http://hello.demo/a'), 'laptop alice GET /a x-dev=alice\n');
+  t.is(await curl('-H', 'x-dev: bob', 'http://hello.demo/b'), 'laptop bob GET /b x-dev=bob\n');
+  t.regex(await curl('http://hello.demo'), /^hello from hello-/);
+  t.regex(await curl('-H', 'x-dev: carol', 'http://hello.demo'), /^hello from hello-/);
+  // A chunked POST and Expect: 100-continue reach the laptop with their bodies.
+  t.is(
+    await curl(
+      '-H',
+      'x-dev: alice',
+      '-H',
+      'Transfer-Encoding: chunked',
+      '--data-binary',
+      'abc',
+      'http://hello.demo/up',
+    ),
+    'laptop alice POST /up x-dev=alice body=abc\n',
+  );
+  t.is(
+    await curl('-H', 'x-dev: bob', '-H', 'Expect: 100-continue', '--data-binary', 'xyz', 'http://hello.demo/c'),
+    'laptop bob POST /c x-dev=bob body=xyz\n',
+  );
+  // A global intercept on a Service with personal ones is refused, naming the owner.
+  const g = await e.devnet('intercept', 'hello', '--port', '9000', '--name', 'all');
+  t.not(g.code, 0);
+  t.regex(g.stderr, /already has a personal intercept \w+ by \S+@/);
+});
+
+rootTest('one keep-alive connection mixing matching and other requests is routed per request', async (t) => {
+  const out = await curl(
+    '-w',
+    '[%{num_connects}]\n',
+    '-H',
+    'x-dev: alice',
+    'http://hello.demo/1',
+    '--next',
+    '-s',
+    '-w',
+    '[%{num_connects}]\n',
+    'http://hello.demo/',
+    '--next',
+    '-s',
+    '-w',
+    '[%{num_connects}]\n',
+    '-H',
+    'x-dev: bob',
+    'http://hello.demo/3',
+  );
+  const lines = out.trim().split('\n');
+  t.is(lines[0], 'laptop alice GET /1 x-dev=alice');
+  t.is(lines[1], '[1]');
+  t.regex(lines[2] ?? '', /^hello from hello-/);
+  t.is(lines[3], '[0]', 'the second request reused the connection');
+  t.is(lines[4], 'laptop bob GET /3 x-dev=bob');
+  t.is(lines[5], '[0]');
+});
+
+rootTest('a malformed request gets 400 from the intercept pod; other connections carry on', async (t) => {
+  const ip = await e.kubectl('get', 'svc', 'hello', '-n', 'demo', '-o', 'jsonpath={.spec.clusterIP}');
+  const bad = await e.inPod('demo', client, [
+    'sh',
+    '-c',
+    `printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\nno colon here\\r\\n\\r\\n' | nc -w 3 ${ip} 80`,
+  ]);
+  t.regex(bad.stdout, /^HTTP\/1\.1 400 Bad Request/);
+  t.is(await curl('-H', 'x-dev: alice', 'http://hello.demo/ok'), 'laptop alice GET /ok x-dev=alice\n');
+});
+
+rootTest('kill -9 of every devnet process: within 30 s the selector is the original and the pod gone', async (t) => {
+  t.not(await selector(), originalSelector);
+  await e.killDevnet();
+  const started = Date.now();
+  let restored = false;
+  while (Date.now() - started < 30_000) {
+    if ((await selector()) === originalSelector && (await interceptPods()) === '') {
+      restored = true;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  t.log(`restored ${Date.now() - started} ms after kill -9`);
+  if (!restored)
+    t.log(readFileSync(`${e.dir}/sandbox-run/pods/demo/devnet-intercept-hello/pod.log`, 'utf8').slice(-3000));
+  t.true(restored);
+  t.regex(await curl('-H', 'x-dev: alice', 'http://hello.demo'), /^hello from hello-/);
+  const svc = JSON.parse(await e.kubectl('get', 'svc', 'hello', '-n', 'demo', '-o', 'json'));
+  t.deepEqual(
+    Object.keys(svc.metadata.annotations ?? {}).filter((k: string) => k.includes('devnet')),
+    [],
+  );
+  t.is(await e.kubectl('get', 'svc', '-n', 'demo', '-o', 'name', '-l', 'app.kubernetes.io/managed-by=devnet'), '');
+});
