@@ -76,7 +76,7 @@ export function interceptObjectName(service: string): string {
  * successor by name.
  */
 export function interceptPodName(service: string, suffix: string): string {
-  return `${interceptObjectName(service).slice(0, 57)}-${suffix}`;
+  return `${interceptObjectName(service).slice(0, 62 - suffix.length)}-${suffix}`;
 }
 
 /** originalServiceName is the Service devnet creates with the original selector (the original endpoints). */
