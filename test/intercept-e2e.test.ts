@@ -2,9 +2,10 @@
 // CLI on a "laptop" namespace (test/support/e2e.ts). Requests come from
 // inside a cluster pod (`devnet sandbox exec`), as the cluster's own
 // clients would send them.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'ava';
-import { E2E } from './support/e2e.ts';
+import { E2E, run } from './support/e2e.ts';
 import { isRoot, rootTest } from './support/root.ts';
 
 const e = new E2E('ic');
@@ -85,6 +86,102 @@ rootTest('global intercept: the cluster reaches the laptop; leave restores the s
   t.is(await selector(), originalSelector);
   t.regex(await curl('http://hello.demo'), /^hello from hello-/);
   t.is(await interceptPods(), '');
+});
+
+const ENV_APP = `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: webcfg, namespace: demo}
+data: {LOG_LEVEL: debug, FEATURE: "on"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: websec, namespace: demo}
+stringData: {password: "s3cr'et"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: demo}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web, tier: front}}
+    spec:
+      containers:
+      - name: web
+        image: ghcr.io/devnet-dev/demo-hello:latest
+        ports: [{name: http, containerPort: 8080}]
+        resources: {limits: {cpu: 500m, memory: 64Mi}}
+        envFrom: [{configMapRef: {name: webcfg}}]
+        env:
+        - {name: GREETING, value: "hi-$(LOG_LEVEL)"}
+        - {name: DB_PASSWORD, valueFrom: {secretKeyRef: {name: websec, key: password}}}
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: TIER, valueFrom: {fieldRef: {fieldPath: "metadata.labels['tier']"}}}
+        - {name: MEM_MI, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: demo}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+`;
+
+rootTest('--env-file writes the pod’s environment as the app sees it (json and sh)', async (t) => {
+  const file = join(e.dir, 'web.yaml');
+  writeFileSync(file, ENV_APP);
+  await e.kubectl('apply', '-f', file);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (
+      (await e.kubectl('get', 'pods', '-n', 'demo', '-l', 'app=web', '-o', 'jsonpath={.items[*].status.phase}')) ===
+      'Running'
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const envFile = join(e.dir, 'web.env.json');
+  // -E: Node itself reads `--env-file MISSING` anywhere in its argv and exits (nodejs/node#54232).
+  const r = await e.devnet('intercept', 'web', '--port', '9000', '-E', envFile, '--env-syntax', 'json');
+  t.is(r.code, 0, r.stderr);
+  const env = JSON.parse(readFileSync(envFile, 'utf8'));
+  const pod = await e.kubectl('get', 'pods', '-n', 'demo', '-l', 'app=web', '-o', 'jsonpath={.items[0].metadata.name}');
+  const webIP = await e.kubectl('get', 'svc', 'web', '-n', 'demo', '-o', 'jsonpath={.spec.clusterIP}');
+  const helloIP = await e.kubectl('get', 'svc', 'hello', '-n', 'demo', '-o', 'jsonpath={.spec.clusterIP}');
+  t.like(env, {
+    LOG_LEVEL: 'debug',
+    FEATURE: 'on',
+    GREETING: 'hi-debug',
+    DB_PASSWORD: "s3cr'et",
+    POD_NAME: pod,
+    TIER: 'front',
+    MEM_MI: '64',
+    WEB_SERVICE_HOST: webIP,
+    WEB_SERVICE_PORT: '80',
+    WEB_SERVICE_PORT_HTTP: '80',
+    HELLO_SERVICE_HOST: helloIP,
+    HELLO_PORT_80_TCP: `tcp://${helloIP}:80`,
+    KUBERNETES_SERVICE_HOST: '10.96.0.1',
+  });
+  const seen: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const c = await e.inPod('demo', client, ['curl', '-sS', '--max-time', '5', 'http://web.demo']);
+    seen.push(`${c.code}:${c.stdout.trim()}${c.stderr.trim()}`);
+    if (c.stdout.startsWith('laptop global GET /')) break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  t.regex(seen.at(-1) ?? '', /^0:laptop global GET \//, seen.join('\n'));
+  t.is((await e.devnet('leave', 'web')).code, 0);
+  // The sh syntax, sourced by a real shell, gives the same values.
+  const sh = join(e.dir, 'web.env');
+  writeFileSync(sh, '# overwritten\n');
+  const r2 = await e.devnet('intercept', 'web', '--port', '9000', '--env-file', sh);
+  t.is(r2.code, 0, r2.stderr);
+  const out = await run('sh', ['-c', `. ${sh}; printf '%s|%s' "$DB_PASSWORD" "$GREETING"`], process.env);
+  t.is(out.stdout, "s3cr'et|hi-debug");
+  t.is((await e.devnet('leave', 'web')).code, 0);
 });
 
 rootTest('personal intercepts: only requests with the header reach their owner; others reach the pods', async (t) => {
@@ -173,8 +270,7 @@ rootTest('kill -9 of every devnet process: within 30 s the selector is the origi
     await new Promise((r) => setTimeout(r, 500));
   }
   t.log(`restored ${Date.now() - started} ms after kill -9`);
-  if (!restored)
-    t.log(readFileSync(`${e.dir}/sandbox-run/pods/demo/devnet-intercept-hello/pod.log`, 'utf8').slice(-3000));
+  if (!restored) t.log(await diagnose());
   t.true(restored);
   t.regex(await curl('-H', 'x-dev: alice', 'http://hello.demo'), /^hello from hello-/);
   const svc = JSON.parse(await e.kubectl('get', 'svc', 'hello', '-n', 'demo', '-o', 'json'));

@@ -31,6 +31,8 @@ import {
   readService,
   renew,
   resolveTargetPorts,
+  type TargetEnv,
+  targetEnvironment,
 } from './reconcile.ts';
 
 /** InterceptParams are `devnet intercept`'s options, as sent over the control socket. */
@@ -41,6 +43,8 @@ export interface InterceptParams {
   /** port is LOCAL or LOCAL:SVCPORT. */
   port: string;
   headers?: Record<string, string>;
+  /** env: also return the environment of one of the Service's pods (--env-file). */
+  env?: boolean;
 }
 
 /** InterceptInfo describes one of this session's intercepts (the answer of intercept and part of status). */
@@ -56,6 +60,8 @@ export interface InterceptInfo {
   healthy: boolean;
   engagedMs: number;
   lastError: string;
+  /** env is the target pod's environment, when asked for. */
+  env?: TargetEnv;
 }
 
 /** ListedIntercept is one intercept found on a Service, whoever owns it (`devnet list`). */
@@ -220,6 +226,7 @@ export class LaptopIntercepts {
           hint: `Say which: --port ${local}:SVCPORT.`,
         },
       );
+    const env = p.env ? await targetEnvironment(k.core, svc, chosen.targetPort) : undefined;
     const started = performance.now();
     const entry: Entry = {
       name,
@@ -260,7 +267,7 @@ export class LaptopIntercepts {
     live.engagedMs = Math.round(performance.now() - started);
     live.lastRenew = Date.now();
     this.#startRenewing();
-    return this.#info(live);
+    return { ...this.#info(live), ...(env ? { env } : {}) };
   }
 
   // The intercept pod reads the Service every second; asking it to sync now

@@ -28,8 +28,8 @@ export interface InterceptObjectsOptions {
   service: ServiceLike;
   /** original is the Service's own selector. */
   original: Record<string, string>;
-  /** targetPorts maps each Service port to its numeric container port. */
-  targetPorts: { name?: string; port: number; targetPort: number }[];
+  /** targetPorts maps each Service port to its numeric container port (targetName: the name the Service targets). */
+  targetPorts: { name?: string; port: number; targetPort: number; targetName?: string }[];
   /** gateway is host:port of the gateway's intercept listener. */
   gateway: string;
   /** token is the pod's derived gateway credential (model.podToken). */
@@ -145,9 +145,14 @@ export function interceptObjects(o: InterceptObjectsOptions): KubeObject[] {
               { name: 'DEVNET_INTERCEPT_GATEWAY', value: o.gateway },
               { name: 'DEVNET_INTERCEPT_TOKEN', value: o.token },
             ],
+            // A Service that targets a port by name finds it on the intercept pod under the same name.
             ports: [
-              ...o.targetPorts.map((p) => ({ containerPort: p.targetPort, protocol: 'TCP' })),
-              { name: 'health', containerPort: INTERCEPT_HEALTH_PORT, protocol: 'TCP' },
+              ...[...new Map(o.targetPorts.map((p) => [p.targetPort, p])).values()].map((p) => ({
+                ...(p.targetName ? { name: p.targetName } : {}),
+                containerPort: p.targetPort,
+                protocol: 'TCP',
+              })),
+              { name: 'devnet-health', containerPort: INTERCEPT_HEALTH_PORT, protocol: 'TCP' },
             ],
             readinessProbe: {
               httpGet: { path: '/readyz', port: INTERCEPT_HEALTH_PORT },

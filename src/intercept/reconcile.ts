@@ -11,12 +11,16 @@ import {
   type KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
+  type V1ConfigMap,
+  type V1Container,
   type V1Pod,
+  type V1Secret,
   type V1Service,
 } from '@kubernetes/client-node';
 import { podProblem, podReady } from '../cluster/gateway.ts';
 import { clusterError, isNotFound, statusOf } from '../cluster/kube.ts';
 import { DevnetError } from '../errors.ts';
+import { containerEnvironment, type PodEnv } from './env.ts';
 import { interceptObjects } from './manifests.ts';
 import {
   checkAdd,
@@ -30,6 +34,7 @@ import {
   isIntercepted,
   originalSelector,
   originalServiceName,
+  SERVICE_LABEL,
   withEntry,
   withoutEntries,
 } from './model.ts';
@@ -67,17 +72,17 @@ export async function readService(core: CoreV1Api, namespace: string, name: stri
   }
 }
 
+/** TargetPort is a Service port with its numeric container port (and the container port's name when the Service used it). */
+export type TargetPort = { name?: string; port: number; targetPort: number; targetName?: string };
+
 /**
  * resolveTargetPorts maps each Service port to a numeric container port:
  * numbers as they are, names looked up in a pod the original selector picks.
  */
-export async function resolveTargetPorts(
-  core: CoreV1Api,
-  svc: V1Service,
-): Promise<{ name?: string; port: number; targetPort: number }[]> {
+export async function resolveTargetPorts(core: CoreV1Api, svc: V1Service): Promise<TargetPort[]> {
   const ns = svc.metadata?.namespace as string;
   let pod: V1Pod | undefined;
-  const out: { name?: string; port: number; targetPort: number }[] = [];
+  const out: TargetPort[] = [];
   for (const p of svc.spec?.ports ?? []) {
     let t = p.targetPort ?? p.port;
     if (typeof t === 'string' && /^\d+$/.test(t)) t = Number(t);
@@ -94,7 +99,13 @@ export async function resolveTargetPorts(
         throw new DevnetError('cluster', `Service port ${p.port} targets the named port "${named}", which no pod has`, {
           hint: 'devnet must know the container port number; start one of the Service’s pods first.',
         });
-      t = found.containerPort;
+      out.push({
+        ...(p.name ? { name: p.name } : {}),
+        port: p.port,
+        targetPort: found.containerPort,
+        targetName: named,
+      });
+      continue;
     }
     out.push({ ...(p.name ? { name: p.name } : {}), port: p.port, targetPort: t });
   }
@@ -275,4 +286,63 @@ export async function listIntercepted(core: CoreV1Api, namespace: string): Promi
     if (statusOf(err)?.code !== 403) throw clusterError('listing intercepted Services', err);
     return (await core.listNamespacedService({ namespace, labelSelector })).items;
   }
+}
+
+/** TargetEnv is the environment of one of the Service's pods, and which container it is. */
+export interface TargetEnv extends PodEnv {
+  pod: string;
+  container: string;
+}
+
+/**
+ * targetEnvironment reads what the Service's pods see: a (preferably ready)
+ * pod its original selector picks, the container serving `targetPort`, the
+ * namespace's Services and the ConfigMaps and Secrets that container uses.
+ */
+export async function targetEnvironment(core: CoreV1Api, svc: V1Service, targetPort: number): Promise<TargetEnv> {
+  const ns = svc.metadata?.namespace as string;
+  const sel = Object.entries(originalSelector(svc) ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: sel })).items.filter(
+    (p) => !p.metadata?.labels?.[SERVICE_LABEL],
+  );
+  const pod = pods.find(podReady) ?? pods[0];
+  if (!pod)
+    throw new DevnetError('cluster', `no pod of Service ${ns}/${svc.metadata?.name} to read the environment from`, {
+      hint: 'Start the workload, or leave out --env-file.',
+    });
+  const containers = pod.spec?.containers ?? [];
+  const container =
+    containers.find((c) => (c.ports ?? []).some((p) => p.containerPort === targetPort)) ??
+    (containers[0] as V1Container);
+  const [services, kubernetes] = await Promise.all([
+    core.listNamespacedService({ namespace: ns }).then((l) => l.items),
+    core.readNamespacedService({ namespace: 'default', name: 'kubernetes' }).catch(() => undefined),
+  ]);
+  for (const s of services) s.metadata = { ...s.metadata, namespace: ns };
+  const cms = new Map<string, V1ConfigMap | undefined>();
+  const secrets = new Map<string, V1Secret | undefined>();
+  const want = (m: Map<string, unknown>, name: string | undefined) => name && m.set(name, undefined);
+  for (const f of container.envFrom ?? []) {
+    want(cms, f.configMapRef?.name);
+    want(secrets, f.secretRef?.name);
+  }
+  for (const e of container.env ?? []) {
+    want(cms, e.valueFrom?.configMapKeyRef?.name);
+    want(secrets, e.valueFrom?.secretKeyRef?.name);
+  }
+  const missing = (err: unknown) => {
+    if (isNotFound(err)) return undefined;
+    throw clusterError('reading the pod’s configuration', err);
+  };
+  for (const name of cms.keys())
+    cms.set(name, await core.readNamespacedConfigMap({ name, namespace: ns }).catch(missing));
+  for (const name of secrets.keys())
+    secrets.set(name, await core.readNamespacedSecret({ name, namespace: ns }).catch(missing));
+  const env = containerEnvironment(pod, container, kubernetes ? [...services, kubernetes] : services, {
+    configMap: (n) => cms.get(n),
+    secret: (n) => secrets.get(n),
+  });
+  return { ...env, pod: pod.metadata?.name as string, container: container.name };
 }
