@@ -4,7 +4,9 @@
 // clients would send them.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import test from 'ava';
+import { uninstallGateway } from '../src/cluster/gateway.ts';
 import { E2E, run } from './support/e2e.ts';
 import { isRoot, rootTest } from './support/root.ts';
 
@@ -279,4 +281,23 @@ rootTest('kill -9 of every devnet process: within 30 s the selector is the origi
     [],
   );
   t.is(await e.kubectl('get', 'svc', '-n', 'demo', '-o', 'name', '-l', 'app.kubernetes.io/managed-by=devnet'), '');
+});
+
+rootTest('gateway uninstall restores every intercepted Service before removing the gateway', async (t) => {
+  const c = await e.devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'none');
+  t.is(c.code, 0, c.stderr);
+  const r = await e.devnet('intercept', 'hello', '--port', '9001', '--name', 'alice', '--header', 'x-dev=alice');
+  t.is(r.code, 0, r.stderr);
+  t.not(await selector(), originalSelector);
+  const kc = new KubeConfig();
+  kc.loadFromFile(e.sandboxEnv.KUBECONFIG as string);
+  kc.setCurrentContext('devnet-sandbox');
+  const removed = await uninstallGateway(
+    { kc, core: kc.makeApiClient(CoreV1Api), progress: () => undefined },
+    'devnet',
+  );
+  t.is(removed[0], 'intercepts on Service demo/hello');
+  t.is(await selector(), originalSelector);
+  t.is(await interceptPods(), '');
+  t.is(await e.kubectl('get', 'deploy', '-n', 'devnet', '-o', 'name'), '');
 });

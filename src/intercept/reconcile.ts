@@ -277,6 +277,22 @@ export async function removeObjects(k: KubeClients, namespace: string, service: 
     });
 }
 
+/**
+ * restoreAll gives every intercepted Service its own selector back and
+ * removes the intercept pods (`devnet gateway uninstall`: without the
+ * gateway no intercept can work). It returns the Services restored.
+ */
+export async function restoreAll(k: KubeClients, namespace: string): Promise<string[]> {
+  const done: string[] = [];
+  for (const svc of await listIntercepted(k.core, namespace)) {
+    const ns = svc.metadata?.namespace as string;
+    const name = svc.metadata?.name as string;
+    await disengage(k, ns, name, [...entries(svc).keys()]);
+    done.push(`${ns}/${name}`);
+  }
+  return done;
+}
+
 /** listIntercepted lists the Services devnet has patched, in all namespaces when allowed, else in `namespace`. */
 export async function listIntercepted(core: CoreV1Api, namespace: string): Promise<V1Service[]> {
   const labelSelector = `${INTERCEPTED_LABEL}=true`;
