@@ -5,7 +5,7 @@
 // the host's network or resolver is touched. The laptop reaches the sandbox's
 // API server on its own 127.0.0.1 through a unix-socket relay (socat), as a
 // real laptop reaches a remote API server.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { deleteAllNetns, Netns } from './support/netns.ts';
 import { isRoot, rootTest } from './support/root.ts';
+import { run } from './support/run.ts';
 
 const root = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'devnet-cx-'));
@@ -25,25 +26,6 @@ let laptop2Env: NodeJS.ProcessEnv = {};
 let apiPort = 0;
 const children: ChildProcess[] = [];
 let laptopBefore: Record<string, string> = {};
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeout = 60_000): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, timeout, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err
-        ? typeof (err as { code?: unknown }).code === 'number'
-          ? (err as { code: number }).code
-          : 1
-        : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
 
 const bin = join(root, 'bin/devnet.mjs');
 const sandbox = (...args: string[]) => run(process.execPath, [bin, 'sandbox', ...args], sandboxEnv);
@@ -330,4 +312,64 @@ rootTest('kill -9 of the helper alone: the session goes down and the next comman
   const s = await devnet('status');
   t.is(s.code, 0, s.stderr);
   t.deepEqual(await laptopSnapshot(), laptopBefore);
+});
+
+rootTest('the direct transport: TCP straight to a routable gateway, token-authenticated', async (t) => {
+  // Make the gateway routable from the laptop: a direct listener on its pod IP, and a veth from the
+  // laptop into the sandbox's node namespace carrying only the gateway pod's /32.
+  await kubectl('set', 'env', 'deployment/devnet-gateway', '-n', 'devnet', 'DEVNET_GATEWAY_DIRECT_LISTEN=0.0.0.0:8303');
+  let gw = '';
+  for (let i = 0; i < 120 && !gw; i++) {
+    const pods = JSON.parse(
+      await kubectl('get', 'pods', '-n', 'devnet', '-l', 'app.kubernetes.io/name=devnet-gateway', '-o', 'json'),
+    ) as {
+      items: {
+        metadata: { deletionTimestamp?: string };
+        spec: { containers: { env?: { name: string }[] }[] };
+        status: { podIP?: string; conditions?: { type: string; status: string }[] };
+      }[];
+    };
+    const ready = pods.items.find(
+      (p) =>
+        !p.metadata.deletionTimestamp &&
+        p.spec.containers[0]?.env?.some((e) => e.name === 'DEVNET_GATEWAY_DIRECT_LISTEN') &&
+        p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
+    gw = ready?.status.podIP ?? '';
+    if (!gw) await new Promise((r) => setTimeout(r, 250));
+  }
+  t.truthy(gw, 'the gateway rolled out with a direct listener');
+  const ns = laptop as Netns;
+  const node = `${sandboxEnv.DEVNET_SANDBOX_PREFIX}-node`;
+  await ns.ip('link', 'add', 'dnlv0', 'type', 'veth', 'peer', 'name', 'dnlv1', 'netns', node);
+  await ns.ip('addr', 'add', '192.168.250.1/30', 'dev', 'dnlv0');
+  await ns.ip('link', 'set', 'dnlv0', 'up');
+  await run('ip', ['-n', node, 'addr', 'add', '192.168.250.2/30', 'dev', 'dnlv1'], process.env);
+  await run('ip', ['-n', node, 'link', 'set', 'dnlv1', 'up'], process.env);
+  await ns.ip('route', 'add', `${gw}/32`, 'via', '192.168.250.2');
+  try {
+    const c = await devnet(
+      'connect',
+      '--context',
+      'devnet-sandbox',
+      '-n',
+      'demo',
+      '--dns-mode',
+      'none',
+      '--transport',
+      'direct',
+      '--direct-address',
+      `${gw}:8303`,
+      '--never-proxy',
+      `${gw}/32`,
+    );
+    t.is(c.code, 0, c.stderr);
+    const s = JSON.parse((await devnet('status', '-o', 'json')).stdout);
+    t.is(s.gateway.transport, 'direct');
+    const { ip } = await hello();
+    t.regex((await onLaptop('curl', ['-s', '--max-time', '5', `http://${ip}`])).stdout, /^hello from hello-/);
+    t.is((await devnet('quit')).code, 0);
+  } finally {
+    await ns.ip('link', 'del', 'dnlv0').catch(() => undefined);
+  }
 });

@@ -30,7 +30,7 @@ test('cluster-images/gateway/gateway.yaml is rendered from gatewayManifests (run
   t.deepEqual(docs, gatewayManifests());
   t.deepEqual(
     docs.map((d) => d.kind),
-    ['Namespace', 'ServiceAccount', 'Secret', 'Role', 'RoleBinding', 'Deployment'],
+    ['Namespace', 'ServiceAccount', 'Secret', 'Service', 'Deployment'],
   );
 });
 

@@ -4,7 +4,7 @@
 // reach services and pods by IP and name, client-node lists, watches and
 // port-forwards, the real kubectl works for both users, the host cannot
 // reach the cluster ranges, and `down` leaves the host as it was.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import test from 'ava';
 import { renderGatewayYaml } from '../src/cluster/gateway-manifests.ts';
 import { type HostState, hostChanges, hostRouteTo, hostState, safetyRoutesPresent } from './support/host-state.ts';
 import { isRoot, rootTest } from './support/root.ts';
+import { run as runProgram } from './support/run.ts';
 
 const root = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'devnet-e2e-'));
@@ -22,27 +23,8 @@ let env: NodeJS.ProcessEnv = {};
 let before: HostState | undefined;
 let upOutput = '';
 
-function run(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      cmd,
-      args,
-      { env: opts.env ?? env, timeout: opts.timeout ?? 60_000, encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        const code = err
-          ? typeof (err as { code?: unknown }).code === 'number'
-            ? (err as { code: number }).code
-            : 1
-          : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-  });
-}
+const run = (cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {}) =>
+  runProgram(cmd, args, opts.env ?? env, opts.timeout);
 
 const devnet = (...args: string[]) => run(process.execPath, [join(root, 'bin/devnet.mjs'), ...args]);
 const kubectl = (...args: string[]) => run('kubectl', ['--context', 'devnet-sandbox', ...args]);

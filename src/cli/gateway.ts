@@ -1,8 +1,10 @@
 // `devnet gateway install|uninstall|status|manifest`: manage the in-cluster
 // gateway without connecting (for admins, GitOps and CI).
 import type { Command } from 'commander';
-import { installedVersion, installGateway, uninstallGateway, waitForGateway } from '../cluster/gateway.ts';
-import { renderGatewayYaml } from '../cluster/gateway-manifests.ts';
+
+// The kube client is loaded only when a gateway verb runs (it is large).
+const gateway = () => import('../cluster/gateway.ts');
+
 import { VERSION } from '../version.ts';
 import { kubeFrom, withKubeFlags } from './kube-flags.ts';
 import { parseOutput, printData, table } from './output.ts';
@@ -14,9 +16,10 @@ export function registerGateway(program: Command): void {
 
   withKubeFlags(gw.command('install').description('install or upgrade the gateway and wait until it is ready')).action(
     async (o) => {
-      const { kc, core } = kubeFrom(o);
+      const { kc, core } = await kubeFrom(o);
       const progress = startProgress(`installing the gateway ${VERSION} in namespace ${o.gatewayNamespace}`);
       try {
+        const { installGateway, waitForGateway } = await gateway();
         await installGateway({ kc, core, progress: (m) => progress.step(m) }, o.gatewayNamespace);
         const info = await waitForGateway({ kc, core, progress: (m) => progress.step(m) }, o.gatewayNamespace);
         progress.succeed(`gateway ${info.version} ready: ${info.namespace}/${info.pod}`);
@@ -28,7 +31,8 @@ export function registerGateway(program: Command): void {
   );
 
   withKubeFlags(gw.command('uninstall').description("remove the gateway's objects")).action(async (o) => {
-    const { kc, core } = kubeFrom(o);
+    const { kc, core } = await kubeFrom(o);
+    const { uninstallGateway } = await gateway();
     const removed = await uninstallGateway({ kc, core, progress: () => undefined }, o.gatewayNamespace);
     process.stdout.write(removed.length ? `removed ${removed.join(', ')}\n` : 'the gateway was not installed\n');
   });
@@ -37,7 +41,8 @@ export function registerGateway(program: Command): void {
     .option('-o, --output <format>', 'json or yaml for scripts')
     .action(async (o) => {
       const format = parseOutput(o.output);
-      const { kc, core } = kubeFrom(o);
+      const { kc, core } = await kubeFrom(o);
+      const { installedVersion } = await gateway();
       const version = await installedVersion({ kc, core, progress: () => undefined }, o.gatewayNamespace);
       const pods = version
         ? (
@@ -81,7 +86,8 @@ export function registerGateway(program: Command): void {
   gw.command('manifest')
     .description('print the gateway manifests as YAML (for GitOps); the Secret token is left for you to fill')
     .option('--gateway-namespace <ns>', 'namespace of the gateway', 'devnet')
-    .action((o) => {
+    .action(async (o) => {
+      const { renderGatewayYaml } = await import('../cluster/gateway-manifests.ts');
       process.stdout.write(renderGatewayYaml({ namespace: o.gatewayNamespace }));
     });
 }

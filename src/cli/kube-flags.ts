@@ -1,8 +1,5 @@
 // The kubeconfig flags shared by verbs that talk to the cluster directly.
-
-import { CoreV1Api } from '@kubernetes/client-node';
 import type { Command } from 'commander';
-import { loadKubeConfig } from '../cluster/kube.ts';
 
 /** withKubeFlags adds --context, --kubeconfig and --gateway-namespace to a command. */
 export function withKubeFlags(cmd: Command): Command {
@@ -12,8 +9,12 @@ export function withKubeFlags(cmd: Command): Command {
     .option('--gateway-namespace <ns>', 'namespace of the gateway', 'devnet');
 }
 
-/** kubeFrom loads the kubeconfig the flags name and makes a core client. */
-export function kubeFrom(o: { context?: string; kubeconfig?: string }) {
+/** kubeFrom loads the kubeconfig the flags name and makes a core client; the (large) client loads on first use. */
+export async function kubeFrom(o: { context?: string; kubeconfig?: string }) {
+  const [{ CoreV1Api }, { loadKubeConfig }] = await Promise.all([
+    import('@kubernetes/client-node'),
+    import('../cluster/kube.ts'),
+  ]);
   const kc = loadKubeConfig({
     ...(o.context ? { context: o.context } : {}),
     ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),

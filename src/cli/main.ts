@@ -7,7 +7,10 @@ import { VERSION } from '../version.ts';
 import { registerConnect } from './connect.ts';
 import { registerDns } from './dns.ts';
 import { registerGateway } from './gateway.ts';
+import { registerIntercept } from './intercept.ts';
 import { connectDaemon, pathsFor } from './launch.ts';
+import { registerLeave } from './leave.ts';
+import { registerList } from './list.ts';
 import { registerQuit } from './quit.ts';
 import { registerSandbox } from './sandbox.ts';
 import { registerStatus } from './status.ts';
@@ -22,6 +25,9 @@ const program = new Command('devnet')
 registerConnect(program);
 registerStatus(program);
 registerQuit(program);
+registerIntercept(program);
+registerLeave(program);
+registerList(program);
 registerDns(program, async () => {
   const client = await connectDaemon(pathsFor()).catch(() => undefined);
   if (!client) return undefined;

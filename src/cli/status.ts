@@ -1,6 +1,7 @@
 // `devnet status`: what devnet is connected to and how the tunnel is doing.
 import type { Command } from 'commander';
 import type { SessionStatus } from '../daemon/session.ts';
+import type { InterceptInfo } from '../intercept/laptop.ts';
 import { connectDaemon, pathsFor, repairStale } from './launch.ts';
 import { colour, parseOutput, printData, table } from './output.ts';
 
@@ -48,6 +49,17 @@ export function printStatus(s: SessionStatus): void {
       `${s.flows.tcp} TCP, ${s.flows.datagram} UDP/ICMP open; ${s.flows.opened} opened, ${s.flows.rejected} rejected`,
     ],
   ];
+  for (const i of (s as SessionStatus & { intercepts?: InterceptInfo[] }).intercepts ?? [])
+    rows.push([
+      'Intercept',
+      `${i.name}: ${i.namespace}/${i.service} ${i.ports.map((p) => `${p.servicePort}→127.0.0.1:${p.local}`).join(',')} ${i.mode}${
+        i.mode === 'personal'
+          ? ` (${Object.entries(i.headers)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(',')})`
+          : ''
+      }, ${i.healthy ? 'healthy' : `unhealthy${i.lastError ? `: ${i.lastError}` : ''}`}`,
+    ]);
   process.stdout.write(`${table(['FIELD', 'VALUE'], rows).split('\n').slice(1).join('\n')}\n`);
 }
 

@@ -16,6 +16,8 @@ export const GATEWAY_APP_LABEL = 'devnet-gateway';
 export const GATEWAY_TUNNEL_PORT = 8300;
 /** GATEWAY_HEALTH_PORT serves /healthz, /readyz and /metrics on the pod IP. */
 export const GATEWAY_HEALTH_PORT = 8301;
+/** GATEWAY_INTERCEPT_PORT is the listener intercept pods reach through the gateway's Service (derived tokens only). */
+export const GATEWAY_INTERCEPT_PORT = 8302;
 /** GATEWAY_IMAGE_REPO is the gateway image without its tag. */
 export const GATEWAY_IMAGE_REPO = 'ghcr.io/devnet-dev/gateway';
 /** GATEWAY_UID is the non-root user and group the gateway runs as. */
@@ -38,7 +40,7 @@ export type KubeObject = { apiVersion: string; kind: string; metadata: Record<st
   unknown
 >;
 
-/** gatewayManifests returns Namespace, ServiceAccount, Secret, Role, RoleBinding and Deployment, in apply order. */
+/** gatewayManifests returns Namespace, ServiceAccount, Secret, Service and Deployment, in apply order. */
 export function gatewayManifests(opts: GatewayManifestOptions = {}): KubeObject[] {
   const namespace = opts.namespace ?? 'devnet';
   const version = opts.version ?? VERSION;
@@ -73,24 +75,16 @@ export function gatewayManifests(opts: GatewayManifestOptions = {}): KubeObject[
       stringData: { token: opts.token ?? '' },
     },
     {
-      // Reserved for intercept leases (ARCHITECTURE decision 13); nothing else.
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
+      // Intercept pods reach the gateway here; the tunnel port stays on the pod's loopback.
+      apiVersion: 'v1',
+      kind: 'Service',
       metadata: meta(GATEWAY_NAME),
-      rules: [
-        {
-          apiGroups: ['coordination.k8s.io'],
-          resources: ['leases'],
-          verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'],
-        },
-      ],
-    },
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: meta(GATEWAY_NAME),
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: GATEWAY_NAME },
-      subjects: [{ kind: 'ServiceAccount', name: GATEWAY_NAME, namespace }],
+      spec: {
+        selector: { 'app.kubernetes.io/name': GATEWAY_APP_LABEL },
+        ports: [
+          { name: 'intercepts', port: GATEWAY_INTERCEPT_PORT, targetPort: GATEWAY_INTERCEPT_PORT, protocol: 'TCP' },
+        ],
+      },
     },
     {
       apiVersion: 'apps/v1',
@@ -126,6 +120,8 @@ export function gatewayManifests(opts: GatewayManifestOptions = {}): KubeObject[
                   `127.0.0.1:${GATEWAY_TUNNEL_PORT}`,
                   '--health-listen',
                   `0.0.0.0:${GATEWAY_HEALTH_PORT}`,
+                  '--intercept-listen',
+                  `0.0.0.0:${GATEWAY_INTERCEPT_PORT}`,
                   '--drain-timeout',
                   '20000',
                 ],
@@ -135,6 +131,7 @@ export function gatewayManifests(opts: GatewayManifestOptions = {}): KubeObject[
                 ports: [
                   { name: 'tunnel', containerPort: GATEWAY_TUNNEL_PORT, protocol: 'TCP' },
                   { name: 'health', containerPort: GATEWAY_HEALTH_PORT, protocol: 'TCP' },
+                  { name: 'intercepts', containerPort: GATEWAY_INTERCEPT_PORT, protocol: 'TCP' },
                 ],
                 readinessProbe: {
                   httpGet: { path: '/readyz', port: GATEWAY_HEALTH_PORT },
@@ -168,7 +165,7 @@ export function gatewayManifests(opts: GatewayManifestOptions = {}): KubeObject[
 }
 
 /** GATEWAY_YAML_HEADER opens the rendered file and says how it is made. */
-export const GATEWAY_YAML_HEADER = `# devnet gateway: Namespace, ServiceAccount, Secret, Role, RoleBinding, Deployment.
+export const GATEWAY_YAML_HEADER = `# devnet gateway: Namespace, ServiceAccount, Secret, Service, Deployment.
 # Generated from src/cluster/gateway-manifests.ts by \`npm run manifests:gateway\`; do not edit.
 # The Secret's token is empty here: \`devnet gateway install\` fills it with a random token,
 # or set it yourself (kubectl -n devnet create secret generic devnet-gateway-token

@@ -13,6 +13,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { DevnetError } from '../errors.ts';
+import { restoreAll } from '../intercept/reconcile.ts';
 import { VERSION } from '../version.ts';
 import {
   GATEWAY_APP_LABEL,
@@ -208,10 +209,14 @@ export async function ensureGateway(deps: GatewayDeps, namespace: string, timeou
   return waitForGateway(deps, namespace, timeoutMs);
 }
 
-/** uninstallGateway deletes the gateway's objects (not a namespace it did not create). */
+/** uninstallGateway restores every intercepted Service, then deletes the gateway's objects (not a namespace it did not create). */
 export async function uninstallGateway(deps: GatewayDeps, namespace: string): Promise<string[]> {
   const api = KubernetesObjectApi.makeApiClient(deps.kc);
   const removed: string[] = [];
+  for (const svc of await restoreAll({ kc: deps.kc, core: deps.core }, namespace)) {
+    deps.progress(`restored Service ${svc}`);
+    removed.push(`intercepts on Service ${svc}`);
+  }
   for (const obj of gatewayManifests({ namespace }).reverse()) {
     if (obj.kind === 'Namespace') {
       const ns = await readOrUndefined(api, obj).catch(() => undefined);

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { asDevnetError, DevnetError } from '../errors.ts';
 import { HelperClient } from '../helper/service.ts';
+import { type InterceptParams, LaptopIntercepts } from '../intercept/laptop.ts';
 import { VERSION } from '../version.ts';
 import { serveControl } from './control.ts';
 import { type ConnectParams, ConnectSession } from './session.ts';
@@ -24,13 +25,20 @@ async function main(): Promise<void> {
   }
   const helper = await HelperClient.connect(values.helper, 15_000);
   let session: ConnectSession | undefined;
+  let intercepts: LaptopIntercepts | undefined;
   let connecting = false;
+  const connected = (): { session: ConnectSession; intercepts: LaptopIntercepts } => {
+    if (!session || !intercepts)
+      throw new DevnetError('user', 'devnet is not connected', { hint: 'Run `sudo devnet connect` first.' });
+    return { session, intercepts };
+  };
   let quitting = false;
 
   const quit = async (why: string) => {
     if (quitting) return;
     quitting = true;
     logger.info({ why }, 'quitting');
+    await intercepts?.removeAll();
     await session?.close();
     await helper.call('teardown').catch((err: Error) => logger.warn({ err: err.message }, 'helper teardown failed'));
     helper.close();
@@ -52,18 +60,48 @@ async function main(): Promise<void> {
         if (connecting) throw new DevnetError('user', 'a connect is already in progress');
         connecting = true;
         try {
-          session = await ConnectSession.start((params ?? {}) as ConnectParams, {
+          const s = await ConnectSession.start((params ?? {}) as ConnectParams, {
             helper,
             fdSocket: values['fd-socket'] as string,
             logger,
             progress,
           });
+          session = s;
+          const ic = new LaptopIntercepts({
+            kube: () => s.kube,
+            session: () => s.session,
+            gateway: () => {
+              const gw = s.gatewayInfo;
+              if (!gw) throw new DevnetError('cluster', 'no gateway');
+              return gw;
+            },
+            defaultNamespace: () => s.namespace,
+            logger: logger.child({ component: 'intercepts' }),
+          });
+          intercepts = ic;
+          s.onTunnel = (t) => {
+            ic.attach(t).catch((err: Error) => logger.warn({ err: err.message }, 're-registering intercepts failed'));
+          };
+          if (s.session) await ic.attach(s.session);
+          const repaired = await ic.repair().catch((err: Error) => {
+            logger.warn({ err: err.message }, 'repairing intercept leftovers failed');
+            return [];
+          });
+          if (repaired.length > 0) progress(`removed intercepts a crashed session left: ${repaired.join(', ')}`);
         } finally {
           connecting = false;
         }
-        return session.status();
+        return { ...session.status(), intercepts: intercepts?.status() ?? [] };
       },
-      status: async () => session?.status() ?? { connected: false },
+      status: async () =>
+        session ? { ...session.status(), intercepts: intercepts?.status() ?? [] } : { connected: false },
+      intercept: async (params, progress) => connected().intercepts.add(params as InterceptParams, progress),
+      leave: async (params) => {
+        const p = (params ?? {}) as { name?: string; namespace?: string };
+        if (typeof p.name !== 'string') throw new DevnetError('user', 'leave needs a name');
+        return connected().intercepts.remove(p.name, p.namespace);
+      },
+      list: async () => connected().intercepts.list(),
       dnsContext: async () => session?.dnsContext() ?? null,
       version: async () => ({ version: VERSION, gateway: session?.status().gateway?.version ?? null }),
       quit: async () => {

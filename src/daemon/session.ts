@@ -214,6 +214,8 @@ export class ConnectSession {
 
     progress(`creating ${tunName} and routing ${this.#routes.join(', ')}`);
     const fdPromise = receiveFd(this.#deps.fdSocket, 10_000);
+    // If openTun fails, the wait for the descriptor fails later on its own: nobody awaits it then.
+    fdPromise.catch(() => undefined);
     await this.#deps.helper.call('openTun', {
       name: tunName,
       mtu: TUN_MTU,
@@ -349,6 +351,7 @@ export class ConnectSession {
     });
     this.#session = session;
     this.#since = new Date().toISOString();
+    this.onTunnel?.(session);
     session.on('close', (end) => {
       const current = this.#session === session;
       if (current) this.#session = undefined;
@@ -474,6 +477,24 @@ export class ConnectSession {
         rejected: this.#upstream?.stats.rejected ?? 0,
       },
     };
+  }
+
+  /** onTunnel is told about every new tunnel session (intercepts register on each). */
+  onTunnel: ((s: Session) => void) | undefined;
+
+  /** kube is the session's Kubernetes clients. */
+  get kube(): { kc: KubeConfig; core: CoreV1Api } {
+    return { kc: this.#kc, core: this.#core };
+  }
+
+  /** gatewayInfo is the gateway the tunnel goes to. */
+  get gatewayInfo(): GatewayInfo | undefined {
+    return this.#gateway;
+  }
+
+  /** namespace is the connected namespace. */
+  get namespace(): string {
+    return this.#namespace;
   }
 
   /** session is the live tunnel session (intercepts register on it). */

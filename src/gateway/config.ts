@@ -17,6 +17,8 @@ export interface GatewayConfig {
   listen: HostPort;
   healthListen: HostPort;
   directListen: HostPort | undefined;
+  /** interceptListen is where intercept pods connect (routable; they present a derived token). */
+  interceptListen: HostPort | undefined;
   token: string;
   resolvConf: string;
   dnsPort: number;
@@ -35,6 +37,7 @@ export const USAGE = `usage: node src/gateway/main.ts [flags]
   --listen ADDR:PORT         tunnel listener, loopback only (env DEVNET_GATEWAY_LISTEN, default 127.0.0.1:8300)
   --health-listen ADDR:PORT  /healthz, /readyz, /metrics (env DEVNET_GATEWAY_HEALTH_LISTEN, default 0.0.0.0:8301)
   --direct-listen ADDR:PORT  optional listener for the direct transport, token required (env DEVNET_GATEWAY_DIRECT_LISTEN)
+  --intercept-listen ADDR:PORT  listener for intercept pods, derived tokens only (env DEVNET_GATEWAY_INTERCEPT_LISTEN)
   --token-file PATH          session token file (else env DEVNET_GATEWAY_TOKEN)
   --resolv-conf PATH         the pod's resolver configuration (default /etc/resolv.conf)
   --deny CIDR[,CIDR]         destinations refused (env DEVNET_GATEWAY_DENY, default ${DEFAULT_DENY.join(',')}; "" = none)
@@ -87,6 +90,7 @@ export function parseGatewayConfig(
         listen: { type: 'string' },
         'health-listen': { type: 'string' },
         'direct-listen': { type: 'string' },
+        'intercept-listen': { type: 'string' },
         'token-file': { type: 'string' },
         'resolv-conf': { type: 'string' },
         'dns-port': { type: 'string' },
@@ -112,6 +116,7 @@ export function parseGatewayConfig(
       hint: 'the tunnel listener is reached through the port-forward on the pod loopback; use --direct-listen for a routable listener',
     });
   const direct = str('direct-listen') ?? env.DEVNET_GATEWAY_DIRECT_LISTEN;
+  const interceptListen = str('intercept-listen') ?? env.DEVNET_GATEWAY_INTERCEPT_LISTEN;
   const tokenFile = str('token-file') ?? env.DEVNET_GATEWAY_TOKEN_FILE;
   const token = (tokenFile ? readFile(tokenFile) : (env.DEVNET_GATEWAY_TOKEN ?? '')).trim();
   if (token.length === 0)
@@ -126,6 +131,7 @@ export function parseGatewayConfig(
       '--health-listen',
     ),
     directListen: direct ? parseHostPort(direct, '--direct-listen') : undefined,
+    interceptListen: interceptListen ? parseHostPort(interceptListen, '--intercept-listen') : undefined,
     token,
     resolvConf: str('resolv-conf') ?? '/etc/resolv.conf',
     dnsPort: positive(str('dns-port'), 53, '--dns-port'),

@@ -1,4 +1,5 @@
-// The gateway process: `node src/gateway/main.ts [flags]` (see config.ts).
+// The gateway process: `node src/gateway/main.ts [flags]` (see config.ts),
+// or `node src/gateway/main.ts intercept` for an intercept pod (src/intercept/agent.ts).
 // It only wires: config → logger, resolver, metrics → GatewayServer and the
 // health server; SIGTERM/SIGINT → GOAWAY, drain, exit.
 import { readFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { VERSION } from '../version.ts';
 import { denyList, parseGatewayConfig } from './config.ts';
 import { startHealthServer } from './health.ts';
 import { detectIcmp } from './icmp.ts';
+import { InterceptRelay } from './intercept-relay.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { parseResolvConf } from './resolv-conf.ts';
 import { PodResolver } from './resolver.ts';
@@ -49,6 +51,12 @@ async function main(): Promise<void> {
     const direct = await gw.listen(cfg.directListen.host, cfg.directListen.port);
     log.info({ address: direct }, 'direct listener ready');
   }
+  let relay: InterceptRelay | undefined;
+  if (cfg.interceptListen) {
+    relay = new InterceptRelay({ token: cfg.token, registry: gw.intercepts, logger: log });
+    await relay.listen(cfg.interceptListen.host, cfg.interceptListen.port);
+    log.info({ address: cfg.interceptListen }, 'intercept listener ready');
+  }
   const health = await startHealthServer(cfg.healthListen.host, cfg.healthListen.port, gw, metrics);
   log.info({ address: health.address }, 'health and metrics listener ready');
   let stopping = false;
@@ -56,6 +64,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    relay?.close();
     gw.shutdown(cfg.drainTimeoutMs).finally(() => {
       health.server.close();
       process.exit(0);
@@ -65,7 +74,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-main().catch((err: unknown) => {
+const run = process.argv[2] === 'intercept' ? () => import('../intercept/agent.ts').then((m) => m.main()) : main;
+run().catch((err: unknown) => {
   process.stderr.write(`devnet-gateway: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

@@ -28,7 +28,9 @@ export const DEV_ROLE_RULES = [
   { apiGroups: [''], resources: ['pods'], verbs: ['create', 'delete', 'patch'] },
   { apiGroups: [''], resources: ['pods/portforward'], verbs: ['get', 'create'] },
   { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
-  { apiGroups: [''], resources: ['services'], verbs: ['patch', 'update'] },
+  // Intercepts patch a Service's selector; installing the gateway creates its Service (the
+  // intercept pods' way to the gateway relay) and uninstalling deletes it.
+  { apiGroups: [''], resources: ['services'], verbs: ['patch', 'update', 'create', 'delete'] },
 ];
 
 /** DEV_CLUSTER_RULES are the cluster-scoped, read-only permissions of the `dev` user. */

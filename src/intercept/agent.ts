@@ -1,0 +1,322 @@
+// The intercept pod (`node src/gateway/main.ts intercept`, the gateway image
+// in intercept mode). It listens on the intercepted Service's target ports
+// and, per connection (global intercept) or per HTTP request (personal
+// intercepts), sends traffic up one tunnel session to the gateway, which
+// joins it to the owner's laptop; everything else goes to the original
+// endpoints through the original-endpoints Service. It also holds the
+// leases (ARCHITECTURE decision 13): every second it reads the Service; an
+// intercept whose `renewed` value has not changed for LEASE_TTL_MS is
+// removed, and when none is left the original selector is restored, the
+// original-endpoints Service deleted and, last, the pod deletes itself. It
+// needs no laptop for that, and only the Role in manifests.ts.
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { CoreV1Api, KubeConfig, type V1Service } from '@kubernetes/client-node';
+import pino, { type Logger } from 'pino';
+import { isNotFound } from '../cluster/kube.ts';
+import { channelDuplex, connectSession, type Session, StreamChannel } from '../tunnel/index.ts';
+import { VERSION } from '../version.ts';
+import { HttpRouter, type Opener, pipeBoth } from './http-router.ts';
+import { INTERCEPT_HEALTH_PORT } from './manifests.ts';
+import {
+  type Entry,
+  entries,
+  interceptId,
+  isIntercepted,
+  LeaseClock,
+  matches,
+  serviceKey,
+  withoutEntries,
+} from './model.ts';
+
+/** AgentConfig is the intercept pod's configuration (from its environment). */
+export interface AgentConfig {
+  namespace: string;
+  service: string;
+  pod: string;
+  original: string;
+  /** ports: targetPort → servicePort. */
+  ports: Map<number, number>;
+  gateway: { host: string; port: number };
+  token: string;
+}
+
+/** parseAgentConfig reads the DEVNET_INTERCEPT_* variables manifests.ts sets. */
+export function parseAgentConfig(env: Record<string, string | undefined>): AgentConfig {
+  const need = (k: string): string => {
+    const v = env[k];
+    if (!v) throw new Error(`${k} is not set`);
+    return v;
+  };
+  const ports = new Map<number, number>();
+  for (const p of need('DEVNET_INTERCEPT_PORTS').split(',')) {
+    const [t, s] = p.split(':').map(Number);
+    if (!Number.isInteger(t) || !Number.isInteger(s)) throw new Error(`bad DEVNET_INTERCEPT_PORTS entry "${p}"`);
+    ports.set(t as number, s as number);
+  }
+  const gw = /^(.+):(\d+)$/.exec(need('DEVNET_INTERCEPT_GATEWAY'));
+  if (!gw) throw new Error('DEVNET_INTERCEPT_GATEWAY is not HOST:PORT');
+  return {
+    namespace: need('DEVNET_INTERCEPT_NAMESPACE'),
+    service: need('DEVNET_INTERCEPT_SERVICE'),
+    pod: need('DEVNET_INTERCEPT_POD'),
+    original: need('DEVNET_INTERCEPT_ORIGINAL'),
+    ports,
+    gateway: { host: gw[1] as string, port: Number(gw[2]) },
+    token: need('DEVNET_INTERCEPT_TOKEN'),
+  };
+}
+
+/** InterceptAgent runs one intercepted Service's pod. */
+export class InterceptAgent {
+  readonly #c: AgentConfig;
+  readonly #log: Logger;
+  readonly #core: CoreV1Api;
+  readonly #leases = new LeaseClock();
+  readonly #servers: Server[] = [];
+  #routers = new Map<number, HttpRouter>();
+  #entries: Entry[] = [];
+  #session: Session | undefined;
+  #engaged = false;
+  #started = Date.now();
+  #timer: NodeJS.Timeout | undefined;
+  #closing = false;
+  #ticking: Promise<void> | undefined;
+
+  constructor(cfg: AgentConfig, core: CoreV1Api, log: Logger) {
+    this.#c = cfg;
+    this.#core = core;
+    this.#log = log;
+  }
+
+  /** ready: listening on every port and connected to the gateway. */
+  get ready(): boolean {
+    return this.#servers.length === this.#c.ports.size && this.#session !== undefined && !this.#session.closed;
+  }
+
+  /** start listens on the target ports, connects to the gateway and starts the lease loop. */
+  async start(): Promise<void> {
+    for (const [target, servicePort] of this.#c.ports) {
+      const router = new HttpRouter({
+        pick: (req) => {
+          const e = this.#entries.find(
+            (x) =>
+              Object.keys(x.headers).length > 0 &&
+              x.ports.some((p) => p.targetPort === target) &&
+              matches(x.headers, (name) => req.headersDistinct[name]),
+          );
+          return e ? this.#toLaptop(e, target, req.socket) : this.#toOriginal(servicePort);
+        },
+        raw: this.#toOriginal(servicePort),
+        onError: (err) => this.#log.debug({ err: err.message }, 'upstream failed'),
+      });
+      this.#routers.set(target, router);
+      const server = createServer({ noDelay: true, allowHalfOpen: true }, (sock) =>
+        this.#accept(sock, target, servicePort),
+      );
+      await new Promise<void>((res, rej) => {
+        server.once('error', rej);
+        server.listen({ host: '0.0.0.0', port: target }, () => res());
+      });
+      this.#servers.push(server);
+    }
+    this.#connect();
+    await this.sync();
+    this.#timer = setInterval(() => void this.sync(), 1000);
+  }
+
+  /** sync re-reads the Service now (concurrent calls share one read) and returns the intercepts it knows. */
+  async sync(): Promise<{ name: string; renewed: string }[]> {
+    this.#ticking ??= this.#tick().finally(() => {
+      this.#ticking = undefined;
+    });
+    await this.#ticking;
+    return this.#entries.map((e) => ({ name: e.name, renewed: e.renewed }));
+  }
+
+  #accept(sock: Socket, target: number, servicePort: number): void {
+    sock.on('error', () => undefined);
+    const mine = this.#entries.filter((e) => e.ports.some((p) => p.targetPort === target));
+    const global = mine.find((e) => Object.keys(e.headers).length === 0);
+    if (global) {
+      this.#toLaptop(global, target, sock)().then(
+        (up) => pipeBoth(sock, up),
+        (err: Error) => {
+          this.#log.info({ err: err.message, intercept: global.name }, 'laptop unreachable; connection reset');
+          sock.resetAndDestroy();
+        },
+      );
+    } else if (mine.length > 0) this.#routers.get(target)?.handle(sock);
+    else
+      this.#toOriginal(servicePort)().then(
+        (up) => pipeBoth(sock, up),
+        () => sock.resetAndDestroy(),
+      );
+  }
+
+  #toLaptop(e: Entry, target: number, from: { remoteAddress?: string; remotePort?: number }): Opener {
+    return async () => {
+      const s = this.#session;
+      if (!s || s.closed) throw new Error('not connected to the gateway');
+      const port = e.ports.find((p) => p.targetPort === target)?.local as number;
+      const r = await s.open({
+        protocol: 'tcp',
+        host: '127.0.0.1',
+        port,
+        interceptId: interceptId(this.#c.namespace, this.#c.service, e.name),
+        sourceHost: from.remoteAddress ?? '',
+        sourcePort: from.remotePort ?? 0,
+      });
+      if (!r.ok) throw new Error(`${r.reason}: ${r.message}`);
+      if (!(r.channel instanceof StreamChannel)) throw new Error('not a stream channel');
+      return channelDuplex(r.channel);
+    };
+  }
+
+  #toOriginal(servicePort: number): Opener {
+    const host = `${this.#c.original}.${this.#c.namespace}.svc`;
+    return () =>
+      new Promise<Duplex>((resolve, reject) => {
+        const s = tcpConnect({ host, port: servicePort, noDelay: true, allowHalfOpen: true });
+        s.once('connect', () => {
+          s.off('error', reject);
+          resolve(s);
+        });
+        s.once('error', reject);
+      });
+  }
+
+  #connect(): void {
+    if (this.#closing) return;
+    const sock = tcpConnect({ host: this.#c.gateway.host, port: this.#c.gateway.port, noDelay: true });
+    const retry = () => {
+      if (!this.#closing) setTimeout(() => this.#connect(), 1000).unref();
+    };
+    sock.once('error', (err) => {
+      this.#log.warn({ err: err.message }, 'cannot reach the gateway; retrying');
+      retry();
+    });
+    sock.once('connect', () => {
+      sock.removeAllListeners('error');
+      sock.on('error', () => undefined);
+      connectSession(sock, {
+        token: this.#c.token,
+        clientId: serviceKey(this.#c.namespace, this.#c.service),
+        clientName: `devnet-intercept/${VERSION} ${this.#c.namespace}/${this.#c.service}`,
+      }).then(
+        (s) => {
+          this.#session = s;
+          this.#log.info('connected to the gateway');
+          s.on('open', (ch) => ch.reject('forbidden', 'intercept pods accept no channels'));
+          s.on('close', (end) => {
+            if (this.#session === s) this.#session = undefined;
+            this.#log.warn({ reason: end.reason, message: end.message }, 'gateway session ended; reconnecting');
+            retry();
+          });
+        },
+        (err: Error) => {
+          this.#log.warn({ err: err.message }, 'gateway refused the session; retrying');
+          sock.destroy();
+          retry();
+        },
+      );
+    });
+  }
+
+  // One pass of the lease loop: read the Service, drop expired intercepts, and
+  // undo everything once none is left.
+  async #tick(): Promise<void> {
+    if (this.#closing) return;
+    let svc: V1Service;
+    try {
+      svc = await this.#core.readNamespacedService({ name: this.#c.service, namespace: this.#c.namespace });
+    } catch (err) {
+      if (isNotFound(err)) return this.#finish('the Service is gone', true);
+      this.#log.warn({ err: String(err) }, 'reading the Service failed');
+      return;
+    }
+    const all = entries(svc);
+    this.#entries = [...all.values()].filter((e): e is Entry => e !== undefined);
+    if (!isIntercepted(svc)) {
+      this.#entries = [];
+      // Before the first intercept is engaged this is normal; afterwards its owner left (and removes the
+      // objects itself): this pod only deletes itself, never the objects a successor may already use.
+      if (this.#engaged) return this.#finish('the Service was restored', false);
+      if (Date.now() - this.#started > 120_000) return this.#finish('no intercept was engaged within 120 s', true);
+      return;
+    }
+    if (this.#entries.length > 0) this.#engaged = true;
+    const expired = this.#leases.expired(svc, Date.now());
+    if (expired.length === 0) return;
+    this.#log.info({ expired }, 'leases ran out; removing those intercepts');
+    const { service, last } = withoutEntries(svc, expired);
+    try {
+      await this.#core.replaceNamespacedService({ name: this.#c.service, namespace: this.#c.namespace, body: service });
+    } catch (err) {
+      this.#log.warn({ err: String(err) }, 'removing expired intercepts failed (retrying)');
+      return;
+    }
+    if (last) await this.#finish('the last lease ran out; the original selector is restored', true);
+  }
+
+  async #finish(why: string, removeOriginal: boolean): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    clearInterval(this.#timer);
+    this.#log.info({ why }, 'removing the intercept pod');
+    const ns = this.#c.namespace;
+    if (removeOriginal)
+      await this.#core.deleteNamespacedService({ name: this.#c.original, namespace: ns }).catch((err: unknown) => {
+        if (!isNotFound(err)) this.#log.warn({ err: String(err) }, 'deleting the original-endpoints Service failed');
+      });
+    await this.#core.deleteNamespacedPod({ name: this.#c.pod, namespace: ns }).catch((err: unknown) => {
+      if (!isNotFound(err)) this.#log.warn({ err: String(err) }, 'deleting the intercept pod failed');
+    });
+  }
+
+  /** close stops listening and leaves the gateway. */
+  close(): void {
+    this.#closing = true;
+    clearInterval(this.#timer);
+    for (const s of this.#servers) s.close();
+    for (const r of this.#routers.values()) r.close();
+    this.#session?.close('intercept pod stopping');
+  }
+}
+
+/** main runs the intercept pod. */
+export async function main(): Promise<void> {
+  const log = pino({
+    level: process.env.DEVNET_GATEWAY_LOG_LEVEL ?? 'info',
+    base: { component: 'intercept', version: VERSION },
+  });
+  const cfg = parseAgentConfig(process.env);
+  const kc = new KubeConfig();
+  kc.loadFromCluster();
+  const agent = new InterceptAgent(
+    cfg,
+    kc.makeApiClient(CoreV1Api),
+    log.child({ service: `${cfg.namespace}/${cfg.service}` }),
+  );
+  const health = createHttpServer((req, res) => {
+    // POST /sync: the owner asks the pod to pick up a change to the Service at once (one read at a time).
+    if (req.url === '/sync' && req.method === 'POST')
+      agent.sync().then(
+        (known) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(known)),
+        () => res.writeHead(500).end(),
+      );
+    else if (req.url === '/readyz') res.writeHead(agent.ready ? 200 : 503).end(agent.ready ? 'ready\n' : 'not ready\n');
+    else if (req.url === '/healthz') res.writeHead(200).end('ok\n');
+    else res.writeHead(404).end();
+  });
+  health.listen(INTERCEPT_HEALTH_PORT, '0.0.0.0');
+  await agent.start();
+  const stop = () => {
+    agent.close();
+    health.close();
+    setTimeout(() => process.exit(0), 200).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

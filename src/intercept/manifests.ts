@@ -1,0 +1,178 @@
+// The intercept's Kubernetes objects, computed by a pure function: a
+// ServiceAccount, a Role that allows exactly what the intercept pod needs to
+// undo the intercept when its owner's lease runs out (resourceNames: the one
+// Service, its original-endpoints Service, the pod itself), its RoleBinding,
+// the original-endpoints Service, and the intercept pod — the gateway image
+// in intercept mode, passing the restricted Pod Security Standard.
+import {
+  GATEWAY_HEALTH_PORT,
+  GATEWAY_IMAGE_REPO,
+  GATEWAY_INTERCEPT_PORT,
+  GATEWAY_UID,
+  type KubeObject,
+} from '../cluster/gateway-manifests.ts';
+import { VERSION } from '../version.ts';
+import {
+  INTERCEPT_APP,
+  interceptObjectName,
+  interceptPodLabels,
+  originalServiceName,
+  type ServiceLike,
+} from './model.ts';
+
+/** INTERCEPT_HEALTH_PORT serves the intercept pod's /readyz (ready = listening and connected to the gateway). */
+export const INTERCEPT_HEALTH_PORT = GATEWAY_HEALTH_PORT;
+
+/** InterceptObjectsOptions describe one intercepted Service. */
+export interface InterceptObjectsOptions {
+  service: ServiceLike;
+  /** original is the Service's own selector. */
+  original: Record<string, string>;
+  /** targetPorts maps each Service port to its numeric container port (targetName: the name the Service targets). */
+  targetPorts: { name?: string; port: number; targetPort: number; targetName?: string }[];
+  /** gateway is host:port of the gateway's intercept listener. */
+  gateway: string;
+  /** token is the pod's derived gateway credential (model.podToken). */
+  token: string;
+  /** podName is this incarnation's pod name (model.interceptPodName). */
+  podName: string;
+  version?: string;
+  image?: string;
+}
+
+/** interceptRole is the Role of an intercept pod (also documented in docs/intercepts.md). */
+export function interceptRole(namespace: string, service: string, podName: string): KubeObject {
+  const name = interceptObjectName(service);
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name, namespace, labels: commonLabels(service) },
+    rules: [
+      // Read the intercepts' leases and restore the selector.
+      { apiGroups: [''], resources: ['services'], resourceNames: [service], verbs: ['get', 'update', 'patch'] },
+      // Remove the original-endpoints Service once the selector is back.
+      { apiGroups: [''], resources: ['services'], resourceNames: [originalServiceName(service)], verbs: ['delete'] },
+      // Delete itself last.
+      { apiGroups: [''], resources: ['pods'], resourceNames: [podName], verbs: ['delete'] },
+    ],
+  };
+}
+
+function commonLabels(service: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/part-of': 'devnet',
+    'app.kubernetes.io/managed-by': 'devnet',
+    'app.kubernetes.io/component': 'intercept',
+    'devnet.dev/intercept-for': service,
+  };
+}
+
+/** interceptObjects returns ServiceAccount, Role, RoleBinding, the original-endpoints Service and the pod, in apply order. */
+export function interceptObjects(o: InterceptObjectsOptions): KubeObject[] {
+  const namespace = o.service.metadata?.namespace as string;
+  const service = o.service.metadata?.name as string;
+  const name = interceptObjectName(service);
+  const version = o.version ?? VERSION;
+  const labels = commonLabels(service);
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name, namespace, labels },
+      automountServiceAccountToken: false,
+    },
+    interceptRole(namespace, service, o.podName),
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name, namespace, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace }],
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: originalServiceName(service), namespace, labels },
+      spec: {
+        selector: o.original,
+        ports: o.targetPorts.map((p) => ({
+          ...(p.name ? { name: p.name } : {}),
+          port: p.port,
+          targetPort: p.targetPort,
+          protocol: 'TCP',
+        })),
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: o.podName,
+        namespace,
+        labels: { ...labels, ...interceptPodLabels(service), 'app.kubernetes.io/version': version },
+        annotations: { 'devnet.dev/version': version },
+      },
+      spec: {
+        serviceAccountName: name,
+        // The token is needed to undo the intercept without the laptop; it is mounted for this container only.
+        automountServiceAccountToken: true,
+        enableServiceLinks: false,
+        restartPolicy: 'Always',
+        terminationGracePeriodSeconds: 5,
+        securityContext: {
+          runAsNonRoot: true,
+          runAsUser: GATEWAY_UID,
+          runAsGroup: GATEWAY_UID,
+          seccompProfile: { type: 'RuntimeDefault' },
+          // A safe sysctl: the non-root process may listen on target ports below 1024.
+          sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }],
+        },
+        containers: [
+          {
+            name: 'intercept',
+            image: o.image ?? `${GATEWAY_IMAGE_REPO}:${version}`,
+            imagePullPolicy: 'IfNotPresent',
+            args: ['intercept'],
+            env: [
+              { name: 'DEVNET_INTERCEPT_NAMESPACE', value: namespace },
+              { name: 'DEVNET_INTERCEPT_SERVICE', value: service },
+              { name: 'DEVNET_INTERCEPT_POD', value: o.podName },
+              { name: 'DEVNET_INTERCEPT_ORIGINAL', value: originalServiceName(service) },
+              {
+                name: 'DEVNET_INTERCEPT_PORTS',
+                value: o.targetPorts.map((p) => `${p.targetPort}:${p.port}`).join(','),
+              },
+              { name: 'DEVNET_INTERCEPT_GATEWAY', value: o.gateway },
+              { name: 'DEVNET_INTERCEPT_TOKEN', value: o.token },
+            ],
+            // A Service that targets a port by name finds it on the intercept pod under the same name.
+            ports: [
+              ...[...new Map(o.targetPorts.map((p) => [p.targetPort, p])).values()].map((p) => ({
+                ...(p.targetName ? { name: p.targetName } : {}),
+                containerPort: p.targetPort,
+                protocol: 'TCP',
+              })),
+              { name: 'devnet-health', containerPort: INTERCEPT_HEALTH_PORT, protocol: 'TCP' },
+            ],
+            readinessProbe: {
+              httpGet: { path: '/readyz', port: INTERCEPT_HEALTH_PORT },
+              periodSeconds: 2,
+              failureThreshold: 2,
+            },
+            resources: { requests: { cpu: '50m', memory: '48Mi' }, limits: { cpu: '1', memory: '256Mi' } },
+            securityContext: {
+              allowPrivilegeEscalation: false,
+              privileged: false,
+              readOnlyRootFilesystem: true,
+              runAsNonRoot: true,
+              capabilities: { drop: ['ALL'] },
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+          },
+        ],
+      },
+    },
+  ];
+}
+
+export { GATEWAY_INTERCEPT_PORT, INTERCEPT_APP };

@@ -1,0 +1,303 @@
+// `devnet intercept` end to end on a sandbox of its own, through the real
+// CLI on a "laptop" namespace (test/support/e2e.ts). Requests come from
+// inside a cluster pod (`devnet sandbox exec`), as the cluster's own
+// clients would send them.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import test from 'ava';
+import { uninstallGateway } from '../src/cluster/gateway.ts';
+import { E2E, run } from './support/e2e.ts';
+import { isRoot, rootTest } from './support/root.ts';
+
+const e = new E2E('ic');
+let client = ''; // a pod in demo that sends the requests
+let originalSelector = '';
+
+const curl = async (...args: string[]) =>
+  (await e.inPod('demo', client, ['curl', '-s', '--max-time', '5', ...args])).stdout;
+const selector = () => e.kubectl('get', 'svc', 'hello', '-n', 'demo', '-o', 'jsonpath={.spec.selector}');
+const interceptPods = () =>
+  e.kubectl('get', 'pods', '-n', 'demo', '-l', 'app.kubernetes.io/name=devnet-intercept', '-o', 'name');
+
+/** diagnose returns what explains a failed intercept: the pod's status and log. */
+async function diagnose(): Promise<string> {
+  const names = (await interceptPods()).split('\n').filter(Boolean);
+  let out = `intercept pods: ${names.join(' ') || 'none'}\n`;
+  for (const n of names) {
+    const name = n.replace(/^pod\//, '');
+    out += `${name}: ${await e.kubectl('get', 'pod', '-n', 'demo', name, '-o', 'jsonpath={.status}')}\n`;
+    try {
+      out += readFileSync(`${e.dir}/sandbox-run/pods/demo/${name}/pod.log`, 'utf8').slice(-2000);
+    } catch {
+      out += '(no pod log)\n';
+    }
+  }
+  return out;
+}
+
+test.before(async () => {
+  if (!isRoot) return;
+  await e.start();
+  const c = await e.devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'none');
+  if (c.code !== 0) throw new Error(`connect failed: ${c.stdout}${c.stderr}`);
+  const laptop = e.laptop?.name as string;
+  for (const [port, name] of [
+    ['9000', 'global'],
+    ['9001', 'alice'],
+    ['9002', 'bob'],
+  ])
+    e.background('ip', [
+      'netns',
+      'exec',
+      laptop,
+      process.execPath,
+      'test/support/laptop-http.ts',
+      port as string,
+      name as string,
+    ]);
+  client = await e.kubectl('get', 'pods', '-n', 'demo', '-l', 'app=hello', '-o', 'jsonpath={.items[0].metadata.name}');
+  originalSelector = await selector();
+  await new Promise((r) => setTimeout(r, 300));
+});
+
+test.after.always(async () => {
+  if (isRoot) await e.cleanup();
+});
+
+rootTest('global intercept: the cluster reaches the laptop; leave restores the selector', async (t) => {
+  const started = Date.now();
+  const r = await e.devnet('intercept', 'hello', '--port', '9000');
+  t.is(r.code, 0, r.stderr);
+  t.log(`devnet intercept returned after ${Date.now() - started} ms: ${r.stderr.trim().split('\n').pop()}`);
+  t.regex(r.stdout, /curl http:\/\/hello\.demo\//);
+  let first = '';
+  while (Date.now() - started < 15_000) {
+    first = await curl('http://hello.demo');
+    if (first.startsWith('laptop')) break;
+  }
+  t.log(`devnet intercept → first intercepted request: ${Date.now() - started} ms`);
+  t.is(first, 'laptop global GET / x-dev=\n');
+  t.is(await curl('http://hello.demo/x'), 'laptop global GET /x x-dev=\n');
+  const list = await e.devnet('list');
+  t.regex(list.stdout, /demo\/hello\s+hello\s+\S+ \(you\)\s+global\s+80→9000\s+ok/);
+  const status = await e.devnet('status');
+  t.regex(status.stdout, /Intercept\s+hello: demo\/hello 80→127\.0\.0\.1:9000 global, healthy/);
+  const l = await e.devnet('leave', 'hello');
+  t.is(l.code, 0, l.stderr);
+  t.is(await selector(), originalSelector);
+  t.regex(await curl('http://hello.demo'), /^hello from hello-/);
+  t.is(await interceptPods(), '');
+});
+
+const ENV_APP = `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: webcfg, namespace: demo}
+data: {LOG_LEVEL: debug, FEATURE: "on"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: websec, namespace: demo}
+stringData: {password: "s3cr'et"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: demo}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web, tier: front}}
+    spec:
+      containers:
+      - name: web
+        image: ghcr.io/devnet-dev/demo-hello:latest
+        ports: [{name: http, containerPort: 8080}]
+        resources: {limits: {cpu: 500m, memory: 64Mi}}
+        envFrom: [{configMapRef: {name: webcfg}}]
+        env:
+        - {name: GREETING, value: "hi-$(LOG_LEVEL)"}
+        - {name: DB_PASSWORD, valueFrom: {secretKeyRef: {name: websec, key: password}}}
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: TIER, valueFrom: {fieldRef: {fieldPath: "metadata.labels['tier']"}}}
+        - {name: MEM_MI, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: demo}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+`;
+
+rootTest('--env-file writes the pod’s environment as the app sees it (json and sh)', async (t) => {
+  const file = join(e.dir, 'web.yaml');
+  writeFileSync(file, ENV_APP);
+  await e.kubectl('apply', '-f', file);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (
+      (await e.kubectl('get', 'pods', '-n', 'demo', '-l', 'app=web', '-o', 'jsonpath={.items[*].status.phase}')) ===
+      'Running'
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const envFile = join(e.dir, 'web.env.json');
+  // -E: Node itself reads `--env-file MISSING` anywhere in its argv and exits (nodejs/node#54232).
+  const r = await e.devnet('intercept', 'web', '--port', '9000', '-E', envFile, '--env-syntax', 'json');
+  t.is(r.code, 0, r.stderr);
+  const env = JSON.parse(readFileSync(envFile, 'utf8'));
+  const pod = await e.kubectl('get', 'pods', '-n', 'demo', '-l', 'app=web', '-o', 'jsonpath={.items[0].metadata.name}');
+  const webIP = await e.kubectl('get', 'svc', 'web', '-n', 'demo', '-o', 'jsonpath={.spec.clusterIP}');
+  const helloIP = await e.kubectl('get', 'svc', 'hello', '-n', 'demo', '-o', 'jsonpath={.spec.clusterIP}');
+  t.like(env, {
+    LOG_LEVEL: 'debug',
+    FEATURE: 'on',
+    GREETING: 'hi-debug',
+    DB_PASSWORD: "s3cr'et",
+    POD_NAME: pod,
+    TIER: 'front',
+    MEM_MI: '64',
+    WEB_SERVICE_HOST: webIP,
+    WEB_SERVICE_PORT: '80',
+    WEB_SERVICE_PORT_HTTP: '80',
+    HELLO_SERVICE_HOST: helloIP,
+    HELLO_PORT_80_TCP: `tcp://${helloIP}:80`,
+    KUBERNETES_SERVICE_HOST: '10.96.0.1',
+  });
+  const seen: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const c = await e.inPod('demo', client, ['curl', '-sS', '--max-time', '5', 'http://web.demo']);
+    seen.push(`${c.code}:${c.stdout.trim()}${c.stderr.trim()}`);
+    if (c.stdout.startsWith('laptop global GET /')) break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  t.regex(seen.at(-1) ?? '', /^0:laptop global GET \//, seen.join('\n'));
+  t.is((await e.devnet('leave', 'web')).code, 0);
+  // The sh syntax, sourced by a real shell, gives the same values.
+  const sh = join(e.dir, 'web.env');
+  writeFileSync(sh, '# overwritten\n');
+  const r2 = await e.devnet('intercept', 'web', '--port', '9000', '--env-file', sh);
+  t.is(r2.code, 0, r2.stderr);
+  const out = await run('sh', ['-c', `. ${sh}; printf '%s|%s' "$DB_PASSWORD" "$GREETING"`], process.env);
+  t.is(out.stdout, "s3cr'et|hi-debug");
+  t.is((await e.devnet('leave', 'web')).code, 0);
+});
+
+rootTest('personal intercepts: only requests with the header reach their owner; others reach the pods', async (t) => {
+  const a = await e.devnet('intercept', 'hello', '--port', '9001', '--name', 'alice', '--header', 'x-dev=alice');
+  t.is(a.code, 0, a.code === 0 ? '' : `${a.stderr}\n${await diagnose()}`);
+  t.regex(a.stdout, /curl -H 'x-dev: alice' http:\/\/hello\.demo\//);
+  const b = await e.devnet('intercept', 'hello', '--port', '9002', '--name', 'bob', '--header', 'x-dev=bob');
+  t.is(b.code, 0, b.stderr);
+  t.is(await curl('-H', 'x-dev: alice', 'http://hello.demo/a'), 'laptop alice GET /a x-dev=alice\n');
+  t.is(await curl('-H', 'x-dev: bob', 'http://hello.demo/b'), 'laptop bob GET /b x-dev=bob\n');
+  t.regex(await curl('http://hello.demo'), /^hello from hello-/);
+  t.regex(await curl('-H', 'x-dev: carol', 'http://hello.demo'), /^hello from hello-/);
+  // A chunked POST and Expect: 100-continue reach the laptop with their bodies.
+  t.is(
+    await curl(
+      '-H',
+      'x-dev: alice',
+      '-H',
+      'Transfer-Encoding: chunked',
+      '--data-binary',
+      'abc',
+      'http://hello.demo/up',
+    ),
+    'laptop alice POST /up x-dev=alice body=abc\n',
+  );
+  t.is(
+    await curl('-H', 'x-dev: bob', '-H', 'Expect: 100-continue', '--data-binary', 'xyz', 'http://hello.demo/c'),
+    'laptop bob POST /c x-dev=bob body=xyz\n',
+  );
+  // A global intercept on a Service with personal ones is refused, naming the owner.
+  const g = await e.devnet('intercept', 'hello', '--port', '9000', '--name', 'all');
+  t.not(g.code, 0);
+  t.regex(g.stderr, /already has a personal intercept \w+ by \S+@/);
+});
+
+rootTest('one keep-alive connection mixing matching and other requests is routed per request', async (t) => {
+  const out = await curl(
+    '-w',
+    '[%{num_connects}]\n',
+    '-H',
+    'x-dev: alice',
+    'http://hello.demo/1',
+    '--next',
+    '-s',
+    '-w',
+    '[%{num_connects}]\n',
+    'http://hello.demo/',
+    '--next',
+    '-s',
+    '-w',
+    '[%{num_connects}]\n',
+    '-H',
+    'x-dev: bob',
+    'http://hello.demo/3',
+  );
+  const lines = out.trim().split('\n');
+  t.is(lines[0], 'laptop alice GET /1 x-dev=alice');
+  t.is(lines[1], '[1]');
+  t.regex(lines[2] ?? '', /^hello from hello-/);
+  t.is(lines[3], '[0]', 'the second request reused the connection');
+  t.is(lines[4], 'laptop bob GET /3 x-dev=bob');
+  t.is(lines[5], '[0]');
+});
+
+rootTest('a malformed request gets 400 from the intercept pod; other connections carry on', async (t) => {
+  const ip = await e.kubectl('get', 'svc', 'hello', '-n', 'demo', '-o', 'jsonpath={.spec.clusterIP}');
+  const bad = await e.inPod('demo', client, [
+    'sh',
+    '-c',
+    `printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\nno colon here\\r\\n\\r\\n' | nc -w 3 ${ip} 80`,
+  ]);
+  t.regex(bad.stdout, /^HTTP\/1\.1 400 Bad Request/);
+  t.is(await curl('-H', 'x-dev: alice', 'http://hello.demo/ok'), 'laptop alice GET /ok x-dev=alice\n');
+});
+
+rootTest('kill -9 of every devnet process: within 30 s the selector is the original and the pod gone', async (t) => {
+  t.not(await selector(), originalSelector);
+  await e.killDevnet();
+  const started = Date.now();
+  let restored = false;
+  while (Date.now() - started < 30_000) {
+    if ((await selector()) === originalSelector && (await interceptPods()) === '') {
+      restored = true;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  t.log(`restored ${Date.now() - started} ms after kill -9`);
+  if (!restored) t.log(await diagnose());
+  t.true(restored);
+  t.regex(await curl('-H', 'x-dev: alice', 'http://hello.demo'), /^hello from hello-/);
+  const svc = JSON.parse(await e.kubectl('get', 'svc', 'hello', '-n', 'demo', '-o', 'json'));
+  t.deepEqual(
+    Object.keys(svc.metadata.annotations ?? {}).filter((k: string) => k.includes('devnet')),
+    [],
+  );
+  t.is(await e.kubectl('get', 'svc', '-n', 'demo', '-o', 'name', '-l', 'app.kubernetes.io/managed-by=devnet'), '');
+});
+
+rootTest('gateway uninstall restores every intercepted Service before removing the gateway', async (t) => {
+  const c = await e.devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'none');
+  t.is(c.code, 0, c.stderr);
+  const r = await e.devnet('intercept', 'hello', '--port', '9001', '--name', 'alice', '--header', 'x-dev=alice');
+  t.is(r.code, 0, r.stderr);
+  t.not(await selector(), originalSelector);
+  const kc = new KubeConfig();
+  kc.loadFromFile(e.sandboxEnv.KUBECONFIG as string);
+  kc.setCurrentContext('devnet-sandbox');
+  const removed = await uninstallGateway(
+    { kc, core: kc.makeApiClient(CoreV1Api), progress: () => undefined },
+    'devnet',
+  );
+  t.is(removed[0], 'intercepts on Service demo/hello');
+  t.is(await selector(), originalSelector);
+  t.is(await interceptPods(), '');
+  t.is(await e.kubectl('get', 'deploy', '-n', 'devnet', '-o', 'name'), '');
+});
