@@ -50,25 +50,8 @@ async function main(): Promise<void> {
   await e.start();
   const c = await e.devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'none');
   if (c.code !== 0) throw new Error(`connect: ${c.stderr}`);
-  const laptop = e.laptop?.name as string;
-  e.background('ip', [
-    'netns',
-    'exec',
-    laptop,
-    process.execPath,
-    join(ROOT, 'test/support/laptop-http.ts'),
-    '9000',
-    'me',
-  ]);
-  e.background('ip', [
-    'netns',
-    'exec',
-    laptop,
-    process.execPath,
-    join(ROOT, 'test/support/laptop-http.ts'),
-    '9001',
-    'other',
-  ]);
+  e.laptopServer(9000, 'me');
+  e.laptopServer(9001, 'other');
   const client = await e.kubectl(
     'get',
     'pods',

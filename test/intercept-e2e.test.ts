@@ -41,21 +41,9 @@ test.before(async () => {
   await e.start();
   const c = await e.devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'none');
   if (c.code !== 0) throw new Error(`connect failed: ${c.stdout}${c.stderr}`);
-  const laptop = e.laptop?.name as string;
-  for (const [port, name] of [
-    ['9000', 'global'],
-    ['9001', 'alice'],
-    ['9002', 'bob'],
-  ])
-    e.background('ip', [
-      'netns',
-      'exec',
-      laptop,
-      process.execPath,
-      'test/support/laptop-http.ts',
-      port as string,
-      name as string,
-    ]);
+  e.laptopServer(9000, 'global');
+  e.laptopServer(9001, 'alice');
+  e.laptopServer(9002, 'bob');
   client = await e.kubectl('get', 'pods', '-n', 'demo', '-l', 'app=hello', '-o', 'jsonpath={.items[0].metadata.name}');
   originalSelector = await selector();
   // The app for the --env-file test starts while the other tests run.
