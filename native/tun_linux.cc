@@ -218,28 +218,18 @@ Napi::Value SendFd(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// ReceiveFdWorker listens on a unix socket path (created by the caller's
-// process, mode 0600) and waits up to timeoutMs for one peer to pass an fd.
+// ReceiveFdWorker waits up to timeoutMs on a listening unix socket (already
+// bound, mode 0600, by ReceiveFd on the calling thread, so a peer may connect
+// as soon as receiveFd returns) for one peer to pass an fd.
 class ReceiveFdWorker : public Napi::AsyncWorker {
  public:
-  ReceiveFdWorker(Napi::Function cb, std::string path, int timeoutMs)
-      : Napi::AsyncWorker(cb), path_(std::move(path)), timeoutMs_(timeoutMs) {}
+  ReceiveFdWorker(Napi::Function cb, std::string path, int listenFd, int timeoutMs)
+      : Napi::AsyncWorker(cb), path_(std::move(path)), listenFd_(listenFd), timeoutMs_(timeoutMs) {}
 
   void Execute() override {
-    struct sockaddr_un addr;
-    if (!FillUnixAddr(path_, &addr)) return Fail(ENAMETOOLONG, "bind");
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return Fail(errno, "socket");
-    unlink(path_.c_str());
-    mode_t old = umask(0077);
-    int rc = bind(s, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr));
-    umask(old);
-    if (rc < 0 || listen(s, 1) < 0) {
-      int err = errno;
-      close(s);
-      return Fail(err, "bind");
-    }
+    int s = listenFd_;
     struct pollfd pfd = {s, POLLIN, 0};
+    int rc;
     do {
       rc = poll(&pfd, 1, timeoutMs_);
     } while (rc < 0 && errno == EINTR);
@@ -293,18 +283,35 @@ class ReceiveFdWorker : public Napi::AsyncWorker {
     SetError("failed");
   }
   std::string path_;
+  int listenFd_;
   int timeoutMs_;
   int fd_ = -1;
   int err_ = 0;
   const char* syscall_ = "";
 };
 
+// receiveFd(path, timeoutMs, cb): bind and listen on path now (mode 0600),
+// then wait in the background; cb(err, fd) once a peer passed a descriptor.
 Napi::Value ReceiveFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>().Utf8Value();
   int timeoutMs = info[1].As<Napi::Number>().Int32Value();
-  auto* w = new ReceiveFdWorker(info[2].As<Napi::Function>(), path, timeoutMs);
+  struct sockaddr_un addr;
+  if (!FillUnixAddr(path, &addr)) throw Napi::TypeError::New(env, "socket path too long: " + path);
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) throw ErrnoError(env, errno, "socket", path);
+  unlink(path.c_str());
+  mode_t old = umask(0077);
+  int rc = bind(s, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr));
+  umask(old);
+  if (rc < 0 || listen(s, 1) < 0) {
+    int err = errno;
+    close(s);
+    throw ErrnoError(env, err, "bind", path);
+  }
+  auto* w = new ReceiveFdWorker(info[2].As<Napi::Function>(), path, s, timeoutMs);
   w->Queue();
-  return info.Env().Undefined();
+  return env.Undefined();
 }
 
 // Slab is a block of packet memory handed to JS as an external ArrayBuffer;

@@ -2,14 +2,53 @@
 // after, it removes test network namespaces (dnt-<pid>-*) whose process is
 // gone, so a test killed outright cannot leave the host changed.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 
+// A test killed outright (an ava timeout) skips its after.always hooks, so a
+// sandbox it started keeps running. Sandboxes made by tests carry the test
+// process's pid in their prefix (dnt-<pid>-...): take down those whose test
+// process is gone, with the same state and run dirs they were started with.
+function sweepStaleSandboxes() {
+  let pids = [];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return;
+  }
+  for (const pid of pids) {
+    let cmdline = '';
+    let environ = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmdline.includes('sandbox/supervisor.ts')) continue;
+      environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    } catch {
+      continue;
+    }
+    const env = Object.fromEntries(
+      environ
+        .split('\0')
+        .filter((kv) => kv.startsWith('DEVNET_SANDBOX_'))
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
+    const owner = /^dnt-(\d+)-/.exec(env.DEVNET_SANDBOX_PREFIX ?? '');
+    if (!owner || existsSync(`/proc/${owner[1]}`)) continue;
+    spawnSync(process.execPath, [join(root, 'bin/devnet.mjs'), 'sandbox', 'down'], {
+      env: { ...process.env, ...env, KUBECONFIG: join(env.DEVNET_SANDBOX_STATE ?? '/nonexistent', 'swept-kubeconfig') },
+      stdio: 'ignore',
+      timeout: 60_000,
+    });
+    console.error(`test: took down sandbox ${env.DEVNET_SANDBOX_PREFIX} left by a killed test`);
+  }
+}
+
 function sweepStaleNetns() {
+  sweepStaleSandboxes();
   let list = '';
   try {
     list = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });

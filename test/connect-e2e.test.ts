@@ -5,7 +5,7 @@
 // the host's network or resolver is touched. The laptop reaches the sandbox's
 // API server on its own 127.0.0.1 through a unix-socket relay (socat), as a
 // real laptop reaches a remote API server.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { deleteAllNetns, Netns } from './support/netns.ts';
 import { isRoot, rootTest } from './support/root.ts';
+import { run } from './support/run.ts';
 
 const root = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'devnet-cx-'));
@@ -20,27 +21,11 @@ const ORIGINAL_RESOLV = '# the laptop before devnet\nnameserver 192.0.2.53\nsear
 let sandboxEnv: NodeJS.ProcessEnv = {};
 let laptopEnv: NodeJS.ProcessEnv = {};
 let laptop: Netns | undefined;
+let laptop2: Netns | undefined;
+let laptop2Env: NodeJS.ProcessEnv = {};
+let apiPort = 0;
 const children: ChildProcess[] = [];
 let laptopBefore: Record<string, string> = {};
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeout = 60_000): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, timeout, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err
-        ? typeof (err as { code?: unknown }).code === 'number'
-          ? (err as { code: number }).code
-          : 1
-        : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
 
 const bin = join(root, 'bin/devnet.mjs');
 const sandbox = (...args: string[]) => run(process.execPath, [bin, 'sandbox', ...args], sandboxEnv);
@@ -50,6 +35,8 @@ const kubectl = async (...args: string[]) =>
 const onLaptop = (cmd: string, args: string[], timeout?: number) =>
   run('ip', ['netns', 'exec', (laptop as Netns).name, cmd, ...args], laptopEnv, timeout);
 const devnet = (...args: string[]) => onLaptop(process.execPath, [bin, ...args], 90_000);
+const onLaptop2 = (cmd: string, args: string[], timeout?: number) =>
+  run('ip', ['netns', 'exec', (laptop2 as Netns).name, cmd, ...args], laptop2Env, timeout);
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -81,6 +68,7 @@ async function laptopSnapshot(): Promise<Record<string, string>> {
 test.before(async () => {
   if (!isRoot) return;
   const port = await freePort();
+  apiPort = port;
   sandboxEnv = {
     ...process.env,
     DEVNET_SANDBOX_STATE: join(dir, 'sandbox-state'),
@@ -130,10 +118,12 @@ test.before(async () => {
 test.after.always(async () => {
   if (!isRoot) return;
   if (laptop) await devnet('quit');
+  if (laptop2) await onLaptop2(process.execPath, [bin, 'quit']);
   // Whatever survived a failed test: this test's devnet processes are found by their run dir.
   await run('pkill', ['-9', '-f', join(dir, 'devnet-run')], process.env);
   for (const c of children) c.kill('SIGKILL');
   if (laptop) rmSync(`/etc/netns/${laptop.name}`, { recursive: true, force: true });
+  if (laptop2) rmSync(`/etc/netns/${laptop2.name}`, { recursive: true, force: true });
   await deleteAllNetns();
   await sandbox('down');
   rmSync(dir, { recursive: true, force: true });
@@ -207,6 +197,13 @@ rootTest('cluster names resolve as from a pod in demo; other names exactly as be
   // Not a cluster name: answered by the laptop's own DNS, exactly as before connect.
   t.is((await onLaptop('dig', ['+short', 'www.example.com'])).stdout.trim(), '203.0.113.8');
   t.is((await onLaptop('dig', ['+short', 'example.dev'])).stdout.trim(), '203.0.113.7');
+  // And devnet can say why, against the live session.
+  const why = await devnet('dns', 'test', 'hello.demo');
+  t.is(why.code, 0, why.stderr);
+  t.regex(why.stdout, /hello\.demo\.svc\.cluster\.local/);
+  const notOurs = await devnet('dns', 'test', 'example.dev');
+  t.is(notOurs.code, 0, notOurs.stderr);
+  t.regex(notOurs.stdout, /system|upstream|not.*cluster/i);
 });
 
 rootTest('deleting the gateway pod: new requests succeed again within 15 s without user action', async (t) => {
@@ -236,4 +233,143 @@ rootTest('kill -9 of every devnet process, then any devnet command: the laptop i
   t.is(s.code, 0, s.stderr);
   if (s.stderr) t.log(s.stderr.trim());
   t.deepEqual(await laptopSnapshot(), laptopBefore);
+});
+
+rootTest('devnet gateway status and version report the installed gateway', async (t) => {
+  const st = JSON.parse((await devnet('gateway', 'status', '--context', 'devnet-sandbox', '-o', 'json')).stdout);
+  t.true(st.installed);
+  t.true(st.upToDate);
+  t.true(st.pods.some((p: { ready: boolean }) => p.ready));
+  t.regex((await devnet('gateway', 'manifest')).stdout, /kind: Deployment/);
+});
+
+rootTest('the restricted developer connects with the gateway in namespace dev', async (t) => {
+  const c = await devnet(
+    'connect',
+    '--context',
+    'devnet-sandbox-dev',
+    '--gateway-namespace',
+    'dev',
+    '-n',
+    'dev',
+    '--dns-mode',
+    'none',
+  );
+  t.is(c.code, 0, c.stderr);
+  const s = JSON.parse((await devnet('status', '-o', 'json')).stdout);
+  t.is(s.gateway.namespace, 'dev');
+  const { ip } = await hello();
+  t.regex((await onLaptop('curl', ['-s', '--max-time', '5', `http://${ip}`])).stdout, /^hello from hello-/);
+  t.is((await devnet('quit')).code, 0);
+  t.deepEqual(await laptopSnapshot(), laptopBefore);
+});
+
+rootTest('two laptops share one gateway, each with its own session', async (t) => {
+  laptop2 = await Netns.create('laptop2');
+  mkdirSync(`/etc/netns/${laptop2.name}`, { recursive: true });
+  writeFileSync(`/etc/netns/${laptop2.name}/resolv.conf`, ORIGINAL_RESOLV);
+  background('ip', [
+    'netns',
+    'exec',
+    laptop2.name,
+    'socat',
+    `TCP-LISTEN:${apiPort},bind=127.0.0.1,fork,reuseaddr`,
+    `UNIX-CONNECT:${join(dir, 'api.sock')}`,
+  ]);
+  laptop2Env = { ...laptopEnv, DEVNET_RUN_DIR: join(dir, 'devnet2-run'), DEVNET_STATE_DIR: join(dir, 'devnet2-state') };
+  await new Promise((r) => setTimeout(r, 300));
+  const [a, b] = await Promise.all([
+    devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'none'),
+    onLaptop2(
+      process.execPath,
+      [bin, 'connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'none'],
+      90_000,
+    ),
+  ]);
+  t.is(a.code, 0, a.stderr);
+  t.is(b.code, 0, b.stderr);
+  const { ip } = await hello();
+  const [ra, rb] = await Promise.all([
+    onLaptop('curl', ['-s', '--max-time', '5', `http://${ip}`]),
+    onLaptop2('curl', ['-s', '--max-time', '5', `http://${ip}`]),
+  ]);
+  t.regex(ra.stdout, /^hello from hello-/);
+  t.regex(rb.stdout, /^hello from hello-/);
+  const sa = JSON.parse((await devnet('status', '-o', 'json')).stdout);
+  const sb = JSON.parse((await onLaptop2(process.execPath, [bin, 'status', '-o', 'json'])).stdout);
+  t.is(sa.gateway.pod, sb.gateway.pod, 'one gateway');
+  t.is((await onLaptop2(process.execPath, [bin, 'quit'])).code, 0);
+  // The other laptop is unaffected by its neighbour leaving.
+  t.regex((await onLaptop('curl', ['-s', '--max-time', '5', `http://${ip}`])).stdout, /^hello from hello-/);
+  t.is((await devnet('quit')).code, 0);
+});
+
+rootTest('kill -9 of the helper alone: the session goes down and the next command repairs', async (t) => {
+  const c = await devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'resolvconf');
+  t.is(c.code, 0, c.stderr);
+  await run('pkill', ['-9', '-f', `${join(dir, 'devnet-run')}/helper.sock`], process.env);
+  await new Promise((r) => setTimeout(r, 1000));
+  const s = await devnet('status');
+  t.is(s.code, 0, s.stderr);
+  t.deepEqual(await laptopSnapshot(), laptopBefore);
+});
+
+rootTest('the direct transport: TCP straight to a routable gateway, token-authenticated', async (t) => {
+  // Make the gateway routable from the laptop: a direct listener on its pod IP, and a veth from the
+  // laptop into the sandbox's node namespace carrying only the gateway pod's /32.
+  await kubectl('set', 'env', 'deployment/devnet-gateway', '-n', 'devnet', 'DEVNET_GATEWAY_DIRECT_LISTEN=0.0.0.0:8303');
+  let gw = '';
+  for (let i = 0; i < 120 && !gw; i++) {
+    const pods = JSON.parse(
+      await kubectl('get', 'pods', '-n', 'devnet', '-l', 'app.kubernetes.io/name=devnet-gateway', '-o', 'json'),
+    ) as {
+      items: {
+        metadata: { deletionTimestamp?: string };
+        spec: { containers: { env?: { name: string }[] }[] };
+        status: { podIP?: string; conditions?: { type: string; status: string }[] };
+      }[];
+    };
+    const ready = pods.items.find(
+      (p) =>
+        !p.metadata.deletionTimestamp &&
+        p.spec.containers[0]?.env?.some((e) => e.name === 'DEVNET_GATEWAY_DIRECT_LISTEN') &&
+        p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
+    gw = ready?.status.podIP ?? '';
+    if (!gw) await new Promise((r) => setTimeout(r, 250));
+  }
+  t.truthy(gw, 'the gateway rolled out with a direct listener');
+  const ns = laptop as Netns;
+  const node = `${sandboxEnv.DEVNET_SANDBOX_PREFIX}-node`;
+  await ns.ip('link', 'add', 'dnlv0', 'type', 'veth', 'peer', 'name', 'dnlv1', 'netns', node);
+  await ns.ip('addr', 'add', '192.168.250.1/30', 'dev', 'dnlv0');
+  await ns.ip('link', 'set', 'dnlv0', 'up');
+  await run('ip', ['-n', node, 'addr', 'add', '192.168.250.2/30', 'dev', 'dnlv1'], process.env);
+  await run('ip', ['-n', node, 'link', 'set', 'dnlv1', 'up'], process.env);
+  await ns.ip('route', 'add', `${gw}/32`, 'via', '192.168.250.2');
+  try {
+    const c = await devnet(
+      'connect',
+      '--context',
+      'devnet-sandbox',
+      '-n',
+      'demo',
+      '--dns-mode',
+      'none',
+      '--transport',
+      'direct',
+      '--direct-address',
+      `${gw}:8303`,
+      '--never-proxy',
+      `${gw}/32`,
+    );
+    t.is(c.code, 0, c.stderr);
+    const s = JSON.parse((await devnet('status', '-o', 'json')).stdout);
+    t.is(s.gateway.transport, 'direct');
+    const { ip } = await hello();
+    t.regex((await onLaptop('curl', ['-s', '--max-time', '5', `http://${ip}`])).stdout, /^hello from hello-/);
+    t.is((await devnet('quit')).code, 0);
+  } finally {
+    await ns.ip('link', 'del', 'dnlv0').catch(() => undefined);
+  }
 });

@@ -191,6 +191,7 @@ rootTest('OPEN_REJECT reasons: refused, unreachable, timeout, forbidden, invalid
     const r = await s.open({ protocol: 'tcp', host, port, timeoutMs });
     t.like(r, { ok: false, reason, byPeer: true }, `${host}:${port}`);
   }
+  t.like(await s.open({ protocol: 'udp', host: '127.0.0.1', port: 53 }), { ok: false, reason: 'forbidden' });
 });
 
 rootTest('ICMP echo through the gateway gets a real reply', async (t) => {

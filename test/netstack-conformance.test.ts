@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import test from 'ava';
+import type { Upstream } from '../src/netstack/upstream.ts';
 import { deleteAllNetns } from './support/netns.ts';
 import { LAB_V4, LAB_V6, NetstackLab } from './support/netstack-lab.ts';
 import { readAll, sendPattern } from './support/netstack-peer.ts';
@@ -18,8 +19,30 @@ const servers: Array<net.Server | dgram.Socket> = [];
 const children: ChildProcess[] = [];
 
 async function getLab(): Promise<NetstackLab> {
-  lab ??= await NetstackLab.create('conf', { dial: { dialTimeout: DIAL_TIMEOUT } });
+  lab ??= await NetstackLab.create('conf', { dial: { dialTimeout: DIAL_TIMEOUT }, upstream: withEchoResponder });
   return lab;
+}
+
+/**
+ * withEchoResponder answers ICMP echo flows itself, as the gateway's ping
+ * socket would (Node has none), and passes TCP and UDP to the dialer: the
+ * kernel's ping then checks what the stack emits (type, identifier, checksum).
+ */
+function withEchoResponder(dial: Upstream): Upstream {
+  return {
+    openStream: (flow, stream) => dial.openStream(flow, stream),
+    openDatagram: (flow, datagrams) => {
+      if (flow.protocol !== 'icmp') return dial.openDatagram(flow, datagrams);
+      datagrams.accept({
+        send: (request) => {
+          const reply = Uint8Array.from(request);
+          reply[0] = flow.version === 4 ? 0 : 129; // echo reply; the stack recomputes the checksum
+          setTimeout(() => datagrams.send(reply), 1);
+        },
+        close: () => undefined,
+      });
+    },
+  };
 }
 
 async function listen(handler: (s: net.Socket) => void): Promise<number> {
@@ -147,6 +170,17 @@ for (const [v, addr] of [
       r.results,
       sizes.map((size) => ({ size, ok: true })),
     );
+  });
+}
+
+for (const [v, addr] of [
+  ['IPv4', LAB_V4],
+  ['IPv6', LAB_V6],
+] as const) {
+  rootTest(`netstack ${v}: ping gets its echo replies through the stack`, async (t) => {
+    const l = await getLab();
+    const out = await l.ns.exec('ping', [v === 'IPv4' ? '-4' : '-6', '-c', '3', '-i', '0.2', '-W', '2', addr]);
+    t.regex(out, /3 packets transmitted, 3 received/);
   });
 }
 

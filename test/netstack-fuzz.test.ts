@@ -55,7 +55,7 @@ class ChaosUpstream implements Upstream {
   openStream(_flow: Flow, stack: StackStream): void {
     const roll = this.r.int(10);
     if (roll === 0) {
-      stack.reject(this.r.pick(['refused', 'unreachable', 'timeout', 'forbidden', 'limit'] as const));
+      stack.reject(this.r.pick(['refused', 'unreachable', 'timeout', 'forbidden', 'limit', 'invalid'] as const));
       return;
     }
     if (roll === 1) return; // never answers: the stack must time the open out

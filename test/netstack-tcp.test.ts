@@ -391,24 +391,19 @@ test('tcp: simultaneous close goes through CLOSING to TIME-WAIT', (t) => {
 
 test('tcp: a retransmitted FIN in TIME-WAIT is acknowledged again', (t) => {
   const h = new Harness();
-  const iss = h.establish();
-  h.up.last.stack.end();
-  h.dispatch();
-  h.appAck = iss + 2;
-  h.segment({ flags: FIN | ACK });
+  h.establish();
+  toState(h, 'time-wait');
   t.is(h.conn?.state, 'time-wait');
   h.take();
-  h.segment({ flags: FIN | ACK });
+  h.segment({ flags: FIN | ACK, seq: h.appNxt - 1 }); // the same FIN again: our ACK was lost
   t.is(h.tcpOut()[0]?.ack, APP_ISS + 2);
+  t.is(h.conn?.state, 'time-wait');
 });
 
 test('tcp: a new SYN for a tuple in TIME-WAIT opens a new connection (reuse)', (t) => {
   const h = new Harness();
-  const iss = h.establish();
-  h.up.last.stack.end();
-  h.dispatch();
-  h.appAck = iss + 2;
-  h.segment({ flags: FIN | ACK });
+  h.establish();
+  toState(h, 'time-wait');
   t.is(h.conn?.state, 'time-wait');
   h.take();
   h.segment({ seq: APP_ISS + 100000, ack: 0, flags: SYN, mss: 1460 });
@@ -502,5 +497,12 @@ function toState(h: Harness, state: string): void {
       h.appNxt++;
       ourFin();
       return;
+    case 'time-wait': {
+      const f = ourFin();
+      h.appAck = (f + 1) >>> 0;
+      h.segment({ flags: FIN | ACK });
+      h.appNxt++;
+      return;
+    }
   }
 }

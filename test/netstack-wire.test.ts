@@ -383,3 +383,60 @@ test('wire: the pseudo-header sum counts protocol and length (RFC 9293 §3.1)', 
   const manual = sum16(new Uint8Array([10, 0, 0, 1, 10, 0, 0, 2, 0, 6, 0, 20]));
   t.is(pseudoSum(src, dst, 6, 20), manual);
 });
+
+test('wire: IPv4 options are skipped to find the payload', (t) => {
+  // IHL 6: one 4-byte option (NOP NOP NOP EOL) before a UDP header.
+  const b = new Uint8Array(24 + 8);
+  b.set([0x46, 0, 0, 32, 0, 0, 0, 0, 64, IpProtocol.Udp, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 1, 1, 1, 0]);
+  b.set([0x13, 0x88, 0, 53, 0, 8, 0, 0], 24);
+  const ip = Ipv4Packet.check(b);
+  if (!ip) return t.fail('ipv4 view');
+  t.is(ip.headerLen, 24);
+  t.is(UdpDatagram.check(ip.payload)?.dstPort, 53);
+});
+
+test('wire: IPv6 hop-by-hop, destination-options and fragment headers are walked', (t) => {
+  const src = parseAddress('fd00::1') as Uint8Array;
+  const dst = parseAddress('fd00::2') as Uint8Array;
+  const ext = [
+    IpProtocol.Ipv6Opts,
+    0,
+    1,
+    4,
+    0,
+    0,
+    0,
+    0, // hop-by-hop: PadN
+    IpProtocol.Ipv6Frag,
+    0,
+    1,
+    4,
+    0,
+    0,
+    0,
+    0, // destination options: PadN
+    IpProtocol.Udp,
+    0,
+    0,
+    0x10,
+    0,
+    0,
+    0,
+    42, // fragment: offset 16, last, ident 42
+  ];
+  const b = new Uint8Array(40 + ext.length + 8);
+  emitIpv6({ src, dst, protocol: IpProtocol.HopByHop, payloadLen: ext.length + 8, hopLimit: 64 }, b, 0);
+  b[6] = IpProtocol.HopByHop;
+  b.set(ext, 40);
+  const ip = Ipv6Packet.check(b);
+  if (!ip) return t.fail('ipv6 view');
+  t.is(ip.protocol, IpProtocol.Udp);
+  t.is(ip.payloadOffset, 40 + ext.length);
+  t.is(ip.fragOffset, 16);
+  t.false(ip.moreFrags);
+  t.is(ip.fragIdent, 42);
+  t.true(ip.isFragment);
+  // A hop-by-hop header anywhere but first is malformed (RFC 8200 §4.1).
+  b[40] = IpProtocol.HopByHop;
+  t.is(Ipv6Packet.check(b), undefined);
+});

@@ -13,7 +13,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import test from 'ava';
-import { startTestCluster, statusOf, type TestCluster } from './sandbox-apiserver-support.ts';
+import { NAMESPACE_DELAY_MS, startTestCluster, statusOf, type TestCluster } from './sandbox-apiserver-support.ts';
 
 let cluster: TestCluster;
 test.before(async () => {
@@ -24,6 +24,23 @@ test.before(async () => {
 test.after.always(async () => {
   await cluster?.close();
 });
+
+/** fetchStatus GETs a path as the admin and returns the HTTP status. */
+async function fetchStatus(path: string): Promise<number> {
+  const { request } = await import('node:https');
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${cluster.server.url}${path}`,
+      { ca: cluster.server.caCertPem, headers: { Authorization: `Bearer ${cluster.server.tokens.admin}` } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 function svc(name: string, spec: V1Service['spec'] = {}): V1Service {
   return {
@@ -444,12 +461,69 @@ test('deleting a namespace marks it Terminating, refuses new content, then delet
     'configmaps "d" is forbidden: unable to create new content in namespace gone because it is being terminated',
   );
   let gone = false;
-  for (let i = 0; i < 100 && !gone; i++) {
+  const deadline = Date.now() + NAMESPACE_DELAY_MS + 10_000;
+  while (!gone && Date.now() < deadline) {
     gone = (await core.listNamespace()).items.every((n) => n.metadata?.name !== 'gone');
-    await new Promise((r) => setTimeout(r, 50));
+    if (!gone) await new Promise((r) => setTimeout(r, 100));
   }
   t.true(gone);
   t.is((await core.listNamespacedConfigMap({ namespace: 'gone' })).items.length, 0);
   const protectedNs = await statusOf(core.deleteNamespace({ name: 'default' }));
   t.is(protectedNs.code, 403);
+});
+
+test('pods/binding assigns a node once; subresources refuse verbs they do not have', async (t) => {
+  const core = cluster.kc().makeApiClient(CoreV1Api);
+  await core.createNamespacedPod({
+    namespace: 'demo',
+    body: { metadata: { name: 'to-bind' }, spec: { containers: [{ name: 'c', image: 'x:1' }] } },
+  });
+  const binding = { metadata: { name: 'to-bind' }, target: { apiVersion: 'v1', kind: 'Node', name: 'sandbox-node' } };
+  await core.createNamespacedPodBinding({ name: 'to-bind', namespace: 'demo', body: binding });
+  t.is((await core.readNamespacedPod({ name: 'to-bind', namespace: 'demo' })).spec?.nodeName, 'sandbox-node');
+  const again = await statusOf(core.createNamespacedPodBinding({ name: 'to-bind', namespace: 'demo', body: binding }));
+  t.is(again.code, 409);
+  await core.createNamespacedPod({
+    namespace: 'demo',
+    body: { metadata: { name: 'to-bind-2' }, spec: { containers: [{ name: 'c', image: 'x:1' }] } },
+  });
+  await core.createNamespacedBinding({ namespace: 'demo', body: { ...binding, metadata: { name: 'to-bind-2' } } });
+  t.is((await core.readNamespacedPod({ name: 'to-bind-2', namespace: 'demo' })).spec?.nodeName, 'sandbox-node');
+  const sa = await statusOf(core.readNamespacedPodStatus({ name: 'nope', namespace: 'demo' }));
+  t.is(sa.code, 404);
+  const bindingGet = await fetchStatus(`/api/v1/namespaces/demo/pods/to-bind/binding`);
+  t.is(bindingGet, 405);
+});
+
+test('the scale subresource reads and writes spec.replicas; negative counts are 422 on Scale', async (t) => {
+  const apps = cluster.kc().makeApiClient(AppsV1Api);
+  await apps.createNamespacedStatefulSet({
+    namespace: 'demo',
+    body: {
+      metadata: { name: 'db' },
+      spec: {
+        serviceName: 'db',
+        selector: { matchLabels: { app: 'db' } },
+        template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image: 'db:1' }] } },
+      },
+    },
+  });
+  const s = await apps.readNamespacedStatefulSetScale({ name: 'db', namespace: 'demo' });
+  t.is(s.spec?.replicas, 1);
+  t.is(s.status?.selector, 'app=db');
+  const up = await apps.patchNamespacedStatefulSetScale(
+    { name: 'db', namespace: 'demo', body: { spec: { replicas: 3 } } },
+    merge,
+  );
+  t.is(up.spec?.replicas, 3);
+  t.is((await apps.readNamespacedStatefulSet({ name: 'db', namespace: 'demo' })).spec?.replicas, 3);
+  const bad = await statusOf(
+    apps.replaceNamespacedStatefulSetScale({
+      name: 'db',
+      namespace: 'demo',
+      body: { metadata: { name: 'db' }, spec: { replicas: -1 } },
+    }),
+  );
+  t.is(bad.code, 422);
+  t.is(bad.message, 'Scale "db" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0');
 });

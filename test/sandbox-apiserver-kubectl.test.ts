@@ -71,15 +71,36 @@ test.after.always(async () => {
   await cluster?.close();
 });
 
-function kubectl(args: string[], context = 'devnet-sandbox') {
-  return run(
-    KUBECTL,
-    ['--kubeconfig', kubeconfig, '--context', context, '--cache-dir', join(cluster.root, 'kcache'), ...args],
-    {
-      timeout: 20_000,
-      env: { ...process.env, HOME: cluster.root, KUBECONFIG: '' },
+function kubectlArgs(args: string[], context: string): string[] {
+  return ['--kubeconfig', kubeconfig, '--context', context, '--cache-dir', join(cluster.root, 'kcache'), ...args];
+}
+
+function kubectlEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, HOME: cluster.root, KUBECONFIG: '' };
+}
+
+/** streaming runs a long-lived kubectl (-w, -f) and waits for patterns in its output. */
+function streaming(args: string[]) {
+  const child = spawn(KUBECTL, kubectlArgs(args, 'devnet-sandbox'), { env: kubectlEnv() });
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  return {
+    out: () => out,
+    async waitFor(re: RegExp): Promise<void> {
+      const end = Date.now() + 10_000;
+      while (!re.test(out)) {
+        if (Date.now() > end || child.exitCode !== null) throw new Error(`no ${re} in ${JSON.stringify(out)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
     },
-  );
+    kill: () => child.kill(),
+  };
+}
+
+function kubectl(args: string[], context = 'devnet-sandbox') {
+  return run(KUBECTL, kubectlArgs(args, context), { timeout: 20_000, env: kubectlEnv() });
 }
 
 async function kubectlFails(args: string[], context?: string): Promise<string> {
@@ -193,47 +214,20 @@ test.serial('kubectl apply -f and delete -f of a Deployment and a Service', asyn
 });
 
 test.serial('kubectl get pods -w prints new rows as pods change', async (t) => {
-  const child = spawn(
-    KUBECTL,
-    [
-      '--kubeconfig',
-      kubeconfig,
-      '--context',
-      'devnet-sandbox',
-      '--cache-dir',
-      join(cluster.root, 'kcache'),
-      'get',
-      'pods',
-      '-n',
-      'demo',
-      '-w',
-    ],
-    { env: { ...process.env, HOME: cluster.root, KUBECONFIG: '' } },
-  );
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-  });
-  const waitFor = async (re: RegExp) => {
-    const end = Date.now() + 10_000;
-    while (!re.test(out)) {
-      if (Date.now() > end || child.exitCode !== null) throw new Error(`no ${re} in ${JSON.stringify(out)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
+  const watch = streaming(['get', 'pods', '-n', 'demo', '-w']);
   try {
-    await waitFor(/web-1\s+1\/1\s+Running/);
+    await watch.waitFor(/web-1\s+1\/1\s+Running/);
     const core = cluster.kc().makeApiClient(CoreV1Api);
     await core.createNamespacedPod({
       namespace: 'demo',
       body: { metadata: { name: 'watched' }, spec: { containers: [{ name: 'c', image: 'x:1' }] } },
     });
-    await waitFor(/watched\s+0\/1\s+Pending\s+0/);
+    await watch.waitFor(/watched\s+0\/1\s+Pending\s+0/);
     await core.deleteNamespacedPod({ name: 'watched', namespace: 'demo' });
-    await waitFor(/watched[^\n]*\n[\s\S]*watched/);
-    t.is(rows(out)[0]?.join(' '), 'NAME READY STATUS RESTARTS AGE', 'one header only');
+    await watch.waitFor(/watched[^\n]*\n[\s\S]*watched/);
+    t.is(rows(watch.out())[0]?.join(' '), 'NAME READY STATUS RESTARTS AGE', 'one header only');
   } finally {
-    child.kill();
+    watch.kill();
   }
 });
 
@@ -319,4 +313,64 @@ test('kubectl create (protobuf bodies) works for namespaces, configmaps, secrets
     'devnet-sandbox-dev',
   ).catch((err: { stdout: string; code: number }) => err);
   t.is(cannot.stdout.trim(), 'no');
+});
+
+test('kubectl scale goes through the scale subresource', async (t) => {
+  // The Deployment only: other tests count the Services in demo.
+  const deploymentOnly = MANIFEST(1).split('---')[0]!;
+  await applyManifest(
+    deploymentOnly.replace(/name: api/g, 'name: scaled').replace(/app: api/g, 'app: scaled'),
+    'apply',
+  );
+  t.is(
+    (await kubectl(['scale', 'deployment', 'scaled', '-n', 'demo', '--replicas=4'])).stdout.trim(),
+    'deployment.apps/scaled scaled',
+  );
+  const d = JSON.parse((await kubectl(['get', 'deployment', 'scaled', '-n', 'demo', '-o', 'json'])).stdout);
+  t.is(d.spec.replicas, 4);
+  t.is(d.metadata.generation, 2);
+  const stale = await kubectlFails([
+    'scale',
+    'deployment',
+    'scaled',
+    '-n',
+    'demo',
+    '--replicas=1',
+    '--resource-version=1',
+  ]);
+  t.regex(stale, /Expected resource version to be 1/);
+  const scale = JSON.parse(
+    (await kubectl(['get', '--raw', '/apis/apps/v1/namespaces/demo/deployments/scaled/scale'])).stdout,
+  );
+  t.deepEqual(
+    [scale.kind, scale.apiVersion, scale.spec.replicas, scale.status.selector],
+    ['Scale', 'autoscaling/v1', 4, 'app=scaled'],
+  );
+});
+
+test('kubectl logs reads the pod output the kubelet keeps, with --tail and -f', async (t) => {
+  const { mkdirSync, writeFileSync, appendFileSync } = await import('node:fs');
+  const waiting = await kubectlFails(['logs', 'web-1', '-n', 'demo']);
+  t.is(
+    waiting.trim(),
+    'Error from server (BadRequest): container "web" in pod "web-1" is waiting to start: ContainerCreating',
+  );
+  const dir = join(cluster.runDir, 'pods', 'demo', 'web-1');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'pod.log'), 'one\ntwo\nthree\n');
+  t.is((await kubectl(['logs', 'web-1', '-n', 'demo'])).stdout, 'one\ntwo\nthree\n');
+  t.is((await kubectl(['logs', 'web-1', '-n', 'demo', '--tail=1'])).stdout, 'three\n');
+  t.regex(
+    await kubectlFails(['logs', 'web-1', '-n', 'demo', '-c', 'nope']),
+    /container nope is not valid for pod web-1/,
+  );
+  const follow = streaming(['logs', '-f', 'web-1', '-n', 'demo', '--tail=1']);
+  try {
+    await follow.waitFor(/three/);
+    appendFileSync(join(dir, 'pod.log'), 'four\n');
+    await follow.waitFor(/four/);
+    t.is(follow.out(), 'three\nfour\n');
+  } finally {
+    follow.kill();
+  }
 });

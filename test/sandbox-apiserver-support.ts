@@ -10,6 +10,9 @@ import { ApiException, KubeConfig } from '@kubernetes/client-node';
 import { type ApiServer, startApiServer } from '../src/sandbox/apiserver/index.ts';
 import { shimSocketPath } from '../src/sandbox/apiserver/portforward.ts';
 
+/** NAMESPACE_DELAY_MS is how long deleted namespaces stay Terminating in tests: long enough for a request to see the state on a loaded machine. */
+export const NAMESPACE_DELAY_MS = 3000;
+
 /** TestCluster is a running server plus its directories. */
 export interface TestCluster {
   server: ApiServer;
@@ -27,7 +30,12 @@ export async function startTestCluster(opts: { root?: string; port?: number } = 
   const stateDir = join(root, 'state');
   const runDir = join(root, 'run');
   mkdirSync(runDir, { recursive: true });
-  let server = await startApiServer({ stateDir, runDir, port: opts.port ?? 0, namespaceFinalizeDelayMs: 500 });
+  let server = await startApiServer({
+    stateDir,
+    runDir,
+    port: opts.port ?? 0,
+    namespaceFinalizeDelayMs: NAMESPACE_DELAY_MS,
+  });
   const cluster: TestCluster = {
     get server() {
       return server;
@@ -51,7 +59,7 @@ export async function startTestCluster(opts: { root?: string; port?: number } = 
     async restart() {
       const port = Number(new URL(server.url).port);
       await server.close();
-      server = await startApiServer({ stateDir, runDir, port, namespaceFinalizeDelayMs: 500 });
+      server = await startApiServer({ stateDir, runDir, port, namespaceFinalizeDelayMs: NAMESPACE_DELAY_MS });
     },
     async close() {
       await server.close();

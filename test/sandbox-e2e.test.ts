@@ -4,16 +4,18 @@
 // reach services and pods by IP and name, client-node lists, watches and
 // port-forwards, the real kubectl works for both users, the host cannot
 // reach the cluster ranges, and `down` leaves the host as it was.
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { CoreV1Api, KubeConfig, PortForward, Watch } from '@kubernetes/client-node';
 import test from 'ava';
+import { renderGatewayYaml } from '../src/cluster/gateway-manifests.ts';
 import { type HostState, hostChanges, hostRouteTo, hostState, safetyRoutesPresent } from './support/host-state.ts';
 import { isRoot, rootTest } from './support/root.ts';
+import { run as runProgram } from './support/run.ts';
 
 const root = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'devnet-e2e-'));
@@ -21,27 +23,8 @@ let env: NodeJS.ProcessEnv = {};
 let before: HostState | undefined;
 let upOutput = '';
 
-function run(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      cmd,
-      args,
-      { env: opts.env ?? env, timeout: opts.timeout ?? 60_000, encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        const code = err
-          ? typeof (err as { code?: unknown }).code === 'number'
-            ? (err as { code: number }).code
-            : 1
-          : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-  });
-}
+const run = (cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {}) =>
+  runProgram(cmd, args, opts.env ?? env, opts.timeout);
 
 const devnet = (...args: string[]) => run(process.execPath, [join(root, 'bin/devnet.mjs'), ...args]);
 const kubectl = (...args: string[]) => run('kubectl', ['--context', 'devnet-sandbox', ...args]);
@@ -208,7 +191,6 @@ rootTest('kubectl get, describe, apply, delete and watch work; the developer is 
     watched += String(d);
   });
   const manifest = join(dir, 'web.yaml');
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(
     manifest,
     `apiVersion: apps/v1
@@ -259,6 +241,54 @@ spec:
   const inDev = await run('kubectl', ['--context', 'devnet-sandbox-dev', 'get', 'pods']);
   t.is(inDev.code, 0, inDev.stderr);
 });
+
+rootTest(
+  "the gateway image runs this checkout's gateway from its real manifests, unprivileged and Ready",
+  async (t) => {
+    const manifest = join(dir, 'gateway.yaml');
+    writeFileSync(manifest, renderGatewayYaml({ token: 'e2e-token' }));
+    const applied = await kubectl('apply', '-f', manifest);
+    t.is(applied.code, 0, applied.stderr);
+    let pod = '';
+    for (let i = 0; i < 100 && !pod; i++) {
+      const r = await kubectl(
+        'get',
+        'pods',
+        '-n',
+        'devnet',
+        '-o',
+        'jsonpath={.items[?(@.status.containerStatuses[0].ready==true)].metadata.name}',
+      );
+      pod = r.stdout.trim();
+      if (!pod) await new Promise((r) => setTimeout(r, 100));
+    }
+    t.truthy(pod, 'the gateway pod became Ready (its /readyz probe passed)');
+    const runner = readFileSync(
+      join(env.DEVNET_SANDBOX_RUN as string, 'pods', 'devnet', pod, 'runner.pid'),
+      'utf8',
+    ).trim();
+    const child = (await run('pgrep', ['-P', runner], { env: process.env })).stdout.trim().split('\n')[0] ?? '';
+    t.regex(readFileSync(`/proc/${child}/status`, 'utf8'), /^Uid:\s+65532\s/m, 'runs as the manifest runAsUser');
+    const sysctl = await devnet(
+      'sandbox',
+      'exec',
+      '-n',
+      'devnet',
+      pod,
+      '--',
+      'sysctl',
+      '-n',
+      'net.ipv4.ping_group_range',
+    );
+    t.regex(sysctl.stdout, /^65532\s+65532$/m, 'the pod sysctl is set in its network namespace');
+    const log = readFileSync(
+      join(env.DEVNET_SANDBOX_RUN as string, 'pods', 'devnet', pod, 'containers', 'gateway.log'),
+      'utf8',
+    );
+    t.regex(log, /tunnel listener ready/, "the container's output is in its log file");
+    await kubectl('delete', '-f', manifest);
+  },
+);
 
 rootTest('an unknown image leaves its pod in ImagePullBackOff with a clear message', async (t) => {
   await kubectl('run', 'nginx', '-n', 'demo', '--image=nginx:1.27', '--restart=Never');

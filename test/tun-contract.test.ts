@@ -3,7 +3,9 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import test from 'ava';
 import { ChannelTun } from '../src/tun/channel.ts';
+import { FaultTun } from '../src/tun/fault.ts';
 import { NativeTun } from '../src/tun/native.ts';
+import { PcapTun } from '../src/tun/pcap.ts';
 import { deleteAllNetns, Netns, sh } from './support/netns.ts';
 import { echo4, parse4, udp4 } from './support/packets.ts';
 import { isRoot, rootTest } from './support/root.ts';
@@ -85,6 +87,17 @@ async function channelHarness(): Promise<TunHarness> {
 }
 
 runTunContract(test, 'ChannelTun', channelHarness);
+
+// Wrappers must keep the contract of the device they wrap.
+runTunContract(test, 'PcapTun(ChannelTun)', async () => {
+  const h = await channelHarness();
+  const captured: Uint8Array[] = [];
+  return { ...h, device: new PcapTun(h.device, (c) => captured.push(c)) };
+});
+runTunContract(test, 'FaultTun(ChannelTun) with no faults', async () => {
+  const h = await channelHarness();
+  return { ...h, device: new FaultTun(h.device, { seed: 7 }) };
+});
 
 // --- NativeTun: the kernel is the OS, inside a namespace of its own.
 const udpPeer = resolve(import.meta.dirname, 'support/udp-peer.ts');

@@ -68,6 +68,11 @@ async function collect(ch: StreamChannel): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+/** until polls a condition every 5 ms for at most 5 s (then the assertion after it fails). */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+}
+
 async function openOk(s: Session, protocol: 'tcp' | 'udp' | 'icmp' = 'tcp'): Promise<AnyChannel> {
   const r = await s.open({ protocol, host: '10.0.0.1', port: 80 });
   if (!r.ok) throw new Error(`open failed: ${r.reason} ${r.message}`);
@@ -142,6 +147,24 @@ test('stream channel: data both ways, half-close each way, then closed', async (
   t.is(client.channelCount, 0);
   t.is(gateway.channelCount, 0);
   t.true(client.stats().bytesSent >= payload.length);
+});
+
+test('a server that speaks first: data and CLOSE right behind OPEN_OK reach the opener', async (t) => {
+  const { client, gateway } = await pair(t);
+  // The gateway accepts and writes at once, so OPEN_OK, DATA and CLOSE leave in one carrier chunk.
+  gateway.on('open', (ch) => {
+    ch.accept();
+    (ch as StreamChannel).write(Buffer.from('db-0\n'));
+    ch.end();
+  });
+  for (let i = 0; i < 20; i++) {
+    const r = await client.open({ protocol: 'tcp', host: '10.244.0.5', port: 5432 });
+    if (!r.ok) return t.fail(r.message);
+    const ch = r.channel as StreamChannel;
+    const got = await collect(ch);
+    t.is(got.toString(), 'db-0\n');
+    ch.end();
+  }
 });
 
 test('OPEN_REJECT: the opener gets the typed reason and message', async (t) => {
@@ -241,6 +264,15 @@ test('a black-holed carrier is declared dead by the heartbeat deadline', async (
   t.is(end.reason, 'heartbeat');
   t.true(performance.now() - started < 1000);
   gateway.destroy();
+});
+
+test('one direction black-holed: the end that hears nothing declares it dead and closes, the other follows', async (t) => {
+  const { client, gateway, a } = await pair(t, { pingIntervalMs: 20, pingTimeoutMs: 100 });
+  const clientEnd = once(client, 'close');
+  const gatewayEnd = once(gateway, 'close');
+  a.blackhole = true; // the client's frames vanish; the gateway's still arrive
+  t.is((await gatewayEnd)[0].reason, 'heartbeat');
+  t.is((await clientEnd)[0].reason, 'carrier-closed');
 });
 
 test('GOAWAY SHUTTING_DOWN: no new channels, current ones finish, then the session closes', async (t) => {
@@ -407,13 +439,14 @@ test('the session budget bounds the receiver: stalled channels exhaust it, relea
   });
   const chs = await Promise.all([openOk(client), openOk(client), openOk(client)]);
   for (const ch of chs) (ch as StreamChannel).write(Buffer.alloc(128 * 1024));
-  await new Promise((r) => setTimeout(r, 20));
   const received = () => gw.reduce((s, c) => s + c.bytesReceived, 0);
+  await until(() => received() === 256 * 1024);
+  await new Promise((r) => setTimeout(r, 50));
   t.is(received(), 256 * 1024); // the third channel waits for session credit
   t.true((chs[2] as StreamChannel).queuedBytes > 0);
   gw[0]!.release(128 * 1024);
-  await new Promise((r) => setTimeout(r, 20));
-  t.is(received(), 3 * 128 * 1024);
+  await until(() => received() === 3 * 128 * 1024);
+  t.is((chs[2] as StreamChannel).queuedBytes, 0);
 });
 
 test('channel windows grow with RTT × rate, up to the maximum', async (t) => {

@@ -96,35 +96,38 @@ export async function launchSession(who: Invoker, paths: DevnetPaths, env: NodeJ
   mkdirSync(paths.userDir, { recursive: true, mode: 0o700 });
   chownSync(paths.userDir, who.uid, who.gid);
   mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
-  await startProcess(
-    [
-      join(SRC, 'helper/main.ts'),
-      'serve',
-      '--journal',
-      paths.helperJournal,
-      '--socket',
-      paths.helperSocket,
-      '--uid',
-      String(who.uid),
-      '--gid',
-      String(who.gid),
-    ],
-    paths.helperLog,
-    {},
-  );
   const daemonEnv = { ...env, HOME: who.home };
-  await startProcess(
-    [
-      join(SRC, 'daemon/main.ts'),
-      '--socket',
-      paths.daemonSocket,
-      '--helper',
-      paths.helperSocket,
-      '--fd-socket',
-      paths.tunFdSocket,
-    ],
-    paths.daemonLog,
-    who.uid === (process.getuid?.() ?? 0) ? { env: daemonEnv } : { uid: who.uid, gid: who.gid, env: daemonEnv },
-  );
+  // Both start at once (each is a Node startup); the daemon waits for the helper's socket.
+  await Promise.all([
+    startProcess(
+      [
+        join(SRC, 'helper/main.ts'),
+        'serve',
+        '--journal',
+        paths.helperJournal,
+        '--socket',
+        paths.helperSocket,
+        '--uid',
+        String(who.uid),
+        '--gid',
+        String(who.gid),
+      ],
+      paths.helperLog,
+      {},
+    ),
+    startProcess(
+      [
+        join(SRC, 'daemon/main.ts'),
+        '--socket',
+        paths.daemonSocket,
+        '--helper',
+        paths.helperSocket,
+        '--fd-socket',
+        paths.tunFdSocket,
+      ],
+      paths.daemonLog,
+      who.uid === (process.getuid?.() ?? 0) ? { env: daemonEnv } : { uid: who.uid, gid: who.gid, env: daemonEnv },
+    ),
+  ]);
   return connectDaemon(paths);
 }

@@ -1,11 +1,14 @@
 // devnet's CLI: wires one file per verb (cli/<verb>.ts) into commander and
 // turns errors into messages that say what happened and what to do.
 import { Command, CommanderError } from 'commander';
+import type { ExplainContext } from '../dns/explain.ts';
 import { asDevnetError, exitCodeFor } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { registerConnect } from './connect.ts';
 import { registerDns } from './dns.ts';
+import { registerGateway } from './gateway.ts';
 import { registerIntercept } from './intercept.ts';
+import { connectDaemon, pathsFor } from './launch.ts';
 import { registerLeave } from './leave.ts';
 import { registerList } from './list.ts';
 import { registerQuit } from './quit.ts';
@@ -25,7 +28,16 @@ registerQuit(program);
 registerIntercept(program);
 registerLeave(program);
 registerList(program);
-registerDns(program);
+registerDns(program, async () => {
+  const client = await connectDaemon(pathsFor()).catch(() => undefined);
+  if (!client) return undefined;
+  try {
+    return (await client.call<ExplainContext | null>('dnsContext')) ?? undefined;
+  } finally {
+    client.close();
+  }
+});
+registerGateway(program);
 registerVersion(program);
 registerSandbox(program);
 

@@ -3,7 +3,10 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { DevnetError } from '../errors.ts';
-import { down, execArgv, requireRoot, status, up } from '../sandbox/cluster.ts';
+
+// The cluster code pulls in the API machinery: load it only when a sandbox verb runs.
+const cluster = () => import('../sandbox/cluster.ts');
+
 import {
   CLUSTER_DNS_IP,
   CONTEXT_ADMIN,
@@ -14,7 +17,7 @@ import {
 } from '../sandbox/constants.ts';
 import { execTool } from '../sandbox/exec.ts';
 import { sandboxPaths } from '../sandbox/paths.ts';
-import { kubeconfigFile } from '../sandbox/supervisor.ts';
+import { kubeconfigFile } from '../sandbox/supervisor-status.ts';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -34,6 +37,7 @@ export function registerSandbox(program: Command): void {
     .description('create the sandbox cluster (idempotent) and merge its contexts into your kubeconfig')
     .action(async () => {
       const p = sandboxPaths();
+      const { up } = await cluster();
       const r = await up(p, execTool);
       out(r.created ? `devnet sandbox is up (${r.seconds.toFixed(1)} s)` : 'devnet sandbox is already up');
       out(`  API server   ${r.status.url} (supervisor pid ${r.status.pid}, logs in ${p.runDir})`);
@@ -57,6 +61,7 @@ export function registerSandbox(program: Command): void {
     .command('down')
     .description('remove every namespace, link, route, process and file the sandbox made')
     .action(async () => {
+      const { down } = await cluster();
       const problems = await down(sandboxPaths(), execTool);
       if (problems.length > 0) {
         throw new DevnetError('internal', `sandbox removed with problems:\n  ${problems.join('\n  ')}`);
@@ -69,6 +74,7 @@ export function registerSandbox(program: Command): void {
     .description('components with their PIDs and health, nodes and pods')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: { output: string }) => {
+      const { status } = await cluster();
       const s = await status(sandboxPaths(), execTool);
       if (opts.output === 'json') {
         out(JSON.stringify(s, null, 2));
@@ -105,6 +111,7 @@ export function registerSandbox(program: Command): void {
     .argument('<command...>', 'command and arguments (after --)')
     .option('-n, --namespace <ns>', 'the pod’s namespace', 'default')
     .action(async (pod: string, command: string[], opts: { namespace: string }) => {
+      const { execArgv, requireRoot } = await cluster();
       requireRoot();
       const [cmd, ...args] = await execArgv(sandboxPaths(), execTool, opts.namespace, pod, command);
       const child = spawn(cmd as string, args, { stdio: 'inherit' });

@@ -140,7 +140,17 @@ function statusMessage(body: string, code: number): string {
 export async function openPortForward(kc: KubeConfig, target: PortForwardTarget): Promise<PortForwardStream> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new DevnetError('config', 'kubeconfig has no current cluster');
-  const opts: WebSocket.ClientOptions = { perMessageDeflate: false, handshakeTimeout: target.timeoutMs ?? 10_000 };
+  const opts: WebSocket.ClientOptions = {
+    perMessageDeflate: false,
+    handshakeTimeout: target.timeoutMs ?? 10_000,
+    // RFC 6455 §5.3 requires clients to mask frames, with a key that browsers
+    // must pick at random so script cannot steer intermediaries' caches. We
+    // are not a browser and the connection is TLS to the API server, so an
+    // all-zero key (still a valid masked frame) lets ws skip the XOR over
+    // every payload byte: measured +40 % upload through the sandbox API
+    // server (docs/sandbox-apiserver.md).
+    generateMask: (mask: Buffer) => mask.fill(0),
+  };
   await kc.applyToHTTPSOptions(opts);
   const ws = new WebSocket(portForwardUrl(cluster.server, target), ['v4.channel.k8s.io'], opts);
   await new Promise<void>((resolve, reject) => {

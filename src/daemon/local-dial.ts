@@ -8,12 +8,12 @@ import * as net from 'node:net';
 import type {
   DatagramChannel,
   Flow,
-  RejectReason,
   StackDatagrams,
   StackStream,
   StreamChannel,
   Upstream,
 } from '../netstack/upstream.ts';
+import { rejectReasonFor } from '../tunnel/reject.ts';
 
 /** DialTarget is where a flow is dialed on this machine. */
 export interface DialTarget {
@@ -36,26 +36,6 @@ export interface LocalDialStats {
   streamsOpened: number;
   streamsRejected: number;
   datagramFlows: number;
-}
-
-/** rejectReasonFor maps a socket error code to the reason an open failed. */
-export function rejectReasonFor(code: string | undefined): RejectReason {
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'refused';
-    case 'ETIMEDOUT':
-      return 'timeout';
-    case 'EACCES':
-    case 'EPERM':
-      return 'forbidden';
-    case 'EMFILE':
-    case 'ENFILE':
-    case 'EADDRNOTAVAIL':
-    case 'ENOBUFS':
-      return 'limit';
-    default:
-      return 'unreachable';
-  }
 }
 
 /** LocalDial dials flows as local sockets. */
@@ -148,7 +128,7 @@ export class LocalDial implements Upstream {
       if (done) return;
       open = true;
       this.stats.streamsOpened++;
-      sock.pause();
+      // No pause needed: nothing is read before accept and grant return (same tick).
       stream.accept(channel);
       stream.grant(this.#window);
     });

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   if (!values.socket || !values.helper || !values['fd-socket']) {
     throw new Error('usage: daemon --socket PATH --helper PATH --fd-socket PATH');
   }
-  const helper = await HelperClient.connect(values.helper);
+  const helper = await HelperClient.connect(values.helper, 15_000);
   let session: ConnectSession | undefined;
   let intercepts: LaptopIntercepts | undefined;
   let connecting = false;
@@ -102,6 +102,7 @@ async function main(): Promise<void> {
         return connected().intercepts.remove(p.name, p.namespace);
       },
       list: async () => connected().intercepts.list(),
+      dnsContext: async () => session?.dnsContext() ?? null,
       version: async () => ({ version: VERSION, gateway: session?.status().gateway?.version ?? null }),
       quit: async () => {
         setImmediate(() => void quit('devnet quit'));

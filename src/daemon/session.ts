@@ -14,11 +14,13 @@ import { ensureGateway, GATEWAY_TUNNEL_PORT, type GatewayInfo, waitForGateway } 
 import { contextNamespace, loadKubeConfig } from '../cluster/kube.ts';
 import { openPortForward } from '../cluster/portforward.ts';
 import { discoverPodRanges, discoverServiceRanges } from '../cluster/subnets.ts';
+import type { ExplainContext } from '../dns/explain.ts';
 import type { ClusterResolver } from '../dns/forwarder.ts';
 import { encodeQuery, QTYPE } from '../dns/message.ts';
 import { detectMode, gatherProbes } from '../dns/os/index.ts';
 import type { BaseConfig, DnsMode, OSConfig, OSConfigurator } from '../dns/os/types.ts';
 import { DnsSession, type DnsStatus } from '../dns/session.ts';
+import type { ClusterSnapshot } from '../dns/snapshot.ts';
 import { DevnetError } from '../errors.ts';
 import { conflictError, type LocalRoute, planRoutes } from '../helper/routes.ts';
 import type { HelperClient } from '../helper/service.ts';
@@ -140,6 +142,7 @@ export class ConnectSession {
   #upstream: TunnelUpstream | undefined;
   #session: Session | undefined;
   #dns: DnsSession | undefined;
+  #snapshotSeen: ClusterSnapshot | undefined;
   #reconnects = 0;
   #lastError = '';
   #since = '';
@@ -178,15 +181,15 @@ export class ConnectSession {
     this.#namespace = p.namespace ?? contextNamespace(this.#kc);
     this.#gatewayNs = p.gatewayNamespace ?? 'devnet';
 
-    progress(`checking the gateway in namespace ${this.#gatewayNs}`);
-    this.#gateway = await ensureGateway({ kc: this.#kc, core: this.#core, progress }, this.#gatewayNs);
-
-    progress('discovering the cluster’s service and pod ranges');
+    progress(`checking the gateway in namespace ${this.#gatewayNs}; discovering the cluster’s ranges`);
     const apis = { core: this.#core, networking: this.#kc.makeApiClient(NetworkingV1Api) };
-    const [svc, pods] = await Promise.all([
+    const [gateway, svc, pods, local] = await Promise.all([
+      ensureGateway({ kc: this.#kc, core: this.#core, progress }, this.#gatewayNs),
       discoverServiceRanges(apis, this.#namespace),
       discoverPodRanges(apis, this.#namespace),
+      this.#deps.helper.call<LocalRoute[]>('routes'),
     ]);
+    this.#gateway = gateway;
     this.#svcRanges = svc;
     this.#podRanges = pods;
     if (svc.cidrs.length === 0 && pods.cidrs.length === 0 && (p.alsoProxy ?? []).length === 0) {
@@ -195,7 +198,6 @@ export class ConnectSession {
       });
     }
     const tunName = p.tunName ?? 'devnet0';
-    const local = await this.#deps.helper.call<LocalRoute[]>('routes');
     const plan = planRoutes({
       cluster: [
         ...svc.cidrs.map((cidr) => ({ cidr, why: 'service range' })),
@@ -212,6 +214,8 @@ export class ConnectSession {
 
     progress(`creating ${tunName} and routing ${this.#routes.join(', ')}`);
     const fdPromise = receiveFd(this.#deps.fdSocket, 10_000);
+    // If openTun fails, the wait for the descriptor fails later on its own: nobody awaits it then.
+    fdPromise.catch(() => undefined);
     await this.#deps.helper.call('openTun', {
       name: tunName,
       mtu: TUN_MTU,
@@ -277,14 +281,23 @@ export class ConnectSession {
     };
   }
 
-  async #snapshot() {
-    return readSnapshot(this.#core, {
+  async #snapshot(): Promise<ClusterSnapshot> {
+    this.#snapshotSeen = await readSnapshot(this.#core, {
       clusterDomain: this.#clusterDomain,
       namespace: this.#namespace,
       extraNamespaces: [this.#gatewayNs],
       serviceCIDRs: this.#svcRanges.cidrs,
       podCIDRs: this.#podRanges.cidrs,
     });
+    return this.#snapshotSeen;
+  }
+
+  /** dnsContext is what `devnet dns test` explains names against. */
+  dnsContext(): ExplainContext | undefined {
+    const os = this.#dns?.osConfig;
+    const mode = this.#dns?.status().mode;
+    if (!os || !mode || !this.#snapshotSeen) return undefined;
+    return { snapshot: this.#snapshotSeen, mode, os };
   }
 
   // The cluster domain is read from the gateway pod's own resolver: the name

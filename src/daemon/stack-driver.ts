@@ -4,6 +4,7 @@
 // high-water mark, so the app's kernel queues instead of us).
 import { performance } from 'node:perf_hooks';
 import { NetStack, type OutPacket, type StackOptions } from '../netstack/stack.ts';
+import { loadAddon } from '../tun/addon.ts';
 import type { TunDevice } from '../tun/device.ts';
 import type { ChecksumFn } from '../wire/checksum.ts';
 
@@ -35,7 +36,13 @@ export class StackDriver {
     this.#clock = opts.clock ?? (() => performance.now());
     // The TUN's peer is the local kernel, over memory: received checksums are
     // not verified unless asked (bench:netstack measured the cost on 64 KiB segments).
-    this.stack = new NetStack({ verifyChecksums: false, ...opts, wake: () => this.#schedule() });
+    // The addon's C checksum is used when it is built (payload sums are most of the per-byte work).
+    this.stack = new NetStack({
+      verifyChecksums: false,
+      ...opts,
+      checksum: opts.checksum ?? nativeChecksum(),
+      wake: () => this.#schedule(),
+    });
     tun.attach({
       packets: (batch) => this.#onPackets(batch),
       drain: () => {
@@ -95,7 +102,9 @@ export class StackDriver {
 
   #arm(now: number): void {
     const at = this.stack.pollAt(now);
-    if (at === this.#timerAt) return;
+    // A timer already armed for an earlier time stays: it fires, finds nothing
+    // due, and re-arms. This avoids re-arming on every ACK that moves an RTO.
+    if (at >= this.#timerAt) return;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = at;
@@ -112,9 +121,8 @@ export class StackDriver {
 }
 
 /** nativeChecksum returns the addon's checksum when it is built, else undefined (the stack then uses pure JS). */
-export async function nativeChecksum(): Promise<ChecksumFn | undefined> {
+export function nativeChecksum(): ChecksumFn | undefined {
   try {
-    const { loadAddon } = await import('../tun/addon.ts');
     return loadAddon().checksum;
   } catch {
     return undefined;

@@ -78,3 +78,18 @@ test('truncated answers (TC) are never cached', (t) => {
   m[2] = (m[2] as number) | 0x02;
   t.is(c.put('tc', m, 0), 0);
 });
+
+test('a Buffer view into a larger buffer is stored and served as independent copies with aged TTLs', (t) => {
+  // Tunnel answers arrive as Buffer views into a frame; Buffer#slice would share their memory.
+  const m = response(0, [{ ttl: 10 }]);
+  const frame = Buffer.alloc(m.length + 64, 0xee);
+  frame.set(m, 32);
+  const c = new AnswerCache({ maxTtl: 300, negativeTtl: 30, maxEntries: 10 });
+  t.is(c.put('k', frame.subarray(32, 32 + m.length), 0), 10);
+  frame.fill(0);
+  const a = c.get('k', 3000) as Uint8Array;
+  const b = c.get('k', 3000) as Uint8Array;
+  a[0] = 99;
+  t.not(b[0], 99, 'two hits never share memory (a reply patched for one query must not change another)');
+  t.is(ttlOf(b), 7);
+});

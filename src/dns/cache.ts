@@ -48,7 +48,9 @@ export class AnswerCache {
       this.#entries.delete(key);
       return undefined;
     }
-    const out = e.msg.slice();
+    // A real copy even when the stored bytes are a Buffer (Buffer#slice shares memory):
+    // the responder patches each reply's ID in place.
+    const out = Uint8Array.prototype.slice.call(e.msg);
     const elapsed = Math.floor((now - e.storedAt) / 1000);
     const dv = new DataView(out.buffer);
     for (let i = 0; i < e.ttlOffsets.length; i++) {
@@ -73,7 +75,7 @@ export class AnswerCache {
       ttl = Math.min(walk.negativeTtl ?? this.#policy.negativeTtl, this.#policy.negativeTtl);
     else return 0;
     if (ttl <= 0) return 0;
-    const copy = msg.slice();
+    const copy = Uint8Array.prototype.slice.call(msg);
     const dv = new DataView(copy.buffer);
     const ttls = walk.ttlOffsets.map((o) => Math.min(dv.getUint32(o), this.#policy.maxTtl));
     if (this.#entries.size >= this.#policy.maxEntries && !this.#entries.has(key)) {

@@ -1,35 +1,14 @@
 // Dialing real destinations with ordinary sockets, and mapping socket errors
 // to OPEN_REJECT reasons (docs/protocol.md, "OPEN_REJECT reasons").
-import { type BlockList, isIP, Socket } from 'node:net';
+import { type BlockList, isIP, Socket, type SocketConstructorOpts } from 'node:net';
 import type { RejectReason } from '../tunnel/index.ts';
 import { DEFAULT_DIAL_TIMEOUT_MS, MAX_DIAL_TIMEOUT_MS } from '../tunnel/limits.ts';
+import { rejectReasonFor } from '../tunnel/reject.ts';
+
+export { rejectReasonFor };
 
 /** DialResult is a connected socket or why there is none. */
 export type DialResult = { ok: true; socket: Socket } | { ok: false; reason: RejectReason; message: string };
-
-/** rejectReasonFor maps a socket errno to the OPEN_REJECT reason the opener sees. */
-export function rejectReasonFor(code: string | undefined): RejectReason {
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'refused';
-    case 'ETIMEDOUT':
-      return 'timeout';
-    case 'EACCES':
-    case 'EPERM':
-      return 'forbidden';
-    case 'EMFILE':
-    case 'ENFILE':
-    case 'ENOBUFS':
-    case 'ENOMEM':
-      return 'limit';
-    case 'EINVAL':
-    case 'EAFNOSUPPORT':
-      return 'invalid';
-    default:
-      // EHOSTUNREACH, ENETUNREACH, ENETDOWN, EHOSTDOWN, EADDRNOTAVAIL, ...
-      return 'unreachable';
-  }
-}
 
 /** checkDestination validates an OPEN's destination against the policy; undefined when it may be dialled. */
 export function checkDestination(
@@ -55,7 +34,9 @@ export function dialTimeout(ms: number): number {
 /** dialTcp connects to host:port within timeoutMs. */
 export function dialTcp(host: string, port: number, timeoutMs: number): Promise<DialResult> {
   return new Promise((resolve) => {
-    const socket = new Socket({ allowHalfOpen: true });
+    // writableHighWaterMark 1: see bridgeStream (credit returns on 'drain').
+    // (Node honours the Duplex option; @types/node omits it from SocketConstructorOpts.)
+    const socket = new Socket({ allowHalfOpen: true, writableHighWaterMark: 1 } as SocketConstructorOpts);
     const timer = setTimeout(() => {
       socket.destroy();
       resolve({ ok: false, reason: 'timeout', message: `connect ${host}:${port}: no answer within ${timeoutMs} ms` });

@@ -6,15 +6,32 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { isIPv6, type Socket } from 'node:net';
 import type { DatagramChannel, StreamChannel } from '../tunnel/index.ts';
 
-/** bridgeStream joins a TCP channel and a connected socket until both directions end or either resets. */
+/**
+ * bridgeStream joins a TCP channel and a connected socket until both directions
+ * end or either resets. The socket must have writableHighWaterMark 1 (dialTcp
+ * makes it so): then any byte left queued makes write() return false, so a
+ * 'drain' always follows and returns the credit.
+ */
 export function bridgeStream(ch: StreamChannel, sock: Socket): void {
   sock.on('data', (d: Buffer) => {
     if (!ch.write(d)) sock.pause();
   });
   ch.on('drain', () => sock.resume());
+  // Credit goes back once the destination's kernel buffer has the bytes: at
+  // once when the write completed synchronously, else on 'drain' (everything
+  // queued in the socket has been written). No per-write callback.
+  let unreleased = 0;
   ch.on('data', (d) => {
-    const n = d.length;
-    sock.write(d, () => ch.release(n));
+    sock.write(d);
+    if (sock.writableLength === 0) ch.release(d.length);
+    else unreleased += d.length;
+  });
+  sock.on('drain', () => {
+    if (unreleased > 0) {
+      const n = unreleased;
+      unreleased = 0;
+      ch.release(n);
+    }
   });
   ch.on('end', () => sock.end()); // the laptop half-closed: FIN to the destination
   sock.on('end', () => ch.end()); // the destination half-closed: CLOSE to the laptop

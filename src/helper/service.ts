@@ -145,8 +145,19 @@ export class HelperClient {
     this.#c = c;
   }
 
-  static async connect(path: string): Promise<HelperClient> {
-    const c = await ControlClient.connect(path, "devnet's root helper is not running", 'Run `sudo devnet connect`.');
+  /** connect reaches the helper, waiting up to waitMs for it to start listening. */
+  static async connect(path: string, waitMs = 0): Promise<HelperClient> {
+    const deadline = Date.now() + waitMs;
+    let c: ControlClient;
+    for (;;) {
+      try {
+        c = await ControlClient.connect(path, "devnet's root helper is not running", 'Run `sudo devnet connect`.');
+        break;
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
     const h = new HelperClient(c);
     await c.call('hello');
     return h;

@@ -1,5 +1,7 @@
 // DeadlineQueue: a binary min-heap of (time, item) with lazy deletion, so
-// re-arming a timer later costs nothing and earlier costs O(log n).
+// re-arming a timer later costs nothing and earlier costs O(log n). Stale
+// entries (re-armed or cancelled items) are compacted away once they
+// outnumber live ones, so forgotten items are not kept reachable.
 
 /** Timed is anything with a deadline the queue can track; queuedAt is the queue's bookkeeping. */
 export interface Timed {
@@ -11,13 +13,23 @@ export interface Timed {
 export class DeadlineQueue<T extends Timed> {
   #at: number[] = [];
   #items: T[] = [];
+  #live = 0; // items with a finite queuedAt
 
   /** schedule makes sure item is reported no later than its current deadline. */
   schedule(item: T): void {
     const d = item.deadline;
     if (!(d < item.queuedAt)) return; // already queued at or before d (or no deadline)
+    if (item.queuedAt === Number.POSITIVE_INFINITY) this.#live++;
     item.queuedAt = d;
     this.#push(d, item);
+    if (this.#at.length > 2 * this.#live + 1024) this.#compact();
+  }
+
+  /** cancel forgets item (its entries become stale and are dropped). */
+  cancel(item: T): void {
+    if (item.queuedAt === Number.POSITIVE_INFINITY) return;
+    item.queuedAt = Number.POSITIVE_INFINITY;
+    this.#live--;
   }
 
   /** next is the earliest queued time (stale entries removed), or Infinity. */
@@ -37,13 +49,30 @@ export class DeadlineQueue<T extends Timed> {
       const item = this.#pop();
       if (item.queuedAt !== at) continue;
       item.queuedAt = Number.POSITIVE_INFINITY;
+      this.#live--;
       out.push(item);
     }
     return out;
   }
 
+  /** size is the number of heap entries, stale ones included. */
   get size(): number {
     return this.#at.length;
+  }
+
+  #compact(): void {
+    const at: number[] = [];
+    const items: T[] = [];
+    for (let i = 0; i < this.#at.length; i++) {
+      const item = this.#items[i] as T;
+      if (item.queuedAt === this.#at[i]) {
+        at.push(this.#at[i] as number);
+        items.push(item);
+      }
+    }
+    this.#at = [];
+    this.#items = [];
+    for (let i = 0; i < at.length; i++) this.#push(at[i] as number, items[i] as T);
   }
 
   #push(at: number, item: T): void {

@@ -145,6 +145,7 @@ export class NetStack {
       closed: (c) => {
         if (this.#conns.get(c.key) === c) this.#conns.delete(c.key);
         this.#dirty.delete(c);
+        this.#timers.cancel(c);
       },
     };
     this.#dgramHost = {
@@ -156,6 +157,7 @@ export class NetStack {
       },
       closed: (f) => {
         if (this.#dgrams.get(f.key) === f) this.#dgrams.delete(f.key);
+        this.#timers.cancel(f);
       },
     };
   }
@@ -177,7 +179,11 @@ export class NetStack {
     return this.#conns.values();
   }
 
-  /** process handles one IP packet read from the TUN; bad packets are counted and dropped, never thrown. */
+  /**
+   * process handles one IP packet read from the TUN; bad packets are counted
+   * and dropped, never thrown. Call dispatch after a batch: replies are only
+   * queued here (and options.wake is not called from inside process).
+   */
   process(now: number, packet: Uint8Array): void {
     this.counters.packetsIn++;
     this.#inside = true;
@@ -319,6 +325,7 @@ export class NetStack {
       // TIME-WAIT reuse: a new SYN for the same tuple replaces the old connection (RFC 6191 in spirit).
       this.#conns.delete(key);
       this.#dirty.delete(c);
+      this.#timers.cancel(c);
       c = undefined;
     }
     if (c) {
@@ -352,7 +359,7 @@ export class NetStack {
     const iss = initialSequence(now, this.#secret, dst, r.dstPort, src, r.srcPort);
     const addrs = { local: dst.slice(), remote: src.slice() };
     const conn = new TcpConnection(this.#tcpHost, cfg, this.counters, flow, addrs, key, now, iss, r);
-    conn.synHead = packet.slice(0, Math.min(packet.length, (v === 4 ? ipHeaderLen(packet) : IPV6_HEADER_LEN) + 64));
+    conn.synHead = quotedHead(v, packet);
     this.#conns.set(key, conn);
     this.#timers.schedule(conn);
     this.#up.openStream(flow, conn);
@@ -427,7 +434,7 @@ export class NetStack {
     const idle = protocol === 'udp' ? this.#udpIdle : this.#icmpIdle;
     const addrs = { local: dst.slice(), remote: src.slice() };
     const f = new DatagramFlow(this.#dgramHost, flow, addrs, key, now, idle, this.#tcp4.openTimeout);
-    f.firstHead = packet.slice(0, Math.min(packet.length, (v === 4 ? ipHeaderLen(packet) : IPV6_HEADER_LEN) + 64));
+    f.firstHead = quotedHead(v, packet);
     this.#dgrams.set(key, f);
     this.#timers.schedule(f);
     this.#up.openDatagram(flow, f);
@@ -627,6 +634,11 @@ export class NetStack {
 
 function ipHeaderLen(packet: Uint8Array): number {
   return ((packet[0] as number) & 0x0f) * 4;
+}
+
+/** quotedHead copies the IP header and the first 64 bytes after it, to be quoted by an ICMP error (RFC 792, RFC 4443 §2.4). */
+function quotedHead(v: IpVersion, packet: Uint8Array): Uint8Array {
+  return packet.slice(0, Math.min(packet.length, (v === 4 ? ipHeaderLen(packet) : IPV6_HEADER_LEN) + 64));
 }
 
 function seqOfSyn(head: Uint8Array | undefined, v: IpVersion): number {

@@ -299,7 +299,7 @@ export class TcpConnection implements StackStream {
       acceptable = true;
       data = EMPTY;
       fin = false;
-      this.#ackPending = true;
+      this.#ackNow();
     }
     if (!acceptable && this.state === 'time-wait' && fin) {
       this.#closeAt = now + this.#cfg.timeWait; // retransmitted FIN: ACK it again, restart TIME-WAIT
@@ -615,6 +615,8 @@ export class TcpConnection implements StackStream {
     // advertised) and the window opened by a useful amount: receiver-side silly
     // window avoidance (RFC 9293 §3.8.6.2.2). Otherwise the next ACK carries it.
     const advertised = seqDiff(this.#advRight, this.#rcvNxt);
+    // A closed window reopens on any credit, so an upstream granting little at a time cannot stall the app.
+    if (advertised <= 0) return grow > 0;
     return advertised < this.#cfg.mss && grow >= Math.min(this.#cfg.mss, this.#cfg.maxWindow >> 1);
   }
 

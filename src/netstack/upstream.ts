@@ -12,7 +12,8 @@
 //
 //   upstream → stack
 //   StackStream.accept(channel)         OPEN_OK       (dial succeeded; only now is the SYN-ACK sent)
-//   StackStream.reject(reason)          OPEN_REJECT   (refused → RST; unreachable/timeout/forbidden → ICMP unreachable; limit → RST)
+//   StackStream.reject(reason)          OPEN_REJECT   (refused, limit → RST; unreachable, timeout, invalid → ICMP host
+//                                                      unreachable; forbidden → ICMP administratively prohibited)
 //   StackStream.grant(n)                WINDOW n      (upstream credit: bytes the stack may write; it IS the TCP receive window)
 //   StackStream.write(bytes)            DATA          (towards the app; at most what the stack granted)
 //   StackStream.end()                   CLOSE         (FIN to the app once the bytes before it are acknowledged)
@@ -50,7 +51,7 @@ export interface FlowAddresses {
 }
 
 /** RejectReason says why an upstream could not open a flow (the tunnel's OPEN_REJECT reasons). */
-export type RejectReason = 'refused' | 'unreachable' | 'timeout' | 'forbidden' | 'limit';
+export type RejectReason = 'refused' | 'unreachable' | 'timeout' | 'forbidden' | 'limit' | 'invalid';
 
 /** StreamChannel is the upstream's end of an accepted TCP flow; the stack calls it. */
 export interface StreamChannel {

@@ -3,7 +3,7 @@
 // everything from the journal, then sweeps anything named with our prefix;
 // status, exec and kubeconfig read what is there.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { DevnetError } from '../errors.ts';
@@ -11,7 +11,6 @@ import { CLUSTER_DNS_IP, CONTEXT_ADMIN, CONTEXT_DEV } from './constants.ts';
 import type { Exec } from './exec.ts';
 import { listNetns } from './hostnet.ts';
 import { Journal, processStartTime } from './journal.ts';
-import { kubeConfigFor, makeClients } from './kube.ts';
 import { PROXY_TABLE } from './kube-proxy.ts';
 import {
   mergeKubeconfig,
@@ -21,7 +20,7 @@ import {
   writeKubeconfig,
 } from './kubeconfig.ts';
 import { nodeNetns, podNetns, podRunDir, runFile, type SandboxPaths } from './paths.ts';
-import { kubeconfigFile, type SupervisorStatus, statusFile } from './supervisor.ts';
+import { kubeconfigFile, readStatus, type SupervisorStatus } from './supervisor-status.ts';
 
 const SUPERVISOR = join(import.meta.dirname, 'supervisor.ts');
 
@@ -31,15 +30,6 @@ export function requireRoot(): void {
     throw new DevnetError('user', 'the sandbox needs root: it creates network namespaces and routes', {
       hint: 'run it with sudo: sudo devnet sandbox up',
     });
-  }
-}
-
-/** readStatus reads the supervisor's status.json, if any. */
-export function readStatus(p: SandboxPaths): SupervisorStatus | undefined {
-  try {
-    return JSON.parse(readFileSync(statusFile(p), 'utf8')) as SupervisorStatus;
-  } catch {
-    return undefined;
   }
 }
 
@@ -94,6 +84,7 @@ export async function up(p: SandboxPaths, exec: Exec, timeoutMs = 90_000): Promi
         DEVNET_SANDBOX_PORT: String(p.port),
       },
     });
+    closeSync(out);
     const pid = child.pid as number;
     journal.record({ kind: 'process', pid, start: processStartTime(pid) ?? '' });
     child.unref();
@@ -108,6 +99,11 @@ export async function up(p: SandboxPaths, exec: Exec, timeoutMs = 90_000): Promi
       const why = status?.message ?? (dead ? 'the supervisor exited' : `not ready after ${timeoutMs / 1000} s`);
       const log = `${tail(runFile(p, 'supervisor.out'))}\n${tail(runFile(p, 'supervisor.log'))}`.trim();
       await down(p, exec, { keepUserKubeconfig: true }).catch(() => undefined);
+      if (/EADDRINUSE/.test(log)) {
+        throw new DevnetError('user', `sandbox failed to start: port ${p.port} on 127.0.0.1 is in use`, {
+          hint: 'another sandbox or program holds it: stop it, or pick a port with DEVNET_SANDBOX_PORT',
+        });
+      }
       throw new DevnetError('internal', `sandbox failed to start: ${why}${log ? `\n${log}` : ''}`, {
         hint: 'the sandbox was removed again; fix the cause and re-run `devnet sandbox up`',
       });
@@ -172,8 +168,9 @@ export interface SandboxStatus {
   pods: { namespace: string; name: string; phase: string; ready: string; ip?: string; reason?: string }[];
 }
 
-/** adminClients builds API clients from the standalone kubeconfig's admin user. */
-function adminClients(p: SandboxPaths) {
+/** adminClients builds API clients from the standalone kubeconfig's admin user (client-node is loaded only here: the other verbs start faster without it). */
+async function adminClients(p: SandboxPaths) {
+  const { kubeConfigFor, makeClients } = await import('./kube.ts');
   const doc = readKubeconfig(kubeconfigFile(p));
   const cluster = doc?.clusters?.[0]?.cluster as { server: string; 'certificate-authority-data': string } | undefined;
   const user = doc?.users?.find((u) => u.name === 'devnet-sandbox-admin')?.user as { token: string } | undefined;
@@ -201,7 +198,7 @@ export async function status(p: SandboxPaths, exec: Exec): Promise<SandboxStatus
   let apiHealthy = false;
   let apiDetail = st?.url ?? '';
   try {
-    const c = adminClients(p);
+    const c = await adminClients(p);
     const [nodes, pods] = await Promise.all([c.core.listNode(), c.core.listPodForAllNamespaces()]);
     apiHealthy = true;
     out.nodes = nodes.items.map((n) => ({
@@ -275,17 +272,20 @@ export async function execArgv(
   name: string,
   command: string[],
 ): Promise<string[]> {
-  const { netns } = await podNetnsFor(p, exec, namespace, name);
+  // Fast path, no API round trip: the kubelet records each runner's PID in the pod's run dir.
   let pid: number | undefined;
   try {
     pid = Number(readFileSync(join(podRunDir(p, namespace, name), 'runner.pid'), 'utf8').trim());
   } catch {
     pid = undefined;
   }
-  // The runner must still be in the pod's namespace (a recycled PID would not be).
-  if (pid && (await exec('ip', ['netns', 'identify', String(pid)]).catch(() => '')).trim() === netns) {
+  // The runner must still be in one of our pod namespaces (a recycled PID would not be).
+  const running = pid ? (await exec('ip', ['netns', 'identify', String(pid)]).catch(() => '')).trim() : '';
+  if (pid && running.startsWith(`${p.prefix}-pod-`)) {
     return ['nsenter', `--target=${pid}`, '--net', '--mount', '--', ...command];
   }
+  // Slow path: ask the API, for a precise error (not found, not running) or a pod without a runner record.
+  const { netns } = await podNetnsFor(p, exec, namespace, name);
   return ['ip', 'netns', 'exec', netns, ...command];
 }
 
@@ -296,7 +296,7 @@ export async function podNetnsFor(
   namespace: string,
   name: string,
 ): Promise<{ netns: string; pod: V1Pod }> {
-  const c = adminClients(p);
+  const c = await adminClients(p);
   const pod = await c.core.readNamespacedPod({ namespace, name }).catch((err: unknown) => {
     if ((err as { code?: number }).code === 404)
       throw new DevnetError('user', `pods "${name}" not found in namespace "${namespace}"`);

@@ -10,9 +10,6 @@ import type { Exec } from './exec.ts';
 import type { Journal } from './journal.ts';
 import { nodeNetns, type SandboxPaths } from './paths.ts';
 
-/** SECRETS_DIR is the host directory pods mount their service account tmpfs on (/var/run is /run). */
-export const SECRETS_DIR = '/run/secrets';
-
 /** VETH_MTU is the MTU of pod links: large, like devnet's TUN, so bulk transfers are not packet-bound. */
 export const VETH_MTU = 65520;
 
@@ -44,11 +41,6 @@ export async function setupHost(p: SandboxPaths, journal: Journal, exec: Exec): 
   for (const args of safetyRoutes(p.prefix)) {
     journal.record({ kind: 'route', args });
     await exec('ip', ['route', 'replace', ...args]);
-  }
-  // Mount point for pods' service account tmpfs (/var/run/secrets); mounts happen in pods' own mount namespaces.
-  if (!existsSync(SECRETS_DIR)) {
-    journal.record({ kind: 'emptydir', path: SECRETS_DIR });
-    mkdirSync(SECRETS_DIR, { mode: 0o755 });
   }
   if ((await listNetns(exec)).includes(node)) return;
   journal.record({ kind: 'netns', name: node });

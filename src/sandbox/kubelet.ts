@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { NODE_NAME } from './constants.ts';
-import { isTerminating } from './controllers/pods.ts';
+import { isFinished, isTerminating } from './controllers/pods.ts';
 import type { Exec } from './exec.ts';
 import { type PodNetwork, podLinkName, setupPodNetwork, teardownPodNetwork } from './hostnet.ts';
 import { KNOWN_IMAGES, programFor } from './images.ts';
@@ -23,9 +23,9 @@ import { podNetns, podRunDir, type SandboxPaths } from './paths.ts';
 import { ConfigError, type ConfigLookup, containerEnv } from './pod-env.ts';
 import type { ContainerPlan, ContainerReport, PodPlan, Probe, RunnerMessage } from './pod-plan.ts';
 import { podStatus } from './pod-status.ts';
+import { containerSecurity } from './security.ts';
 
 const RUNNER = join(import.meta.dirname, 'runner.ts');
-const CONFIG_RETRY_MS = 250;
 
 /** PodRecord is the kubelet's state for one pod it runs. */
 interface PodRecord {
@@ -98,6 +98,19 @@ function toProbe(
   };
 }
 
+/** podSysctls returns a pod's sysctls; only net.* ones (per network namespace) can be honoured without touching the host. */
+function podSysctls(pod: V1Pod): { name: string; value: string }[] {
+  const sysctls = pod.spec?.securityContext?.sysctls ?? [];
+  for (const s of sysctls) {
+    if (!/^net\.[a-z0-9_.]+$/.test(s.name) || !/^[0-9 ]+$/.test(s.value)) {
+      throw new ConfigError(
+        `sysctl ${s.name}=${s.value} is not supported by the devnet sandbox (only numeric net.* sysctls)`,
+      );
+    }
+  }
+  return sysctls;
+}
+
 /** Kubelet runs the pods bound to the sandbox node. */
 export class Kubelet {
   readonly #d: KubeletDeps;
@@ -140,7 +153,7 @@ export class Kubelet {
         else if (!rec) void this.#finalize(pod);
         continue;
       }
-      if (!rec && !this.#isFinished(pod)) void this.#start(pod);
+      if (!rec && !isFinished(pod)) void this.#start(pod);
     }
     for (const rec of this.#pods.values()) if (!seen.has(rec.uid) && !rec.stopping) void this.#stop(rec, false);
   }
@@ -148,10 +161,6 @@ export class Kubelet {
   /** runningPods counts the pods with a live runner, for status output. */
   runners(): number {
     return [...this.#pods.values()].filter((r) => r.runner && r.runner.exitCode === null).length;
-  }
-
-  #isFinished(pod: V1Pod): boolean {
-    return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
   }
 
   async #bind(pod: V1Pod): Promise<void> {
@@ -221,7 +230,14 @@ export class Kubelet {
       const resolved = await this.#plans(pod, ip);
       if (!resolved || rec.stopping) return;
       await setupPodNetwork(this.#d.paths, net, rec.namespace, this.#d.journal, this.#d.exec);
-      if (rec.stopping) return;
+      if (rec.stopping) {
+        // deleted while its namespace was being made: #stop may have run before the namespace existed
+        await teardownPodNetwork(net, this.#d.exec);
+        return;
+      }
+      for (const { name, value } of podSysctls(pod)) {
+        await this.#d.exec('ip', ['netns', 'exec', net.netns, 'sysctl', '-qw', `${name}=${value}`]);
+      }
       this.#spawnRunner(rec, pod, resolved.plans, resolved.serviceAccount, log);
     } catch (err) {
       log.error({ err: String(err) }, 'starting pod failed');
@@ -258,10 +274,12 @@ export class Kubelet {
           ) as ContainerPlan['program'],
           env: await containerEnv(pod, c, ip, this.#lookup),
           ...(c.workingDir ? { workingDir: c.workingDir } : {}),
+          security: containerSecurity(pod, c),
           ...(c.readinessProbe ? { readinessProbe: toProbe(c.readinessProbe, c) as Probe } : {}),
           ...(c.livenessProbe ? { livenessProbe: toProbe(c.livenessProbe, c) as Probe } : {}),
         });
       }
+      podSysctls(pod);
       return { plans, serviceAccount: await this.#serviceAccount(pod) };
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
@@ -275,12 +293,13 @@ export class Kubelet {
       this.#writeStatus(rec);
       // Forget the pod so the next sync after the retry delay starts it again.
       if (rec.net) this.#ipam.release(rec.net.ip);
+      rec.net = undefined;
       rec.retry = setTimeout(() => {
         if (this.#pods.get(uid) === rec && !rec.stopping) {
           this.#pods.delete(uid);
           this.#d.resync();
         }
-      }, CONFIG_RETRY_MS);
+      }, err.retryMs);
       return undefined;
     }
   }
@@ -300,7 +319,7 @@ export class Kubelet {
       return token ? { token, caCrt: this.#d.api.caCertPem, namespace } : undefined;
     } catch (err) {
       // A new namespace's `default` ServiceAccount may not exist yet: wait for the controller, like admission would.
-      if (apiErrorCode(err) === 404) throw new ConfigError(`serviceaccount "${name}" not found`);
+      if (apiErrorCode(err) === 404) throw new ConfigError(`serviceaccount "${name}" not found`, 100);
       throw err;
     }
   }
@@ -321,6 +340,7 @@ export class Kubelet {
       name: rec.name,
       podIP: net.ip,
       socketPath: join(dir, 'portforward.sock'),
+      logDir: dir,
       restartPolicy: (pod.spec?.restartPolicy as PodPlan['restartPolicy']) ?? 'Always',
       containers,
       ...(serviceAccount ? { serviceAccount } : {}),
@@ -420,9 +440,11 @@ export class Kubelet {
         runner.kill('SIGTERM');
       });
     }
-    if (rec.net) {
-      await teardownPodNetwork(rec.net, this.#d.exec);
-      this.#ipam.release(rec.net.ip);
+    const net = rec.net;
+    rec.net = undefined;
+    if (net) {
+      await teardownPodNetwork(net, this.#d.exec);
+      this.#ipam.release(net.ip);
     }
     rmSync(podRunDir(this.#d.paths, rec.namespace, rec.name), { recursive: true, force: true });
     this.#pods.delete(rec.uid);

@@ -28,6 +28,9 @@ import { Kubelet } from './kubelet.ts';
 import { bindInNetns } from './netns-sockets.ts';
 import { nodeNetns, type SandboxPaths } from './paths.ts';
 
+/** RESYNC_MS is how often the agent makes a pass without any event. */
+const RESYNC_MS = 5000;
+
 /** NodeAgentDeps are what the node agent needs. */
 export interface NodeAgentDeps {
   paths: SandboxPaths;
@@ -109,6 +112,7 @@ export class NodeAgent {
   #again = false;
   #closed = false;
   #started = false;
+  #resync?: NodeJS.Timeout;
 
   constructor(deps: NodeAgentDeps) {
     this.#d = deps;
@@ -124,12 +128,15 @@ export class NodeAgent {
   /** start registers the node, opens DNS in the node namespace and starts the informers. */
   async start(): Promise<void> {
     const { core, apps, discovery, kc } = this.#d.clients;
-    await core.createNode({ body: nodeObject() }).catch((err: unknown) => {
-      if ((err as { code?: number }).code !== 409) throw err;
-    });
-    const { udp, tcp } = await bindInNetns(nodeNetns(this.#d.paths), CLUSTER_DNS_IP, 53);
-    this.#dns = new ClusterDns(udp, tcp, new Zone([], [], []), this.#d.logger.child({ component: 'dns' }));
-    const apiService = await bindInNetns(nodeNetns(this.#d.paths), KUBERNETES_SERVICE_IP, 443, true);
+    const node = nodeNetns(this.#d.paths);
+    const [, dns, apiService] = await Promise.all([
+      core.createNode({ body: nodeObject() }).catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 409) throw err;
+      }),
+      bindInNetns(node, CLUSTER_DNS_IP, 53),
+      bindInNetns(node, KUBERNETES_SERVICE_IP, 443, true),
+    ]);
+    this.#dns = new ClusterDns(dns.udp, dns.tcp, new Zone([], [], []), this.#d.logger.child({ component: 'dns' }));
     this.#stopRelay = relayToApiServer(apiService.tcp, this.#d.api.host, this.#d.api.port);
     const log = this.#d.logger.child({ component: 'informer' });
     const kick = () => this.#kick();
@@ -166,6 +173,9 @@ export class NodeAgent {
     ]);
     this.#started = true;
     this.#kick();
+    // A periodic pass, like the controllers' resync period: retries failed writes and kube-proxy applies without waiting for an event.
+    this.#resync = setInterval(() => this.#kick(), RESYNC_MS);
+    this.#resync.unref();
   }
 
   /** state is the current snapshot of the caches. */
@@ -222,6 +232,7 @@ export class NodeAgent {
   /** close stops informers, pods and DNS. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#resync);
     await Promise.all(this.#caches.map((c) => c.stop().catch(() => undefined)));
     await this.#kubelet.close();
     this.#dns?.close();

@@ -13,7 +13,15 @@ export interface ConfigLookup {
 }
 
 /** ConfigError is a CreateContainerConfigError: the container cannot start until the referenced object exists. */
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  /** retryMs is how soon the kubelet tries again (sooner for what a controller is about to create). */
+  readonly retryMs: number;
+
+  constructor(message: string, retryMs = 1000) {
+    super(message);
+    this.retryMs = retryMs;
+  }
+}
 
 /** fieldRefValue resolves a downward-API fieldRef path for a pod (undefined for unsupported paths). */
 export function fieldRefValue(pod: V1Pod, fieldPath: string, podIP: string): string | undefined {

@@ -2,6 +2,7 @@
 // back, over the runner's IPC channel. Plain JSON: the runner is a separate
 // process inside the pod's network namespace.
 import type { Program } from './images.ts';
+import type { ContainerSecurity } from './security.ts';
 
 /** Probe is a container probe reduced to what the runner executes. */
 export interface Probe {
@@ -23,6 +24,8 @@ export interface ContainerPlan {
   program: Program;
   env: Record<string, string>;
   workingDir?: string;
+  /** security is enforced on exec programs (not on built-in demos, which run inside the runner). */
+  security?: ContainerSecurity;
   readinessProbe?: Probe;
   livenessProbe?: Probe;
 }
@@ -34,6 +37,8 @@ export interface PodPlan {
   podIP: string;
   /** socketPath is the port-forward shim's unix socket. */
   socketPath: string;
+  /** logDir receives each container's stdout and stderr as `containers/<container>.log` (what `kubectl logs` would show). */
+  logDir?: string;
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
   containers: ContainerPlan[];
   /** serviceAccount is mounted at /var/run/secrets/kubernetes.io/serviceaccount (absent: automount disabled or no token). */

@@ -7,11 +7,10 @@
 // the kubelet over its IPC channel. It exits when that channel closes, so a
 // dead supervisor never leaves pods running.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { SECRETS_DIR } from './hostnet.ts';
 import { startDb } from './images/db.ts';
 import { startEcho } from './images/echo.ts';
 import { startHello } from './images/hello.ts';
@@ -19,6 +18,7 @@ import type { Demo, RunningDemo } from './images/program.ts';
 import type { ContainerPlan, ContainerReport, ContainerState, PodPlan, RunnerMessage } from './pod-plan.ts';
 import { servePortForward } from './portforward-shim.ts';
 import { ProbeLoop } from './probes.ts';
+import { confinedArgv } from './security.ts';
 
 const DEMOS: Record<string, Demo> = { hello: startHello, echo: startEcho, db: startDb };
 const MAX_BACKOFF_MS = 30_000;
@@ -34,6 +34,8 @@ class ContainerRun {
   state: ContainerState = { waiting: { reason: 'ContainerCreating' } };
   lastState: ContainerState | undefined;
   restartCount = 0;
+  /** logFd is the container's log file (appended across restarts), opened before the pod's /run hides the run dir. */
+  logFd: number | undefined;
   #probeReady = false;
   #running: Running | undefined;
   #probes: ProbeLoop[] = [];
@@ -67,31 +69,38 @@ class ContainerRun {
     const gen = ++this.#generation;
     const startedAt = new Date().toISOString();
     const p = this.plan.program;
+    let running: Running;
     try {
       if (p.kind === 'builtin') {
         const demo = DEMOS[p.demo];
         if (!demo) throw new Error(`unknown built-in program ${p.demo}`);
-        this.#running = { demo: await demo({ env: this.plan.env, args: [] }) };
+        running = { demo: await demo({ env: this.plan.env, args: [] }) };
       } else {
-        this.#running = { child: this.#spawn(p.argv, startedAt, gen) };
+        running = { child: this.#spawn(p.argv, startedAt, gen) };
       }
     } catch (err) {
       this.#exited(1, 'Error', (err as Error).message, startedAt, gen);
       return;
     }
-    if (gen !== this.#generation || this.#stopping) return;
+    if (gen !== this.#generation || this.#stopping) {
+      // stopped (or restarted) while a built-in server was still starting: close it
+      if ('demo' in running) await running.demo.close();
+      else running.child.kill('SIGTERM');
+      return;
+    }
+    this.#running = running;
     this.state = { running: { startedAt } };
     this.#startProbes();
     this.#changed();
   }
 
   #spawn(argv: string[], startedAt: string, gen: number): ChildProcess {
-    const [cmd, ...args] = argv;
+    const [cmd, ...args] = confinedArgv(argv, this.plan.security ?? {});
     if (!cmd) throw new Error('empty command');
     const env = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: '/root', ...this.plan.env };
     const child = spawn(cmd, args, {
       env,
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', this.logFd ?? 'inherit', this.logFd ?? 'inherit'],
       ...(this.plan.workingDir ? { cwd: this.plan.workingDir } : {}),
     });
     child.once('error', (err) => this.#exited(128, 'StartError', err.message, startedAt, gen));
@@ -216,24 +225,16 @@ class ContainerRun {
   }
 }
 
-/** SECRETS_MOUNT is where service account files live (/var/run is /run); setupHost makes the directory. */
-const SECRETS_MOUNT = SECRETS_DIR;
+/** POD_RUN is the pod's own /run (/var/run is a symlink to it): a fresh tmpfs, as in a container, that holds the service account files. */
+const POD_RUN = '/run';
 
-/** mountServiceAccount puts the token, CA and namespace at /var/run/secrets/kubernetes.io/serviceaccount on a tmpfs private to this pod's mount namespace. */
+/** mountServiceAccount mounts a tmpfs on /run, private to this pod's mount namespace, with the token, CA and namespace in /run/secrets/kubernetes.io/serviceaccount; sockets bound on the host's /run before it stay reachable. */
 export async function mountServiceAccount(sa: NonNullable<PodPlan['serviceAccount']>): Promise<void> {
-  // `ip netns exec` gave us our own mount namespace (slave to the host's); never mount in the host's.
+  // `ip netns exec` gave us our own mount namespace (slave to the kubelet's); never mount in the kubelet's.
   if (readlinkSync('/proc/self/ns/mnt') === readlinkSync(`/proc/${process.ppid}/ns/mnt`))
     throw new Error('not in a private mount namespace');
-  if (!existsSync(SECRETS_MOUNT)) throw new Error(`${SECRETS_MOUNT} does not exist`);
-  await promisify(execFile)('mount', [
-    '-t',
-    'tmpfs',
-    '-o',
-    'size=1m,mode=0755',
-    'devnet-serviceaccount',
-    SECRETS_MOUNT,
-  ]);
-  const dir = join(SECRETS_MOUNT, 'kubernetes.io', 'serviceaccount');
+  await promisify(execFile)('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0755', 'devnet-pod-run', POD_RUN]);
+  const dir = join(POD_RUN, 'secrets', 'kubernetes.io', 'serviceaccount');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'token'), sa.token, { mode: 0o644 });
   writeFileSync(join(dir, 'ca.crt'), sa.caCrt, { mode: 0o644 });
@@ -253,17 +254,23 @@ export async function runPod(plan: PodPlan, send: (m: RunnerMessage) => void): P
     });
   };
   for (const c of plan.containers) runs.push(new ContainerRun(plan, c, changed));
+  // The shim binds and the logs open first: they live in the host's /run, which the pod's own /run then hides.
+  const shim: Server = await servePortForward(plan.socketPath);
+  if (plan.logDir) {
+    mkdirSync(join(plan.logDir, 'containers'), { recursive: true });
+    for (const r of runs) r.logFd = openSync(join(plan.logDir, 'containers', `${r.plan.name}.log`), 'a');
+  }
   if (plan.serviceAccount) {
     await mountServiceAccount(plan.serviceAccount).catch((err: Error) => {
       process.stderr.write(`runner: service account not mounted: ${err.message}\n`);
     });
   }
-  const shim: Server = await servePortForward(plan.socketPath);
   await Promise.all(runs.map((r) => r.start()));
   changed();
   return async () => {
     shim.close();
     await Promise.all(runs.map((r) => r.stop()));
+    for (const r of runs) if (r.logFd !== undefined) closeSync(r.logFd);
   };
 }
 

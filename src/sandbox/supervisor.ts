@@ -7,7 +7,7 @@
 // the kernel holds is removed by `down` from the journal.
 import { execFile } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { type ApiServer, startApiServer } from './apiserver/index.ts';
 import { CLUSTER_DOMAIN } from './constants.ts';
@@ -20,29 +20,7 @@ import { type Clients, kubeConfigFor, makeClients } from './kube.ts';
 import { sandboxKubeconfig, writeKubeconfig } from './kubeconfig.ts';
 import { NodeAgent } from './node-agent.ts';
 import { podNetns, runFile, type SandboxPaths, sandboxPaths } from './paths.ts';
-
-/** SupervisorStatus is what status.json says, for `up` and `status`. */
-export interface SupervisorStatus {
-  pid: number;
-  phase: 'starting' | 'ready' | 'failed' | 'stopping';
-  message?: string;
-  url?: string;
-  kubeconfig?: string;
-  startedAt: string;
-  readyAt?: string;
-  dns?: { queries: number; malformed: number };
-  runners?: number;
-}
-
-/** statusFile is where the supervisor reports its state. */
-export function statusFile(p: SandboxPaths): string {
-  return runFile(p, 'status.json');
-}
-
-/** kubeconfigFile is the standalone kubeconfig's path. */
-export function kubeconfigFile(p: SandboxPaths): string {
-  return join(p.stateDir, 'kubeconfig');
-}
+import { kubeconfigFile, type SupervisorStatus, statusFile } from './supervisor-status.ts';
 
 async function createDemo(c: Clients): Promise<void> {
   const ignoreExists = (err: unknown) => {
@@ -123,7 +101,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
   process.on('SIGINT', () => void stop(0));
   try {
-    await setupHost(paths, journal, execTool);
+    // The API server first: a port in use fails the start before anything is made in the kernel.
     api = await startApiServer({
       stateDir: paths.stateDir,
       runDir: paths.runDir,
@@ -131,10 +109,18 @@ async function main(): Promise<void> {
       port: paths.port,
       logger: logger.child({ component: 'apiserver' }),
     });
+    const t0 = Date.now();
+    const phase = (msg: string) => logger.info({ ms: Date.now() - t0 }, msg);
+    phase('API server up');
     const kubeconfig = kubeconfigFile(paths);
     writeKubeconfig(kubeconfig, sandboxKubeconfig(api));
     report({ url: api.url, kubeconfig });
     const clients = makeClients(kubeConfigFor({ url: api.url, caCertPem: api.caCertPem, token: api.tokens.admin }));
+    // The demo objects go in while the node is built and its agent starts: the informers list whatever is there.
+    const demo = createDemo(clients).then(() => phase('demo objects created'));
+    demo.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+    await setupHost(paths, journal, execTool);
+    phase('node namespace and safety routes made');
     agent = new NodeAgent({
       paths,
       clients,
@@ -145,7 +131,8 @@ async function main(): Promise<void> {
       api: { host: '127.0.0.1', port: Number(new URL(api.url).port), caCertPem: api.caCertPem },
     });
     await agent.start();
-    await createDemo(clients);
+    phase('node agent started');
+    await demo;
     const a = agent;
     const deadline = Date.now() + 80_000;
     while (!(demoReady(a) && (await dnsAnswersInPod(paths, a)))) {
@@ -154,7 +141,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
     report({ phase: 'ready', readyAt: new Date().toISOString(), dns: a.dnsCounters(), runners: a.runners() });
-    logger.info('sandbox ready');
+    phase('sandbox ready');
     setInterval(() => report({ dns: a.dnsCounters(), runners: a.runners() }), 1000).unref();
   } catch (err) {
     logger.error({ err: String((err as Error).stack ?? err) }, 'sandbox failed to start');

@@ -1,7 +1,8 @@
 // FaultTun wraps any TunDevice and injects faults (drop, duplicate, reorder,
 // corrupt) with a seeded generator, so a failing run can be replayed.
 // Userspace stand-in for netem, which this kernel does not have.
-import { flattenPacket, type Packet, type TunDevice, type TunHandlers, type TunStats } from './device.ts';
+import { flattenPacket, type Packet, type TunDevice, type TunHandlers } from './device.ts';
+import { TunWrapper } from './wrapper.ts';
 
 /** FaultRates are probabilities in [0, 1] applied to each packet. */
 export interface FaultRates {
@@ -81,29 +82,20 @@ export function applyFaults(
 }
 
 /** FaultTun applies FaultOptions to traffic through an inner device. */
-export class FaultTun implements TunDevice {
+export class FaultTun extends TunWrapper {
   readonly counts: FaultCounts = { dropped: 0, duplicated: 0, reordered: 0, corrupted: 0 };
-  readonly #inner: TunDevice;
   readonly #opts: FaultOptions;
   readonly #rand: () => number;
 
   constructor(inner: TunDevice, opts: FaultOptions) {
-    this.#inner = inner;
+    super(inner);
     this.#opts = opts;
     this.#rand = mulberry32(opts.seed ?? 1);
   }
 
-  get name(): string {
-    return this.#inner.name;
-  }
-
-  get mtu(): number {
-    return this.#inner.mtu;
-  }
-
-  attach(handlers: TunHandlers): void {
+  override attach(handlers: TunHandlers): void {
     const faulted = this.#opts.direction !== 'outbound';
-    this.#inner.attach({
+    this.inner.attach({
       ...handlers,
       packets: (batch) => {
         const out = faulted ? applyFaults(batch, this.#opts, this.#rand, this.counts) : batch;
@@ -112,24 +104,8 @@ export class FaultTun implements TunDevice {
     });
   }
 
-  write(packets: readonly Packet[]): boolean {
-    if (this.#opts.direction === 'inbound') return this.#inner.write(packets);
-    return this.#inner.write(applyFaults(packets.map(flattenPacket), this.#opts, this.#rand, this.counts));
-  }
-
-  pause(): void {
-    this.#inner.pause();
-  }
-
-  resume(): void {
-    this.#inner.resume();
-  }
-
-  stats(): TunStats {
-    return this.#inner.stats();
-  }
-
-  close(): void {
-    this.#inner.close();
+  override write(packets: readonly Packet[]): boolean {
+    if (this.#opts.direction === 'inbound') return this.inner.write(packets);
+    return this.inner.write(applyFaults(packets.map(flattenPacket), this.#opts, this.#rand, this.counts));
   }
 }

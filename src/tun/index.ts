@@ -12,3 +12,4 @@ export {
 export { applyFaults, type FaultCounts, type FaultOptions, FaultTun, mulberry32 } from './fault.ts';
 export { DEFAULT_TUN_MTU, MAX_TUN_MTU, NativeTun, type NativeTunOptions } from './native.ts';
 export { PcapTun, pcapFileHeader, pcapRecord } from './pcap.ts';
+export { TunWrapper } from './wrapper.ts';

@@ -2,7 +2,8 @@
 // the classic pcap format with LINKTYPE_RAW (101): each record is one raw IPv4
 // or IPv6 packet, readable by tcpdump -r and Wireshark.
 // Format: https://www.tcpdump.org/manpages/pcap-savefile.5.html
-import { flattenPacket, type Packet, type TunDevice, type TunHandlers, type TunStats } from './device.ts';
+import { flattenPacket, type Packet, type TunDevice, type TunHandlers } from './device.ts';
+import { TunWrapper } from './wrapper.ts';
 
 const LINKTYPE_RAW = 101;
 
@@ -31,28 +32,19 @@ export function pcapRecord(packet: Uint8Array, nowMs: number, snaplen = 65535): 
 }
 
 /** PcapTun records traffic through an inner device into sink (for example a file stream's write). */
-export class PcapTun implements TunDevice {
-  readonly #inner: TunDevice;
+export class PcapTun extends TunWrapper {
   readonly #sink: (chunk: Uint8Array) => void;
   readonly #now: () => number;
 
   constructor(inner: TunDevice, sink: (chunk: Uint8Array) => void, now: () => number = Date.now) {
-    this.#inner = inner;
+    super(inner);
     this.#sink = sink;
     this.#now = now;
     sink(pcapFileHeader());
   }
 
-  get name(): string {
-    return this.#inner.name;
-  }
-
-  get mtu(): number {
-    return this.#inner.mtu;
-  }
-
-  attach(handlers: TunHandlers): void {
-    this.#inner.attach({
+  override attach(handlers: TunHandlers): void {
+    this.inner.attach({
       ...handlers,
       packets: (batch) => {
         for (const p of batch) this.#record(p);
@@ -61,25 +53,9 @@ export class PcapTun implements TunDevice {
     });
   }
 
-  write(packets: readonly Packet[]): boolean {
+  override write(packets: readonly Packet[]): boolean {
     for (const p of packets) this.#record(flattenPacket(p));
-    return this.#inner.write(packets);
-  }
-
-  pause(): void {
-    this.#inner.pause();
-  }
-
-  resume(): void {
-    this.#inner.resume();
-  }
-
-  stats(): TunStats {
-    return this.#inner.stats();
-  }
-
-  close(): void {
-    this.#inner.close();
+    return this.inner.write(packets);
   }
 
   #record(p: Uint8Array): void {

@@ -69,10 +69,12 @@ export abstract class Channel extends EventEmitter<ChannelEvents> {
   recvUnacked = 0;
   /** lastGrantAt is when we last sent this channel a WINDOW (internal, for auto-tuning). */
   lastGrantAt = 0;
-  /** localClosed: we sent CLOSE (or will, once queued data is out). */
+  /** localEnded: we sent CLOSE (or will, once queued data is out). */
   localEnded = false;
   /** remoteEnded: the peer sent CLOSE. */
   remoteEnded = false;
+
+  #held: [keyof ChannelEvents, unknown[]][] | undefined;
 
   constructor(host: ChannelHost, id: number, request: OpenRequest, state: ChannelState) {
     super();
@@ -81,6 +83,27 @@ export abstract class Channel extends EventEmitter<ChannelEvents> {
     this.request = request;
     this.protocol = request.protocol;
     this.state = state;
+  }
+
+  /** hold queues the channel's events until releaseHeld (internal: see the session's OPEN_OK handling). */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  /** releaseHeld emits the held events in order and stops holding. */
+  releaseHeld(): void {
+    const held = this.#held;
+    this.#held = undefined;
+    if (!held) return;
+    for (const [event, args] of held) (super.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
+  }
+
+  override emit<K extends keyof ChannelEvents>(event: K, ...args: ChannelEvents[K]): boolean {
+    if (this.#held) {
+      this.#held.push([event, args]);
+      return true;
+    }
+    return (super.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
   }
 
   /** accept answers a peer's OPEN with OPEN_OK; DATA may flow afterwards. */

@@ -136,6 +136,7 @@ export interface InterceptAck {
   message: string;
 }
 
+// tunnel.proto sits beside this module: in src/ and, copied by `npm run build` / prepack, in dist/.
 const root = protobuf.parse(readFileSync(new URL('./tunnel.proto', import.meta.url), 'utf8')).root;
 const T = (name: string): protobuf.Type => root.lookupType(`devnet.tunnel.v1.${name}`);
 
@@ -287,4 +288,5 @@ export function goAwayName(code: number): string {
   return `CODE_${code}`;
 }
 
+/** numberField and stringField read a decoded field, defaulting wrong types to 0 and the empty string. */
 export { num as numberField, str as stringField };

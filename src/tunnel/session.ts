@@ -54,6 +54,9 @@ import { encodeControl, encodeHeader, encodeWindow, FrameReader, FrameType, fram
 import { DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_LIMITS, type SessionLimits } from './limits.ts';
 import { MIN_PROTOCOL_VERSION, negotiateVersion, PROTOCOL_VERSION } from './version.ts';
 
+/** MIN_TUNING_RTT_MS is the smallest RTT window auto-tuning assumes (milliseconds). */
+export const MIN_TUNING_RTT_MS = 2;
+
 /** TunnelLogger is the slice of a pino logger the tunnel uses. */
 export interface TunnelLogger {
   debug(obj: object, msg?: string): void;
@@ -118,6 +121,8 @@ export interface SessionStats {
   channelsOpened: number;
   channelsOpen: number;
   rttMs: number;
+  /** stalls count how often sending stopped for lack of channel credit, session credit or carrier room. */
+  stalls: { channelCredit: number; sessionCredit: number; carrier: number };
 }
 
 /** SessionEvents are the events a session emits. */
@@ -172,7 +177,8 @@ export class HandshakeError extends DevnetError {
   }
 }
 
-const CLIENT_RECEIVES = new Set<number>([
+/** Frame types both ends receive after the handshake. */
+const BOTH_RECEIVE = [
   FrameType.DATA,
   FrameType.WINDOW,
   FrameType.GOAWAY,
@@ -183,20 +189,10 @@ const CLIENT_RECEIVES = new Set<number>([
   FrameType.OPEN_REJECT,
   FrameType.CLOSE,
   FrameType.RESET,
-  FrameType.DNS_ANSWER,
-  FrameType.INTERCEPT_ACK,
-]);
+];
+const CLIENT_RECEIVES = new Set<number>([...BOTH_RECEIVE, FrameType.DNS_ANSWER, FrameType.INTERCEPT_ACK]);
 const GATEWAY_RECEIVES = new Set<number>([
-  FrameType.DATA,
-  FrameType.WINDOW,
-  FrameType.GOAWAY,
-  FrameType.PING,
-  FrameType.PONG,
-  FrameType.OPEN,
-  FrameType.OPEN_OK,
-  FrameType.OPEN_REJECT,
-  FrameType.CLOSE,
-  FrameType.RESET,
+  ...BOTH_RECEIVE,
   FrameType.DNS_QUERY,
   FrameType.INTERCEPT_REGISTER,
   FrameType.INTERCEPT_UNREGISTER,
@@ -279,6 +275,8 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
   #datagramParts = new Map<number, Buffer[]>();
   #stats = { bytesSent: 0, bytesReceived: 0, carrierBytesSent: 0, carrierBytesReceived: 0, framesSent: 0 };
   #framesReceived = 0;
+  #lastRx = 0;
+  #stalls = { channelCredit: 0, sessionCredit: 0, carrier: 0 };
   #channelsOpened = 0;
   #endedWith: SessionEnd | undefined;
 
@@ -334,7 +332,6 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
             : `no valid HELLO within ${this.limits.handshakeTimeoutMs} ms`;
         this.#fail(GoAwayCode.HANDSHAKE_TIMEOUT, msg, this.role === 'gateway');
       }, this.limits.handshakeTimeoutMs);
-      this.#handshakeTimer.unref?.();
       if (this.role === 'client') {
         const o = opts as ClientOptions;
         this.#gatewayOpts = undefined;
@@ -391,6 +388,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
       channelsOpened: this.#channelsOpened,
       channelsOpen: this.#channels.size,
       rttMs: this.#srtt,
+      stalls: { ...this.#stalls },
     };
   }
 
@@ -541,9 +539,13 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
     const now = this.#now();
     let grow = 0;
     // Auto-tuning (RTT × rate): a quarter of the window was consumed in less
-    // than one RTT, so the window is below ~4× the bandwidth-delay product and
-    // would soon stall the sender: double it, up to maxChannelWindow.
-    if (this.#srtt > 0 && now - ch.lastGrantAt < this.#srtt && ch.recvWindow < this.limits.maxChannelWindow) {
+    // than two RTTs, so the window is below ~8× the bandwidth-delay product,
+    // too little to keep the sender busy while grants travel and queue:
+    // double it, up to maxChannelWindow. The RTT used is at least
+    // MIN_TUNING_RTT_MS: a heartbeat taken while idle understates the delay a
+    // grant meets under load (queues in the carrier and socket buffers).
+    const rtt = Math.max(this.#srtt, MIN_TUNING_RTT_MS);
+    if (this.#srtt > 0 && now - ch.lastGrantAt < 2 * rtt && ch.recvWindow < this.limits.maxChannelWindow) {
       grow = Math.min(ch.recvWindow, this.limits.maxChannelWindow - ch.recvWindow);
       ch.recvWindow += grow;
     }
@@ -656,6 +658,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
     try {
       while (this.#readyHead < this.#ready.length) {
         if (this.#carrierFull()) {
+          this.#stalls.carrier++;
           this.#awaitingDrain = true;
           break;
         }
@@ -677,10 +680,12 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
           continue;
         }
         if (ch.sendCredit === 0) {
+          this.#stalls.channelCredit++;
           this.#unschedule(ch); // a WINDOW for this channel schedules it again
           continue;
         }
         if (this.#sessionCredit === 0) {
+          this.#stalls.sessionCredit++;
           this.#blockedOnSession = true; // a session WINDOW restarts the pump
           break;
         }
@@ -740,11 +745,17 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
     this.#sendPing(); // measure the RTT at once: window auto-tuning needs it
     this.#heartbeat = setInterval(() => {
       const now = this.#now();
+      // Dead = our oldest PING is unanswered past the deadline AND nothing at
+      // all arrived for that long. A PONG held up behind our own queued DATA
+      // on a slow link does not count while the peer's frames (its PINGs,
+      // WINDOWs) still arrive; if only our direction is black-holed, the peer
+      // hears nothing from us and ends the session from its side.
+      const silentFor = now - this.#lastRx;
       for (const sentAt of this.#pings.values()) {
-        if (now - sentAt > this.limits.pingTimeoutMs) {
+        if (now - sentAt > this.limits.pingTimeoutMs && silentFor > this.limits.pingTimeoutMs) {
           this.#end({
             reason: 'heartbeat',
-            message: `no PONG for ${Math.round(now - sentAt)} ms (deadline ${this.limits.pingTimeoutMs} ms): the tunnel stream is dead`,
+            message: `no PONG for ${Math.round(now - sentAt)} ms and nothing received for ${Math.round(silentFor)} ms (deadline ${this.limits.pingTimeoutMs} ms): the tunnel stream is dead`,
           });
           return;
         }
@@ -760,6 +771,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
     if (this.#state === 'closed') return;
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     this.#stats.carrierBytesReceived += buf.length;
+    this.#lastRx = this.#now();
     try {
       this.#reader.push(buf);
     } catch (err) {
@@ -1028,6 +1040,12 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
       ch.state = 'open';
       ch.sendCredit = this.#peerChannelWindow;
       ch.lastGrantAt = this.#now();
+      // Frames after OPEN_OK in the same carrier chunk (a server that speaks
+      // first) must not be emitted before the opener's continuation has
+      // attached its listeners: hold the channel's events until the promise
+      // reactions queued by resolve() have run.
+      ch.hold();
+      queueMicrotask(() => queueMicrotask(() => ch.releaseHeld()));
       pending?.resolve({
         ok: true,
         channel: ch,

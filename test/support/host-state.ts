@@ -1,7 +1,7 @@
 // The host state a sandbox must leave as it found it (netns, links, routes,
 // nftables), and a comparison that ignores what other tests running at the
-// same time make: their dnt-<pid> namespaces and other sandboxes' safety
-// routes (each sandbox prefix has its own metric).
+// same time make: their namespaces, devnet TUN devices and other sandboxes'
+// safety routes (each sandbox prefix has its own metric).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { safetyMetric } from '../../src/sandbox/hostnet.ts';
@@ -28,13 +28,11 @@ export async function hostState(): Promise<HostState> {
   };
 }
 
-/** hostChanges lists lines added or removed between two states, ignoring other tests' namespaces, devnet TUN devices and other sandboxes' safety routes. */
+/** hostChanges lists lines added or removed between two states, ignoring what others running meanwhile own: namespaces without our prefix (a sandbox only ever names its own with it), devnet TUN devices and other sandboxes' safety routes. */
 export function hostChanges(before: HostState, after: HostState, prefix: string): string[] {
   const metric = String(safetyMetric(prefix));
-  const pid = /^dnt-(\d+)-/.exec(prefix)?.[1];
-  const foreign = (l: string) => {
-    const ns = /^dnt-(\d+)-/.exec(l);
-    if (ns && ns[1] !== pid) return true;
+  const foreign = (l: string, k: keyof HostState) => {
+    if (k === 'netns') return !l.startsWith(`${prefix}-`);
     // devnet's own TUN (another test's session) is never the sandbox's
     if (/^\d+: devnet\w*:|\bdev devnet\w*\b/.test(l)) return true;
     const route = /^unreachable (10\.96\.0\.0\/12|10\.244\.0\.0\/16) metric (\d+)/.exec(l);
@@ -44,8 +42,8 @@ export function hostChanges(before: HostState, after: HostState, prefix: string)
   for (const k of Object.keys(before) as (keyof HostState)[]) {
     const a = new Set(after[k]);
     const b = new Set(before[k]);
-    for (const l of a) if (!b.has(l) && !foreign(l)) out.push(`${k}: left behind: ${l}`);
-    for (const l of b) if (!a.has(l) && !foreign(l)) out.push(`${k}: removed: ${l}`);
+    for (const l of a) if (!b.has(l) && !foreign(l, k)) out.push(`${k}: left behind: ${l}`);
+    for (const l of b) if (!a.has(l) && !foreign(l, k)) out.push(`${k}: removed: ${l}`);
   }
   return out;
 }

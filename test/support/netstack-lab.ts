@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { LocalDial, type LocalDialOptions } from '../../src/daemon/local-dial.ts';
-import { nativeChecksum, StackDriver, type StackDriverOptions } from '../../src/daemon/stack-driver.ts';
+import { StackDriver, type StackDriverOptions } from '../../src/daemon/stack-driver.ts';
+import type { Upstream } from '../../src/netstack/upstream.ts';
 import { NativeTun } from '../../src/tun/native.ts';
 import { Netns, sh } from './netns.ts';
 
@@ -20,6 +21,8 @@ export interface LabOptions {
   mtu?: number;
   dial?: LocalDialOptions;
   stack?: Partial<Omit<StackDriverOptions, 'upstream' | 'secret'>>;
+  /** upstream wraps the local dialer (default: the dialer itself). */
+  upstream?: (dial: LocalDial) => Upstream;
 }
 
 /** NetstackLab is one namespace + TUN + stack + local dialer. */
@@ -59,10 +62,9 @@ export class NetstackLab {
       ...opts.dial,
     });
     const driver = new StackDriver(tun, {
-      upstream: dial,
+      upstream: opts.upstream ? opts.upstream(dial) : dial,
       secret: randomBytes(16),
       mtu,
-      checksum: await nativeChecksum(),
       verifyChecksums: true, // conformance: every kernel checksum is checked (the bench passes false, as the daemon does)
       ...opts.stack,
     });

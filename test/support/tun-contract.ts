@@ -87,8 +87,9 @@ export function runTunContract(
     try {
       const refl = attachReflector(h.device);
       h.device.pause();
-      const rt = h.os.udpRoundTrip(50, 512, 5000);
-      await sleep(300);
+      const rt = h.os.udpRoundTrip(50, 512, 8000);
+      // The OS side may be a freshly started process: give it time to send while reads are paused.
+      await sleep(1500);
       h.device.resume();
       t.deepEqual(await rt, { received: 50, mismatched: 0 });
       t.true(Math.max(...refl.batches) > 1, `batch sizes ${refl.batches.join(',')}`);

@@ -5,6 +5,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DevnetError } from '../../errors.ts';
 import { writeFileAtomic } from './files.ts';
 
 /** UserInfo is an authenticated identity as RBAC sees it. */
@@ -19,15 +20,24 @@ export interface Tokens {
   dev: string;
 }
 
-/** ADMIN_USER and DEV_USER are the static users' names. */
+/** ADMIN_USER is the administrator's user name (group system:masters). */
 export const ADMIN_USER = 'admin';
+/** DEV_USER is the developer's user name, confined by RBAC to its namespace. */
 export const DEV_USER = 'dev';
 
 /** loadOrCreateTokens reads tokens.json, creating it with fresh random tokens on first start. */
 export function loadOrCreateTokens(stateDir: string): Tokens {
   const path = join(stateDir, 'tokens.json');
   if (existsSync(path)) {
-    const t = JSON.parse(readFileSync(path, 'utf8')) as Partial<Tokens>;
+    let t: Partial<Tokens>;
+    try {
+      t = JSON.parse(readFileSync(path, 'utf8')) as Partial<Tokens>;
+    } catch (err) {
+      throw new DevnetError('config', `the sandbox API server's token file ${path} is not valid JSON`, {
+        cause: err,
+        hint: 'fix or delete it (a deleted file gets new tokens; then rewrite the kubeconfig)',
+      });
+    }
     if (typeof t.admin === 'string' && typeof t.dev === 'string' && t.admin && t.dev)
       return { admin: t.admin, dev: t.dev };
   }

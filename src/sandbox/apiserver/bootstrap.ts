@@ -28,7 +28,9 @@ export const DEV_ROLE_RULES = [
   { apiGroups: [''], resources: ['pods'], verbs: ['create', 'delete', 'patch'] },
   { apiGroups: [''], resources: ['pods/portforward'], verbs: ['get', 'create'] },
   { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
-  { apiGroups: [''], resources: ['services'], verbs: ['patch', 'update'] },
+  // Intercepts patch a Service's selector; installing the gateway creates its Service (the
+  // intercept pods' way to the gateway relay) and uninstalling deletes it.
+  { apiGroups: [''], resources: ['services'], verbs: ['patch', 'update', 'create', 'delete'] },
 ];
 
 /** DEV_CLUSTER_RULES are the cluster-scoped, read-only permissions of the `dev` user. */
@@ -57,14 +59,55 @@ function meta(name: string, namespace?: string, labels?: Record<string, string>)
 
 const BOOTSTRAP_LABELS = { 'kubernetes.io/bootstrapping': 'rbac-defaults' };
 
-/** bootstrapObjects lists [type key, namespace, object, firstStartOnly] in creation order. */
-function bootstrapObjects(): [string, string | undefined, Record<string, unknown>, boolean][] {
-  const ns = (name: string, firstOnly: boolean): [string, undefined, Record<string, unknown>, boolean] => [
+type BootstrapObject = [
+  key: string,
+  namespace: string | undefined,
+  obj: Record<string, unknown>,
+  firstStartOnly: boolean,
+];
+
+const RBAC = 'rbac.authorization.k8s.io';
+
+/** roleWithBinding makes a Role (namespace given) or ClusterRole with its binding to one subject. */
+function roleWithBinding(
+  name: string,
+  namespace: string | undefined,
+  rules: unknown[],
+  subject: { kind: 'User' | 'Group'; name: string },
+  labels: Record<string, string> | undefined,
+  firstOnly: boolean,
+): BootstrapObject[] {
+  const kind = namespace ? 'Role' : 'ClusterRole';
+  return [
+    [
+      `${RBAC}/${namespace ? 'roles' : 'clusterroles'}`,
+      namespace,
+      { metadata: meta(name, namespace, labels), rules },
+      firstOnly,
+    ],
+    [
+      `${RBAC}/${namespace ? 'rolebindings' : 'clusterrolebindings'}`,
+      namespace,
+      {
+        metadata: meta(name, namespace, labels),
+        roleRef: { apiGroup: RBAC, kind, name },
+        subjects: [{ apiGroup: RBAC, ...subject }],
+      },
+      firstOnly,
+    ],
+  ];
+}
+
+/** bootstrapObjects lists the built-in objects in creation order. */
+function bootstrapObjects(): BootstrapObject[] {
+  const ns = (name: string, firstOnly: boolean): BootstrapObject => [
     '/namespaces',
     undefined,
     { metadata: meta(name) },
     firstOnly,
   ];
+  const authenticated = { kind: 'Group' as const, name: 'system:authenticated' };
+  const dev = { kind: 'User' as const, name: DEV_USER };
   return [
     ns('default', false),
     ns('kube-system', false),
@@ -89,82 +132,30 @@ function bootstrapObjects(): [string, string | undefined, Record<string, unknown
       { metadata: meta('kubernetes'), spec: { cidrs: [SERVICE_CIDR] } },
       false,
     ],
-    [
-      'rbac.authorization.k8s.io/clusterroles',
+    ...roleWithBinding(
+      'system:discovery',
       undefined,
-      {
-        metadata: meta('system:discovery', undefined, BOOTSTRAP_LABELS),
-        rules: [{ nonResourceURLs: DISCOVERY_URLS, verbs: ['get'] }],
-      },
+      [{ nonResourceURLs: DISCOVERY_URLS, verbs: ['get'] }],
+      authenticated,
+      BOOTSTRAP_LABELS,
       false,
-    ],
-    [
-      'rbac.authorization.k8s.io/clusterrolebindings',
+    ),
+    ...roleWithBinding(
+      'system:basic-user',
       undefined,
-      {
-        metadata: meta('system:discovery', undefined, BOOTSTRAP_LABELS),
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:discovery' },
-        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:authenticated' }],
-      },
+      [
+        {
+          apiGroups: ['authorization.k8s.io'],
+          resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'],
+          verbs: ['create'],
+        },
+      ],
+      authenticated,
+      BOOTSTRAP_LABELS,
       false,
-    ],
-    [
-      'rbac.authorization.k8s.io/clusterroles',
-      undefined,
-      {
-        metadata: meta('system:basic-user', undefined, BOOTSTRAP_LABELS),
-        rules: [
-          {
-            apiGroups: ['authorization.k8s.io'],
-            resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'],
-            verbs: ['create'],
-          },
-        ],
-      },
-      false,
-    ],
-    [
-      'rbac.authorization.k8s.io/clusterrolebindings',
-      undefined,
-      {
-        metadata: meta('system:basic-user', undefined, BOOTSTRAP_LABELS),
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:basic-user' },
-        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:authenticated' }],
-      },
-      false,
-    ],
-    [
-      'rbac.authorization.k8s.io/roles',
-      DEV_NAMESPACE,
-      { metadata: meta('devnet-user', DEV_NAMESPACE), rules: DEV_ROLE_RULES },
-      true,
-    ],
-    [
-      'rbac.authorization.k8s.io/rolebindings',
-      DEV_NAMESPACE,
-      {
-        metadata: meta('devnet-user', DEV_NAMESPACE),
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'devnet-user' },
-        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: DEV_USER }],
-      },
-      true,
-    ],
-    [
-      'rbac.authorization.k8s.io/clusterroles',
-      undefined,
-      { metadata: meta('devnet-user-cluster-read'), rules: DEV_CLUSTER_RULES },
-      true,
-    ],
-    [
-      'rbac.authorization.k8s.io/clusterrolebindings',
-      undefined,
-      {
-        metadata: meta('devnet-user-cluster-read'),
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'devnet-user-cluster-read' },
-        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: DEV_USER }],
-      },
-      true,
-    ],
+    ),
+    ...roleWithBinding('devnet-user', DEV_NAMESPACE, DEV_ROLE_RULES, dev, undefined, true),
+    ...roleWithBinding('devnet-user-cluster-read', undefined, DEV_CLUSTER_RULES, dev, undefined, true),
   ];
 }
 

@@ -31,7 +31,8 @@ interface SubresourceInfo {
   verbs: string[];
 }
 
-function subresourceInfo(type: ResourceType, sub: string): SubresourceInfo {
+/** subresourceInfo describes a subresource's response kind and verbs, as discovery reports them. */
+export function subresourceInfo(type: ResourceType, sub: string): SubresourceInfo {
   switch (sub) {
     case 'status':
       return { kind: type.kind, verbs: ['get', 'patch', 'update'] };
@@ -41,6 +42,10 @@ function subresourceInfo(type: ResourceType, sub: string): SubresourceInfo {
       return { kind: 'TokenRequest', group: 'authentication.k8s.io', version: 'v1', verbs: ['create'] };
     case 'finalize':
       return { kind: type.kind, verbs: ['update'] };
+    case 'log':
+      return { kind: 'Pod', verbs: ['get'] };
+    case 'scale':
+      return { kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'] };
     case 'binding':
       return { kind: 'Binding', verbs: ['create'] };
     default:

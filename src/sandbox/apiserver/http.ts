@@ -1,6 +1,6 @@
 // HTTP plumbing shared by the API server's handlers: bounded body reading,
 // JSON and Status answers, and media-type negotiation.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ApiError, badRequest, requestEntityTooLarge } from './status.ts';
 
@@ -62,19 +62,11 @@ export function sendError(res: ServerResponse, err: ApiError): void {
   sendJson(res, err.code, err.status());
 }
 
-const REASON_PHRASES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  500: 'Internal Server Error',
-};
-
 /** sendErrorOnSocket writes a Status answer on a raw socket (an upgrade request refused before the handshake). */
 export function sendErrorOnSocket(socket: Duplex, err: ApiError): void {
   const body = JSON.stringify(err.status());
   socket.end(
-    `HTTP/1.1 ${err.code} ${REASON_PHRASES[err.code] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${err.code} ${STATUS_CODES[err.code] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 

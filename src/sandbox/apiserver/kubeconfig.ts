@@ -5,9 +5,11 @@ import { stringify } from 'yaml';
 import type { Tokens } from './auth.ts';
 import { writeFileAtomic } from './files.ts';
 
-/** CLUSTER_NAME, ADMIN_CONTEXT and DEV_CONTEXT are the kubeconfig names. */
+/** CLUSTER_NAME is the kubeconfig cluster entry's name. */
 export const CLUSTER_NAME = 'devnet-sandbox';
+/** ADMIN_CONTEXT is the admin's kubeconfig context. */
 export const ADMIN_CONTEXT = 'devnet-sandbox';
+/** DEV_CONTEXT is the developer's kubeconfig context (namespace dev). */
 export const DEV_CONTEXT = 'devnet-sandbox-dev';
 
 /** KubeconfigOptions describes the server and credentials to write. */

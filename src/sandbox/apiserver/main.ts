@@ -20,13 +20,21 @@ if (!values['state-dir'] || !values['run-dir']) {
   process.exit(2);
 }
 const logger = pino({ level: values['log-level'] }, pino.destination(2));
-const server = await startApiServer({
-  stateDir: values['state-dir'],
-  runDir: values['run-dir'],
-  host: values.host,
-  port: Number(values.port),
-  logger,
-});
+let server: Awaited<ReturnType<typeof startApiServer>>;
+try {
+  server = await startApiServer({
+    stateDir: values['state-dir'],
+    runDir: values['run-dir'],
+    host: values.host,
+    port: Number(values.port),
+    logger,
+  });
+} catch (err) {
+  const e = err as NodeJS.ErrnoException & { hint?: string };
+  const why = e.code === 'EADDRINUSE' ? `port ${values.port} on ${values.host} is already in use` : e.message;
+  process.stderr.write(`sandbox API server: ${why}${e.hint ? ` (${e.hint})` : ''}\n`);
+  process.exit(1);
+}
 process.stdout.write(`${JSON.stringify({ url: server.url, caCertPath: server.caCertPath, pid: process.pid })}\n`);
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.once(sig, () => {

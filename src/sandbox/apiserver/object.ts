@@ -37,3 +37,8 @@ export function clone<T>(v: T): T {
 export function nowTimestamp(ms: number = Date.now()): string {
   return `${new Date(ms).toISOString().slice(0, 19)}Z`;
 }
+
+/** objectKey identifies an object within its type: "namespace/name" ("/name" when cluster-scoped). */
+export function objectKey(obj: KubeObject): string {
+  return `${obj.metadata.namespace ?? ''}/${obj.metadata.name ?? ''}`;
+}

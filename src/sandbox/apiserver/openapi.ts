@@ -7,7 +7,7 @@
 // patches from its compiled-in types (no component schemas needed).
 import { createHash } from 'node:crypto';
 import { KUBE_VERSION } from './discovery.ts';
-import { groupVersion, RESOURCE_TYPES, type ResourceType } from './resources.ts';
+import { RESOURCE_TYPES, type ResourceType } from './resources.ts';
 
 function gvPath(type: { group: string; version: string }): string {
   return type.group === '' ? `api/${type.version}` : `apis/${type.group}/${type.version}`;
@@ -90,9 +90,4 @@ export class OpenApiV3 {
     const text = this.#docs.get(gv);
     return text === undefined ? undefined : { text, hash: this.#hashes.get(gv)! };
   }
-}
-
-/** servedGroupVersions lists "v1", "apps/v1", ... (for tests and diagnostics). */
-export function servedGroupVersions(): string[] {
-  return [...new Set(RESOURCE_TYPES.map((t) => groupVersion(t)))];
 }

@@ -106,6 +106,7 @@ export function forwardPorts(ws: WebSocket, pod: KubeObject, ports: number[], ru
   };
   const fail = (i: number, err: string) => {
     if (done[i]) return;
+    releasePending(i);
     log.debug({ pod: name, port: ports[i], err }, 'port-forward failed');
     send(2 * i + 1, Buffer.from(`error forwarding port ${ports[i]} to pod ${name}, uid ${uid}: ${err}`));
     conns[i]?.destroy();
@@ -118,8 +119,16 @@ export function forwardPorts(ws: WebSocket, pod: KubeObject, ports: number[], ru
     send(2 * i + 1, lohi);
   });
 
+  // Client data that arrives before the shim's OK waits here; past
+  // HIGH_WATER the WebSocket is paused until the shim answers.
   const pending: Buffer[][] = ports.map(() => []);
+  const pendingBytes = ports.map(() => 0);
   const ready = ports.map(() => false);
+  const releasePending = (i: number) => {
+    pending[i] = [];
+    if (pendingBytes[i]! > HIGH_WATER) ws.resume();
+    pendingBytes[i] = 0;
+  };
   ports.forEach((port, i) => {
     const sock = connect(sockPath);
     conns[i] = sock;
@@ -159,7 +168,7 @@ export function forwardPorts(ws: WebSocket, pod: KubeObject, ports: number[], ru
       if (answer === 'OK') {
         ready[i] = true;
         for (const b of pending[i]!) sock.write(b);
-        pending[i] = [];
+        releasePending(i);
         if (rest.length > 0) send(2 * i, rest);
       } else if (answer.startsWith('ERR ')) fail(i, answer.slice(4));
       else fail(i, 'port-forward shim sent a malformed answer');
@@ -176,7 +185,7 @@ export function forwardPorts(ws: WebSocket, pod: KubeObject, ports: number[], ru
   });
 
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    let buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    let buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     let channel: number;
     if (base64 || !isBinary) {
       const text = buf.toString('utf8');
@@ -194,6 +203,8 @@ export function forwardPorts(ws: WebSocket, pod: KubeObject, ports: number[], ru
     if (done[i] || !sock) return;
     if (!ready[i]) {
       pending[i]!.push(buf);
+      pendingBytes[i]! += buf.length;
+      if (pendingBytes[i]! > HIGH_WATER && pendingBytes[i]! - buf.length <= HIGH_WATER) ws.pause();
       return;
     }
     if (!sock.write(buf)) {

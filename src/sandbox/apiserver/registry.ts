@@ -8,6 +8,7 @@ import { applyCreateDefaults } from './defaults.ts';
 import { clone, isPlainObject, type KubeObject, nowTimestamp } from './object.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError } from './patch.ts';
 import { groupVersion, isStored, RESOURCE_TYPES, type ResourceType, typeByKey, typeKey } from './resources.ts';
+import { selectorString } from './selectors.ts';
 import { allocateClusterIP, allocateNodePort } from './serviceips.ts';
 import {
   ApiError,
@@ -336,14 +337,17 @@ export class Registry {
     subresource: string | undefined,
     opts: WriteOptions = {},
   ): KubeObject {
-    const prev = this.get(type, namespace, name);
-    const current = this.withKind(type, prev);
+    const patched = this.applyPatch(type, name, contentType, this.withKind(type, this.get(type, namespace, name)), raw);
+    return this.update(type, namespace, name, patched, subresource, opts);
+  }
+
+  /** applyPatch applies a patch of the given media type to a document; bad patches are 400 (undecodable) or 422, unknown types 415. */
+  applyPatch(type: ResourceType, name: string, contentType: string, doc: unknown, raw: unknown): KubeObject {
     let patched: unknown;
     try {
-      if (contentType === 'application/json-patch+json') patched = applyJsonPatch(current, raw);
-      else if (contentType === 'application/merge-patch+json') patched = applyMergePatch(current, raw);
-      else if (contentType === 'application/strategic-merge-patch+json')
-        patched = applyStrategicMergePatch(current, raw);
+      if (contentType === 'application/json-patch+json') patched = applyJsonPatch(doc, raw);
+      else if (contentType === 'application/merge-patch+json') patched = applyMergePatch(doc, raw);
+      else if (contentType === 'application/strategic-merge-patch+json') patched = applyStrategicMergePatch(doc, raw);
       else throw unsupportedMediaType(PATCH_TYPES.concat('application/apply-patch+yaml'));
     } catch (err) {
       if (err instanceof PatchError) {
@@ -363,7 +367,54 @@ export class Registry {
       throw err;
     }
     if (!isPlainObject(patched)) throw badRequest('the patched object is not a JSON object');
-    return this.update(type, namespace, name, patched, subresource, opts);
+    return patched as KubeObject;
+  }
+
+  /** getScale renders a workload's autoscaling/v1 Scale (its scale subresource). */
+  getScale(type: ResourceType, namespace: string | undefined, name: string): KubeObject {
+    const o = this.get(type, namespace, name);
+    const { uid, resourceVersion, creationTimestamp } = o.metadata;
+    return {
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+      metadata: { name, namespace, uid, resourceVersion, creationTimestamp },
+      spec: { replicas: o.spec?.replicas ?? 0 },
+      status: { replicas: o.status?.replicas ?? 0, selector: selectorString(o.spec?.selector) },
+    };
+  }
+
+  /** updateScale sets a workload's spec.replicas from a Scale (stale resourceVersion → 409) and returns the new Scale. */
+  updateScale(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    raw: unknown,
+    opts: WriteOptions = {},
+  ): KubeObject {
+    const scale = this.asObject(raw);
+    const replicas = (scale.spec as { replicas?: unknown } | undefined)?.replicas;
+    if (!Number.isInteger(replicas) || (replicas as number) < 0) {
+      throw invalid(
+        type,
+        name,
+        [
+          {
+            type: 'Invalid',
+            field: 'spec.replicas',
+            value: replicas ?? null,
+            detail: 'must be greater than or equal to 0',
+          },
+        ],
+        'Scale',
+      );
+    }
+    const cur = this.get(type, namespace, name);
+    const rv = scale.metadata.resourceVersion;
+    if (rv && rv !== cur.metadata.resourceVersion) throw conflict(type, name);
+    const next = clone(cur);
+    next.spec = { ...next.spec, replicas };
+    this.update(type, namespace, name, next, undefined, opts);
+    return this.getScale(type, namespace, name);
   }
 
   /** delete removes an object (namespaces: with everything in them; owners: with their dependents unless orphaned). */

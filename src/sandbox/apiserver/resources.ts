@@ -71,7 +71,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   }),
   t('', 'v1', 'pods', 'Pod', true, {
     shortNames: ['po'],
-    subresources: ['status', 'portforward'],
+    subresources: ['status', 'portforward', 'binding', 'log'],
     categories: ['all'],
     fields: [
       'spec.nodeName',
@@ -92,6 +92,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     returnsObjectOnDelete: true,
     verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
   }),
+  t('', 'v1', 'bindings', 'Binding', true, { verbs: ['create'] }),
   t('', 'v1', 'endpoints', 'Endpoints', true, { shortNames: ['ep'], singular: 'endpoints' }),
   t('', 'v1', 'secrets', 'Secret', true, { fields: ['type'] }),
   t('', 'v1', 'configmaps', 'ConfigMap', true, { shortNames: ['cm'] }),
@@ -114,20 +115,20 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   }),
   t('apps', 'v1', 'deployments', 'Deployment', true, {
     shortNames: ['deploy'],
-    subresources: ['status'],
+    subresources: ['status', 'scale'],
     categories: ['all'],
     generation: true,
   }),
   t('apps', 'v1', 'replicasets', 'ReplicaSet', true, {
     shortNames: ['rs'],
-    subresources: ['status'],
+    subresources: ['status', 'scale'],
     categories: ['all'],
     fields: ['status.replicas'],
     generation: true,
   }),
   t('apps', 'v1', 'statefulsets', 'StatefulSet', true, {
     shortNames: ['sts'],
-    subresources: ['status'],
+    subresources: ['status', 'scale'],
     categories: ['all'],
     generation: true,
   }),
@@ -173,7 +174,7 @@ export function typeByKind(group: string, kind: string): ResourceType | undefine
   return RESOURCE_TYPES.find((r) => r.group === group && r.kind === kind);
 }
 
-/** storedTypes are the types kept in the object store (reviews are computed, never stored). */
+/** isStored tells types kept in the object store from request-only ones (access reviews, bindings). */
 export function isStored(type: ResourceType): boolean {
-  return type.resource !== 'selfsubjectaccessreviews';
+  return type.resource !== 'selfsubjectaccessreviews' && type.resource !== 'bindings';
 }

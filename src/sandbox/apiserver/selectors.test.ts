@@ -2,12 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import type { KubeObject } from './object.ts';
 import { findType } from './resources.ts';
-import {
-  matchLabelSelectorObject,
-  parseFieldSelector,
-  parseLabelSelector,
-  singleNameFromFieldSelector,
-} from './selectors.ts';
+import { matchLabelSelectorObject, parseFieldSelector, parseLabelSelector } from './selectors.ts';
 
 const obj = (labels: Record<string, string>, extra: Record<string, unknown> = {}): KubeObject => ({
   metadata: { name: 'p', namespace: 'ns', labels },
@@ -76,6 +71,4 @@ test('field selectors per type; unknown fields are refused', (t) => {
   const escaped = parseFieldSelector('metadata.name=a\\,b', pods);
   if (typeof escaped === 'string') throw new Error(escaped);
   t.true(escaped({ metadata: { name: 'a,b' } }));
-  t.is(singleNameFromFieldSelector('metadata.name=web'), 'web');
-  t.is(singleNameFromFieldSelector('metadata.name=web,spec.nodeName=x'), undefined);
 });

@@ -177,9 +177,19 @@ export function parseFieldSelector(s: string | null | undefined, type: ResourceT
   return (obj) => reqs.every((r) => (fieldValue(obj, r.field) === r.value) !== r.negate);
 }
 
-/** singleNameFromFieldSelector returns X for `metadata.name=X` (kubectl's way of watching one object). */
-export function singleNameFromFieldSelector(s: string | null | undefined): string | undefined {
-  if (!s) return undefined;
-  const m = /^metadata\.name==?([^,]*)$/.exec(s.trim());
-  return m ? unescapeField(m[1]!) : undefined;
+/** selectorString renders a metav1.LabelSelector in the URL syntax ("app=web,tier in (a,b)"), as Scale.status.selector and kubectl show it. */
+export function selectorString(sel: unknown): string {
+  if (typeof sel !== 'object' || sel === null) return '';
+  const s = sel as {
+    matchLabels?: Record<string, string>;
+    matchExpressions?: { key: string; operator: string; values?: string[] }[];
+  };
+  const parts = Object.entries(s.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of s.matchExpressions ?? []) {
+    if (e.operator === 'In') parts.push(`${e.key} in (${(e.values ?? []).join(',')})`);
+    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${(e.values ?? []).join(',')})`);
+    else if (e.operator === 'Exists') parts.push(e.key);
+    else parts.push(`!${e.key}`);
+  }
+  return parts.join(',');
 }

@@ -17,6 +17,7 @@ import {
   apiGroupList,
   apiResourceList,
   apiVersions,
+  subresourceInfo,
   versionInfo,
   wantsAggregatedDiscovery,
 } from './discovery.ts';
@@ -29,10 +30,18 @@ import {
   sendErrorOnSocket,
   sendJson,
 } from './http.ts';
-import type { KubeObject } from './object.ts';
+import { type KubeObject, objectKey } from './object.ts';
 import { OpenApiV3 } from './openapi.ts';
 import { loadOrCreatePki } from './pki.ts';
-import { chooseProtocol, forwardPorts, type Logger, newPortForwardWss, parsePorts } from './portforward.ts';
+import { servePodLog } from './podlog.ts';
+import {
+  chooseProtocol,
+  forwardPorts,
+  type Logger,
+  newPortForwardWss,
+  parsePorts,
+  SUPPORTED_PROTOCOLS,
+} from './portforward.ts';
 import { decodeProtobufObject, PROTOBUF_MEDIA_TYPE } from './protobuf.ts';
 import { Authorizer, checkEscalation } from './rbac.ts';
 import { type DeleteOptions, PATCH_TYPES, Registry } from './registry.ts';
@@ -123,12 +132,7 @@ export function parseResourcePath(path: string): ResourceRequest | ApiError | un
   const type = findType(group, version, resource);
   if (!type) return pathNotFound();
   if (namespace !== undefined && !type.namespaced) return pathNotFound();
-  if (
-    subresource !== undefined &&
-    !type.subresources.includes(subresource) &&
-    !(resource === 'pods' && subresource === 'binding')
-  )
-    return pathNotFound();
+  if (subresource !== undefined && !type.subresources.includes(subresource)) return pathNotFound();
   return { type, namespace, name, subresource };
 }
 
@@ -165,10 +169,6 @@ function decodeContinue(token: string): { rv: number; start: string } {
     if (t.v === 'devnet/1' && typeof t.rv === 'number' && typeof t.start === 'string') return t;
   } catch {}
   throw badRequest('continue key is not valid: the continue token is malformed');
-}
-
-function objectKey(o: KubeObject): string {
-  return `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
 }
 
 /** startApiServer starts the sandbox API server; PKI, tokens and objects persist under stateDir. */
@@ -224,6 +224,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     sock.on('close', () => sockets.delete(sock));
   });
 
+  /** answer sends the result of a write once the write is on disk (group commit, see store.ts). */
+  async function answer(res: ServerResponse, code: number, body: unknown): Promise<void> {
+    await store.flushed();
+    sendJson(res, code, body);
+  }
+
   function authenticate(req: IncomingMessage): UserInfo {
     const user = authn.authenticate(req.headers.authorization);
     if (!user) throw unauthorized();
@@ -246,7 +252,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     );
     if (chooseProtocol(offered) === false)
       throw badRequest(
-        `requested protocol(s) are not supported: [${[...offered].join(' ')}]; supports [${['v4.channel.k8s.io', 'channel.k8s.io', 'v4.base64.channel.k8s.io', 'base64.channel.k8s.io'].join(' ')}]`,
+        `requested protocol(s) are not supported: [${[...offered].join(' ')}]; supports [${SUPPORTED_PROTOCOLS.join(' ')}]`,
       );
     wss.handleUpgrade(req, socket, head, (ws) => {
       log.debug({ pod: pod.metadata.name, ports, user: user.name }, 'port-forward started');
@@ -297,6 +303,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       checkPortForward(user, r, url);
       throw badRequest('Upgrade request required');
     }
+    if (r.subresource !== undefined && !subresourceInfo(r.type, r.subresource).verbs.includes(verb))
+      throw methodNotAllowed();
     const denied = authz.check(user, {
       verb,
       apiGroup: r.type.group,
@@ -381,6 +389,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const withKind = (o: KubeObject) => registry.withKind(r.type, o);
     if (media.as === 'Table') {
       const include = (url.searchParams.get('includeObject') ?? 'Metadata') as IncludeObject;
+      if (!['None', 'Metadata', 'Object'].includes(include))
+        throw badRequest(
+          `includeObject: Unsupported value: "${include}": supported values: "None", "Metadata", "Object"`,
+        );
       const t = tableFor(r.type, typeKey(r.type), objs, { rv, include, noHeaders, withKind });
       t.apiVersion = `meta.k8s.io/${media.version}`;
       return t;
@@ -424,6 +436,30 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       );
       if (denied) throw denied;
     };
+    if (sub === 'scale') return scale(req, res, r, verb, dryRun);
+    if (sub === 'log') {
+      const pod = registry.get(type, namespace, name!);
+      const num = (p: string) => {
+        const v = url.searchParams.get(p);
+        if (v === null) return undefined;
+        if (!/^\d+$/.test(v)) throw badRequest(`${p}: Invalid value: "${v}": must be a non-negative integer`);
+        return Number(v);
+      };
+      const logOpts = {
+        container: url.searchParams.get('container'),
+        follow: isTrue(url.searchParams.get('follow')),
+        tailLines: num('tailLines'),
+        limitBytes: num('limitBytes'),
+      };
+      const uid = pod.metadata.uid;
+      return servePodLog(
+        res,
+        pod,
+        opts.runDir,
+        logOpts,
+        () => store.get('/pods', namespace, name!)?.metadata.uid === uid,
+      );
+    }
     switch (verb) {
       case 'get': {
         const o = registry.get(type, namespace, name!);
@@ -469,34 +505,37 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       }
       case 'create': {
         const body = await jsonBody(req);
+        if (type.namespaced && namespace === undefined) throw methodNotAllowed();
         if (type.resource === 'serviceaccounts' && sub === 'token') return tokenRequest(res, r, body);
-        if (type.resource === 'pods' && sub === 'binding') return bindPod(res, r, body);
+        if (type.resource === 'pods' && sub === 'binding') return bindPod(res, namespace!, name!, body);
+        if (type.resource === 'bindings') {
+          const podName = (body as { metadata?: { name?: unknown } }).metadata?.name;
+          if (typeof podName !== 'string' || podName === '')
+            throw badRequest('Binding metadata.name (the pod) is required');
+          return bindPod(res, namespace!, podName, body);
+        }
         if (name) throw methodNotAllowed();
         const created = registry.create(type, namespace, body, { dryRun, admit });
         log.debug({ user: user.name, kind: type.kind, ns: namespace, name: created.metadata.name }, 'created');
-        return sendJson(res, 201, created);
+        return answer(res, 201, created);
       }
       case 'update': {
         const body = await jsonBody(req);
         if (!name) throw methodNotAllowed();
-        return sendJson(res, 200, registry.update(type, namespace, name, body, sub, { dryRun, admit }));
+        return answer(res, 200, registry.update(type, namespace, name, body, sub, { dryRun, admit }));
       }
       case 'patch': {
         if (!name) throw methodNotAllowed();
         const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
         const raw = await readBody(req);
         if (!PATCH_TYPES.includes(ct)) throw unsupportedMediaType(PATCH_TYPES.concat('application/apply-patch+yaml'));
-        return sendJson(
-          res,
-          200,
-          registry.patch(type, namespace, name, ct, parseJsonBody(raw), sub, { dryRun, admit }),
-        );
+        return answer(res, 200, registry.patch(type, namespace, name, ct, parseJsonBody(raw), sub, { dryRun, admit }));
       }
       case 'delete': {
         const options = await deleteOptions(req, url);
         const last = registry.delete(type, namespace, name!, options);
-        if (type.returnsObjectOnDelete) return sendJson(res, 200, last);
-        return sendJson(res, 200, successStatus(type, name!, last.metadata.uid));
+        if (type.returnsObjectOnDelete) return answer(res, 200, last);
+        return answer(res, 200, successStatus(type, name!, last.metadata.uid));
       }
       case 'deletecollection': {
         const options = await deleteOptions(req, url);
@@ -505,7 +544,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
           .list(type, namespace)
           .items.filter(matches)
           .map((o) => registry.delete(type, o.metadata.namespace, o.metadata.name!, options));
-        return sendJson(res, 200, {
+        return answer(res, 200, {
           kind: `${type.kind}List`,
           apiVersion: groupVersion(type),
           metadata: { resourceVersion: String(store.rv) },
@@ -513,6 +552,26 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         });
       }
     }
+  }
+
+  /** scale serves the scale subresource of apps workloads (kubectl scale). */
+  async function scale(
+    req: IncomingMessage,
+    res: ServerResponse,
+    r: ResourceRequest,
+    verb: string,
+    dryRun: boolean,
+  ): Promise<void> {
+    const name = r.name!;
+    if (verb === 'get') return sendJson(res, 200, registry.getScale(r.type, r.namespace, name));
+    let body: unknown;
+    if (verb === 'update') body = await jsonBody(req);
+    else {
+      const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+      const raw = parseJsonBody(await readBody(req));
+      body = registry.applyPatch(r.type, name, ct, registry.getScale(r.type, r.namespace, name), raw);
+    }
+    await answer(res, 200, registry.updateScale(r.type, r.namespace, name, body, { dryRun }));
   }
 
   function list(res: ServerResponse, r: ResourceRequest, url: URL, media: MediaRequest): void {
@@ -590,21 +649,23 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     });
   }
 
-  function bindPod(res: ServerResponse, r: ResourceRequest, body: unknown): void {
+  /** bindPod assigns a pod to a node once, like the scheduler's Binding (pods/binding or bindings). */
+  async function bindPod(res: ServerResponse, namespace: string, podName: string, body: unknown): Promise<void> {
     const target = (body as { target?: { kind?: string; name?: string } }).target;
     if (!target?.name) throw badRequest('Binding target name is required');
-    const pod = registry.get(r.type, r.namespace, r.name!);
+    const pods = findType('', 'v1', 'pods')!;
+    const pod = registry.get(pods, namespace, podName);
     if (pod.spec?.nodeName)
       throw new ApiError(
         409,
         'Conflict',
-        `Operation cannot be fulfilled on pods/binding "${r.name}": pod ${r.name} is already assigned to node "${pod.spec.nodeName}"`,
-        { name: r.name, kind: 'pods/binding' },
+        `Operation cannot be fulfilled on pods/binding "${podName}": pod ${podName} is already assigned to node "${pod.spec.nodeName}"`,
+        { name: podName, kind: 'pods/binding' },
       );
     const next = structuredClone(pod);
     next.spec.nodeName = target.name;
-    registry.update(r.type, r.namespace, r.name!, next, undefined);
-    sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+    registry.update(pods, namespace, podName, next, undefined);
+    await answer(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
   }
 
   async function selfSubjectAccessReview(

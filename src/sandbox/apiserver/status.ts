@@ -186,14 +186,14 @@ function fieldErrorText(e: FieldError): string {
   return e.detail ? `${body}: ${e.detail}` : body;
 }
 
-/** invalid is the 422 `Service "foo" is invalid: spec.x: Invalid value: ...` with details.causes. */
-export function invalid(type: ResourceType, name: string, errors: FieldError[]): ApiError {
+/** invalid is the 422 `Service "foo" is invalid: spec.x: Invalid value: ...` with details.causes (kind overrides the type's, e.g. Scale). */
+export function invalid(type: ResourceType, name: string, errors: FieldError[], kind = type.kind): ApiError {
   const parts = errors.map((e) => `${e.field}: ${fieldErrorText(e)}`);
   const summary = parts.length === 1 ? parts[0] : `[${parts.join(', ')}]`;
   const d = details(type, name);
-  d.kind = type.kind;
+  d.kind = kind;
   d.causes = errors.map((e) => ({ reason: CAUSE_REASON[e.type], message: fieldErrorText(e), field: e.field }));
-  return new ApiError(422, 'Invalid', `${type.kind} "${name}" is invalid: ${summary}`, d);
+  return new ApiError(422, 'Invalid', `${kind} "${name}" is invalid: ${summary}`, d);
 }
 
 /** successStatus is the Status a DELETE answers with for types that do not return the object. */

@@ -10,7 +10,7 @@ function tempDir(t: import('ava').ExecutionContext): string {
   return dir;
 }
 
-test('every write bumps one global revision and is replayed after reopening', (t) => {
+test('every write bumps one global revision and is replayed after reopening', async (t) => {
   const dir = tempDir(t);
   const s = ObjectStore.open(dir);
   const a = s.put('/configmaps', { metadata: { name: 'a', namespace: 'x' } });
@@ -22,6 +22,7 @@ test('every write bumps one global revision and is replayed after reopening', (t
     ['1', '2', '4'],
   );
   t.is(s.rv, 4);
+  await s.flushed();
   s.close();
   const r = ObjectStore.open(dir);
   t.is(r.rv, 4);
@@ -34,9 +35,10 @@ test('every write bumps one global revision and is replayed after reopening', (t
   r.close();
 });
 
-test('history is bounded: older revisions are reported as gone', (t) => {
+test('history is bounded: older revisions are reported as gone', async (t) => {
   const s = ObjectStore.open(tempDir(t), { historyLimit: 3 });
   for (let i = 0; i < 6; i++) s.put('/configmaps', { metadata: { name: `c${i}`, namespace: 'x' } });
+  await s.flushed();
   t.is(s.oldestRV, 3);
   t.is(s.since(2), undefined);
   t.deepEqual(
@@ -47,13 +49,14 @@ test('history is bounded: older revisions are reported as gone', (t) => {
   s.close();
 });
 
-test('compaction writes a snapshot; a reopened store keeps objects and revision but not the old history', (t) => {
+test('compaction writes a snapshot; a reopened store keeps objects and revision but not the old history', async (t) => {
   const dir = tempDir(t);
   const s = ObjectStore.open(dir, { compactBytes: 200 });
   const seen: StoreEvent[] = [];
   s.subscribe((e) => seen.push(e));
   for (let i = 0; i < 5; i++)
     s.put('/configmaps', { metadata: { name: `c${i}`, namespace: 'x' }, data: { pad: 'x'.repeat(60) } });
+  await s.flushed();
   t.is(seen.length, 5);
   s.close();
   const r = ObjectStore.open(dir);
@@ -62,4 +65,27 @@ test('compaction writes a snapshot; a reopened store keeps objects and revision 
   t.true(r.oldestRV >= 3, 'the snapshot is recent');
   t.is(r.since(0), undefined);
   r.close();
+});
+
+test('group commit: changes reach watchers and flushed() only after they are on disk, in order', async (t) => {
+  const dir = tempDir(t);
+  const s = ObjectStore.open(dir);
+  const seen: number[] = [];
+  s.subscribe((e) => seen.push(e.rv));
+  for (let i = 0; i < 20; i++) s.put('/configmaps', { metadata: { name: `c${i}`, namespace: 'x' } });
+  t.deepEqual(seen, [], 'nothing is published before the fdatasync');
+  t.is(s.get('/configmaps', 'x', 'c19')?.metadata.resourceVersion, '20', 'reads see the change at once');
+  const first = s.flushed();
+  s.put('/configmaps', { metadata: { name: 'late', namespace: 'x' } });
+  await first;
+  t.true(seen.length >= 20);
+  await s.flushed();
+  t.deepEqual(
+    seen,
+    Array.from({ length: 21 }, (_, i) => i + 1),
+  );
+  s.close();
+  const reopened = ObjectStore.open(dir);
+  t.is(reopened.rv, 21);
+  reopened.close();
 });

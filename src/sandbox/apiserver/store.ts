@@ -4,14 +4,20 @@
 //
 // Disk layout under `${stateDir}/store/`: `snapshot.json` (all objects at
 // one revision, replaced by atomic rename) and `journal.log` (one JSON line
-// per change after the snapshot, fdatasync'd before the write is
-// acknowledged). A torn last line (crash mid-append) is cut off at open.
-// Restarting replays the journal into the watch history, so watches from
-// before a restart resume when their revision is still covered, and get 410
-// Expired otherwise.
+// per change after the snapshot). A torn last line (crash mid-append) is
+// cut off at open. Restarting replays the journal into the watch history,
+// so watches from before a restart resume when their revision is still
+// covered, and get 410 Expired otherwise.
+//
+// Group commit: a change is appended to the journal and applied in memory
+// at once; one fdatasync (off the event loop) then covers every change
+// appended meanwhile. Only after it do watchers see the changes and
+// flushed() resolve, so the API server answers a write only once it is on
+// disk, and no watcher ever sees a change a machine crash could undo.
 import {
   closeSync,
   existsSync,
+  fdatasync,
   fdatasyncSync,
   fsyncSync,
   ftruncateSync,
@@ -23,7 +29,7 @@ import {
 import { join } from 'node:path';
 import { DevnetError } from '../../errors.ts';
 import { writeFileAtomic } from './files.ts';
-import type { KubeObject } from './object.ts';
+import { type KubeObject, objectKey } from './object.ts';
 
 /** WatchEventType is the kind of a stored change. */
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -46,13 +52,9 @@ interface JournalRecord {
 }
 
 /** HISTORY_LIMIT bounds the in-memory change history that watches replay from. */
-export const HISTORY_LIMIT = 20_000;
+export const HISTORY_LIMIT = 10_000;
 /** COMPACT_BYTES is the journal size that triggers a new snapshot. */
 export const COMPACT_BYTES = 16 * 1024 * 1024;
-
-function objectKey(obj: KubeObject): string {
-  return `${obj.metadata.namespace ?? ''}/${obj.metadata.name ?? ''}`;
-}
 
 /** ObjectStore holds all objects, assigns resourceVersions and persists every change before it is visible. */
 export class ObjectStore {
@@ -61,6 +63,12 @@ export class ObjectStore {
   #rv = 0;
   #oldest = 0;
   #history: StoreEvent[] = [];
+  /** #pending holds changes appended to the journal but not yet fdatasync'd (not yet visible to watchers). */
+  #pending: StoreEvent[] = [];
+  #syncing = false;
+  #durableRV = 0;
+  #waiters: { rv: number; resolve: () => void }[] = [];
+  #closed = false;
   #subscribers = new Set<(e: StoreEvent) => void>();
   #journalFd: number;
   #journalBytes = 0;
@@ -73,6 +81,7 @@ export class ObjectStore {
     this.#compactBytes = compactBytes;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.#load();
+    this.#durableRV = this.#rv;
     this.#journalFd = openSync(join(dir, 'journal.log'), 'a', 0o600);
   }
 
@@ -88,6 +97,11 @@ export class ObjectStore {
   /** rv is the current revision: the resourceVersion of the newest change. */
   get rv(): number {
     return this.#rv;
+  }
+
+  /** publishedRV is the newest revision watchers have been sent (durable); bookmarks must not run ahead of it. */
+  get publishedRV(): number {
+    return this.#durableRV;
   }
 
   /** oldestRV is the oldest revision a watch may start from; every change after it is in the history. */
@@ -126,7 +140,7 @@ export class ObjectStore {
       }
       offset = nl + 1;
       if (rec.rv <= this.#rv) continue; // already in the snapshot (crash between rename and truncate)
-      this.#apply(rec);
+      this.#record(this.#apply(rec));
     }
     if (offset < buf.length) {
       // Torn or corrupt tail: keep the good prefix only.
@@ -160,13 +174,15 @@ export class ObjectStore {
       type = prev ? 'MODIFIED' : 'ADDED';
     }
     this.#rv = rec.rv;
-    const ev: StoreEvent = { rv: rec.rv, type, key: rec.k, object: rec.o, prev };
+    return { rv: rec.rv, type, key: rec.k, object: rec.o, prev };
+  }
+
+  #record(ev: StoreEvent): void {
     this.#history.push(ev);
     if (this.#history.length > this.#historyLimit) {
       const dropped = this.#history.splice(0, this.#history.length - this.#historyLimit);
       this.#oldest = dropped[dropped.length - 1]!.rv;
     }
-    return ev;
   }
 
   /** get returns the stored object (shared: callers must clone before changing it). */
@@ -206,13 +222,46 @@ export class ObjectStore {
   }
 
   #commit(rec: JournalRecord): void {
+    if (this.#closed) throw new Error('the object store is closed');
     const line = Buffer.from(`${JSON.stringify(rec)}\n`);
     writeSync(this.#journalFd, line);
-    fdatasyncSync(this.#journalFd);
     this.#journalBytes += line.length;
-    const ev = this.#apply(rec);
-    for (const fn of this.#subscribers) fn(ev);
+    this.#pending.push(this.#apply(rec));
+    this.#sync();
     if (this.#journalBytes > this.#compactBytes) this.compact();
+  }
+
+  /** #sync starts one fdatasync for everything appended so far, unless one is running (its end starts the next). */
+  #sync(): void {
+    if (this.#syncing || this.#pending.length === 0 || this.#closed) return;
+    this.#syncing = true;
+    const batch = this.#pending.splice(0);
+    // An fdatasync error (a failing disk) cannot be undone here; the data is
+    // in the page cache and the next sync retries, so publish regardless.
+    fdatasync(this.#journalFd, () => {
+      this.#syncing = false;
+      if (this.#closed) return;
+      this.#publish(batch);
+      this.#sync();
+    });
+  }
+
+  #publish(batch: StoreEvent[]): void {
+    for (const ev of batch) {
+      this.#record(ev);
+      for (const fn of this.#subscribers) fn(ev);
+    }
+    this.#durableRV = batch[batch.length - 1]?.rv ?? this.#durableRV;
+    const ready = this.#waiters.filter((w) => w.rv <= this.#durableRV);
+    this.#waiters = this.#waiters.filter((w) => w.rv > this.#durableRV);
+    for (const w of ready) w.resolve();
+  }
+
+  /** flushed resolves once every change made so far is on disk and published to watchers. */
+  flushed(): Promise<void> {
+    const rv = this.#rv;
+    if (this.#pending.length === 0 && !this.#syncing) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ rv, resolve }));
   }
 
   /** compact writes a snapshot of the current state (atomic rename) and empties the journal. */
@@ -225,7 +274,7 @@ export class ObjectStore {
     this.#journalBytes = 0;
   }
 
-  /** since returns the changes after revision rv, or undefined when they are no longer all kept. */
+  /** since returns the durable changes after revision rv (later ones reach subscribers), or undefined when they are no longer all kept. */
   since(rv: number): StoreEvent[] | undefined {
     if (rv < this.#oldest) return undefined;
     // History is sorted by rv: binary search the first event after rv.
@@ -239,15 +288,20 @@ export class ObjectStore {
     return this.#history.slice(lo);
   }
 
-  /** subscribe calls fn synchronously after every committed change; returns the unsubscribe function. */
+  /** subscribe calls fn for every change once it is durable, in revision order; returns the unsubscribe function. */
   subscribe(fn: (e: StoreEvent) => void): () => void {
     this.#subscribers.add(fn);
     return () => this.#subscribers.delete(fn);
   }
 
-  /** close releases the journal file. */
+  /** close makes pending changes durable, releases the journal file and resolves flushed() waiters. */
   close(): void {
+    if (this.#closed) return;
+    fdatasyncSync(this.#journalFd);
+    this.#closed = true;
     this.#subscribers.clear();
+    for (const w of this.#waiters) w.resolve();
+    this.#waiters = [];
     closeSync(this.#journalFd);
   }
 }

@@ -4,6 +4,7 @@
 // the types devnet shows; others get the default Name / Created At table.
 import type { KubeObject } from './object.ts';
 import type { ResourceType } from './resources.ts';
+import { selectorString } from './selectors.ts';
 
 /** ColumnDefinition is one Table column. */
 export interface ColumnDefinition {
@@ -16,10 +17,21 @@ export interface ColumnDefinition {
 
 type Cell = string | number | boolean;
 
+type Column = [name: string, type: string, priority?: number, format?: string];
+
 interface Printer {
-  columns: [name: string, type: string, priority?: number, format?: string][];
+  columns: Column[];
   row: (o: KubeObject, now: number) => Cell[];
 }
+
+const NAME: Column = ['Name', 'string', 0, 'name'];
+const AGE: Column = ['Age', 'string'];
+/** POD_TEMPLATE_COLUMNS are the wide columns of workloads (deployments, replicasets). */
+const POD_TEMPLATE_COLUMNS: Column[] = [
+  ['Containers', 'string', 1],
+  ['Images', 'string', 1],
+  ['Selector', 'string', 1],
+];
 
 /** humanDuration renders an age like k8s.io/apimachinery/pkg/util/duration.HumanDuration. */
 export function humanDuration(ms: number): string {
@@ -53,19 +65,7 @@ function orNone(s: string | undefined): string {
 }
 
 function selectorText(sel: unknown): string {
-  if (typeof sel !== 'object' || sel === null) return '<none>';
-  const s = sel as {
-    matchLabels?: Record<string, string>;
-    matchExpressions?: { key: string; operator: string; values?: string[] }[];
-  };
-  const parts = Object.entries(s.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
-  for (const e of s.matchExpressions ?? []) {
-    if (e.operator === 'In') parts.push(`${e.key} in (${(e.values ?? []).join(',')})`);
-    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${(e.values ?? []).join(',')})`);
-    else if (e.operator === 'Exists') parts.push(e.key);
-    else parts.push(`!${e.key}`);
-  }
-  return orNone(parts.join(','));
+  return orNone(selectorString(sel));
 }
 
 function mapText(m: unknown): string {
@@ -163,14 +163,43 @@ function firstAddresses(addrs: string[], max = 3): string {
   return addrs.length > max ? `${addrs.slice(0, max).join(',')} + ${addrs.length - max} more...` : addrs.join(',');
 }
 
+function bindingRow(o: KubeObject, now: number): Cell[] {
+  const subjects: { kind: string; name: string; namespace?: string }[] = o.subjects ?? [];
+  const of = (kind: string) =>
+    subjects
+      .filter((s) => s.kind === kind)
+      .map((s) => (kind === 'ServiceAccount' ? `${s.namespace ?? ''}/${s.name}` : s.name))
+      .join(', ');
+  return [
+    o.metadata.name!,
+    `${o.roleRef?.kind ?? ''}/${o.roleRef?.name ?? ''}`,
+    age(o, now),
+    of('User'),
+    of('Group'),
+    of('ServiceAccount'),
+  ];
+}
+
+const BINDING_PRINTER: Printer = {
+  columns: [
+    NAME,
+    ['Role', 'string'],
+    AGE,
+    ['Users', 'string', 1],
+    ['Groups', 'string', 1],
+    ['ServiceAccounts', 'string', 1],
+  ],
+  row: bindingRow,
+};
+
 const PRINTERS: Record<string, Printer> = {
   '/pods': {
     columns: [
-      ['Name', 'string', 0, 'name'],
+      NAME,
       ['Ready', 'string'],
       ['Status', 'string'],
       ['Restarts', 'string'],
-      ['Age', 'string'],
+      AGE,
       ['IP', 'string', 1],
       ['Node', 'string', 1],
       ['Nominated Node', 'string', 1],
@@ -194,12 +223,12 @@ const PRINTERS: Record<string, Printer> = {
   },
   '/services': {
     columns: [
-      ['Name', 'string', 0, 'name'],
+      NAME,
       ['Type', 'string'],
       ['Cluster-IP', 'string'],
       ['External-IP', 'string'],
       ['Port(s)', 'string'],
-      ['Age', 'string'],
+      AGE,
       ['Selector', 'string', 1],
     ],
     row: (o, now) => [
@@ -214,14 +243,12 @@ const PRINTERS: Record<string, Printer> = {
   },
   'apps/deployments': {
     columns: [
-      ['Name', 'string', 0, 'name'],
+      NAME,
       ['Ready', 'string'],
       ['Up-to-date', 'integer'],
       ['Available', 'integer'],
-      ['Age', 'string'],
-      ['Containers', 'string', 1],
-      ['Images', 'string', 1],
-      ['Selector', 'string', 1],
+      AGE,
+      ...POD_TEMPLATE_COLUMNS,
     ],
     row: (o, now) => [
       o.metadata.name!,
@@ -235,16 +262,7 @@ const PRINTERS: Record<string, Printer> = {
     ],
   },
   'apps/replicasets': {
-    columns: [
-      ['Name', 'string', 0, 'name'],
-      ['Desired', 'integer'],
-      ['Current', 'integer'],
-      ['Ready', 'integer'],
-      ['Age', 'string'],
-      ['Containers', 'string', 1],
-      ['Images', 'string', 1],
-      ['Selector', 'string', 1],
-    ],
+    columns: [NAME, ['Desired', 'integer'], ['Current', 'integer'], ['Ready', 'integer'], AGE, ...POD_TEMPLATE_COLUMNS],
     row: (o, now) => [
       o.metadata.name!,
       o.spec?.replicas ?? 0,
@@ -257,13 +275,7 @@ const PRINTERS: Record<string, Printer> = {
     ],
   },
   'apps/statefulsets': {
-    columns: [
-      ['Name', 'string', 0, 'name'],
-      ['Ready', 'string'],
-      ['Age', 'string'],
-      ['Containers', 'string', 1],
-      ['Images', 'string', 1],
-    ],
+    columns: [NAME, ['Ready', 'string'], AGE, ['Containers', 'string', 1], ['Images', 'string', 1]],
     row: (o, now) => [
       o.metadata.name!,
       `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}`,
@@ -273,19 +285,15 @@ const PRINTERS: Record<string, Printer> = {
     ],
   },
   '/namespaces': {
-    columns: [
-      ['Name', 'string', 0, 'name'],
-      ['Status', 'string'],
-      ['Age', 'string'],
-    ],
+    columns: [NAME, ['Status', 'string'], AGE],
     row: (o, now) => [o.metadata.name!, o.status?.phase ?? 'Active', age(o, now)],
   },
   '/nodes': {
     columns: [
-      ['Name', 'string', 0, 'name'],
+      NAME,
       ['Status', 'string'],
       ['Roles', 'string'],
-      ['Age', 'string'],
+      AGE,
       ['Version', 'string'],
       ['Internal-IP', 'string', 1],
       ['External-IP', 'string', 1],
@@ -307,13 +315,7 @@ const PRINTERS: Record<string, Printer> = {
     ],
   },
   'discovery.k8s.io/endpointslices': {
-    columns: [
-      ['Name', 'string', 0, 'name'],
-      ['AddressType', 'string'],
-      ['Ports', 'string'],
-      ['Endpoints', 'string'],
-      ['Age', 'string'],
-    ],
+    columns: [NAME, ['AddressType', 'string'], ['Ports', 'string'], ['Endpoints', 'string'], AGE],
     row: (o, now) => {
       const ports = (o.ports ?? []).map((p: { port?: number }) => (p.port === undefined ? '<unset>' : String(p.port)));
       const addrs = (o.endpoints ?? []).flatMap((e: { addresses?: string[] }) => e.addresses ?? []);
@@ -327,11 +329,7 @@ const PRINTERS: Record<string, Printer> = {
     },
   },
   '/endpoints': {
-    columns: [
-      ['Name', 'string', 0, 'name'],
-      ['Endpoints', 'string'],
-      ['Age', 'string'],
-    ],
+    columns: [NAME, ['Endpoints', 'string'], AGE],
     row: (o, now) => {
       const eps: string[] = [];
       for (const s of o.subsets ?? [])
@@ -341,20 +339,11 @@ const PRINTERS: Record<string, Printer> = {
     },
   },
   '/secrets': {
-    columns: [
-      ['Name', 'string', 0, 'name'],
-      ['Type', 'string'],
-      ['Data', 'string'],
-      ['Age', 'string'],
-    ],
+    columns: [NAME, ['Type', 'string'], ['Data', 'string'], AGE],
     row: (o, now) => [o.metadata.name!, o.type ?? 'Opaque', String(Object.keys(o.data ?? {}).length), age(o, now)],
   },
   '/configmaps': {
-    columns: [
-      ['Name', 'string', 0, 'name'],
-      ['Data', 'string'],
-      ['Age', 'string'],
-    ],
+    columns: [NAME, ['Data', 'string'], AGE],
     row: (o, now) => [
       o.metadata.name!,
       String(Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length),
@@ -362,11 +351,7 @@ const PRINTERS: Record<string, Printer> = {
     ],
   },
   '/serviceaccounts': {
-    columns: [
-      ['Name', 'string', 0, 'name'],
-      ['Secrets', 'string'],
-      ['Age', 'string'],
-    ],
+    columns: [NAME, ['Secrets', 'string'], AGE],
     row: (o, now) => [o.metadata.name!, String((o.secrets ?? []).length), age(o, now)],
   },
   '/events': {
@@ -401,59 +386,15 @@ const PRINTERS: Record<string, Printer> = {
     },
   },
   'networking.k8s.io/servicecidrs': {
-    columns: [
-      ['Name', 'string', 0, 'name'],
-      ['CIDRs', 'string'],
-      ['Age', 'string'],
-    ],
+    columns: [NAME, ['CIDRs', 'string'], AGE],
     row: (o, now) => [o.metadata.name!, (o.spec?.cidrs ?? []).join(','), age(o, now)],
   },
-  'rbac.authorization.k8s.io/rolebindings': {
-    columns: [
-      ['Name', 'string', 0, 'name'],
-      ['Role', 'string'],
-      ['Age', 'string'],
-      ['Users', 'string', 1],
-      ['Groups', 'string', 1],
-      ['ServiceAccounts', 'string', 1],
-    ],
-    row: (o, now) => bindingRow(o, now),
-  },
-  'rbac.authorization.k8s.io/clusterrolebindings': {
-    columns: [
-      ['Name', 'string', 0, 'name'],
-      ['Role', 'string'],
-      ['Age', 'string'],
-      ['Users', 'string', 1],
-      ['Groups', 'string', 1],
-      ['ServiceAccounts', 'string', 1],
-    ],
-    row: (o, now) => bindingRow(o, now),
-  },
+  'rbac.authorization.k8s.io/rolebindings': BINDING_PRINTER,
+  'rbac.authorization.k8s.io/clusterrolebindings': BINDING_PRINTER,
 };
 
-function bindingRow(o: KubeObject, now: number): Cell[] {
-  const subjects: { kind: string; name: string; namespace?: string }[] = o.subjects ?? [];
-  const of = (kind: string) =>
-    subjects
-      .filter((s) => s.kind === kind)
-      .map((s) => (kind === 'ServiceAccount' ? `${s.namespace ?? ''}/${s.name}` : s.name))
-      .join(', ');
-  return [
-    o.metadata.name!,
-    `${o.roleRef?.kind ?? ''}/${o.roleRef?.name ?? ''}`,
-    age(o, now),
-    of('User'),
-    of('Group'),
-    of('ServiceAccount'),
-  ];
-}
-
 const DEFAULT_PRINTER: Printer = {
-  columns: [
-    ['Name', 'string', 0, 'name'],
-    ['Created At', 'date'],
-  ],
+  columns: [NAME, ['Created At', 'date']],
   row: (o) => [o.metadata.name!, o.metadata.creationTimestamp ?? ''],
 };
 

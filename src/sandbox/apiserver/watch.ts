@@ -65,8 +65,9 @@ export function serveWatch(res: ServerResponse, store: ObjectStore, p: WatchPara
     }
   };
   const inScope = (o: KubeObject) => p.namespace === undefined || o.metadata.namespace === p.namespace;
+  let start = 0;
   const deliver = (ev: StoreEvent) => {
-    if (ev.key !== key || !inScope(ev.object)) return;
+    if (ev.rv <= start || ev.key !== key || !inScope(ev.object)) return;
     const now = p.matches(ev.object);
     const before = ev.prev !== undefined && p.matches(ev.prev);
     let type: WatchEventType | undefined;
@@ -82,9 +83,13 @@ export function serveWatch(res: ServerResponse, store: ObjectStore, p: WatchPara
     if (type) send(type, encode(obj, type));
   };
 
+  // Changes at or before `start` are already reflected (initial state) or
+  // were asked to be skipped; changes still being made durable arrive through
+  // the subscription, so filter by revision rather than by arrival.
   const rv = parseWatchRV(p.resourceVersion);
-  const start = rv ?? 0;
+  start = rv ?? 0;
   if (rv === 0) {
+    start = store.rv;
     for (const o of store.list(key, p.namespace)) if (p.matches(o)) send('ADDED', encode(o, 'ADDED'));
   } else {
     const history = store.since(start);
@@ -101,7 +106,8 @@ export function serveWatch(res: ServerResponse, store: ObjectStore, p: WatchPara
     send('BOOKMARK', {
       apiVersion: groupVersion(p.type),
       kind: p.type.kind,
-      metadata: { resourceVersion: String(store.rv) },
+      // Only what has been published: pending changes reach this watch later.
+      metadata: { resourceVersion: String(Math.max(start, store.publishedRV)) },
     });
   if (p.allowBookmarks) {
     const tick = () => {

@@ -1,0 +1,178 @@
+// `npm run bench` (Linux, root): devnet side by side with the direct path and
+// the peers users would pick instead, on the sandbox cluster, in one run —
+// issue 8 and issue 5 item 7. From a laptop namespace to a benchmark pod, for
+// each path: one-stream TCP throughput each way (iperf3), request/response
+// RTT p50/p99 (sockperf ping-pong), new connections per second (connect, one
+// request, close); for devnet also daemon memory per idle connection and
+// cached DNS latency and rate (dnsperf). See bench/support/lab.ts for the
+// topology and docs/benchmarks.md for the results and how to reproduce them.
+//
+//   npm run bench -- [--json FILE] [--only PATH[,PATH]] [--quick]
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Cleanup, Lab, sweepStale } from './support/lab.ts';
+import { type Budget, measureDevnet, measurePath } from './support/measure.ts';
+import { SETUPS } from './support/paths.ts';
+import { type BenchDocument, formatTable, type PathName, parsePaths, roundFigures } from './support/report.ts';
+import { ensureTools } from './support/tools.ts';
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'string' },
+    only: { type: 'string' },
+    quick: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  process.stdout.write(
+    'usage: npm run bench -- [--json FILE] [--only PATH[,PATH]] [--quick]\n' +
+      'paths: direct, devnet-direct, devnet-portforward, openvpn, wireguard-go, sshuttle\n',
+  );
+  process.exit(0);
+}
+if (process.platform !== 'linux' || process.getuid?.() !== 0) {
+  process.stderr.write('npm run bench needs Linux and root (it creates network namespaces and a TUN device).\n');
+  process.exit(2);
+}
+
+const paths = parsePaths(values.only);
+const budget: Budget = values.quick ? { runs: 1, seconds: 2 } : { runs: 3, seconds: 3 };
+const idleConnections = values.quick ? 2000 : 10_000;
+const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+const started = Date.now();
+const doc: BenchDocument = {
+  machine: {
+    date: new Date().toISOString(),
+    cpus: cpus().length,
+    cpu_model: cpus()[0]?.model ?? 'unknown',
+    mem_gib: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.version,
+    load_avg_start: loadavg().map((x) => Math.round(x * 100) / 100),
+    mode: values.quick ? 'quick' : 'full',
+    runs_per_figure: budget.runs,
+    seconds_per_run: budget.seconds,
+    idle_connections: idleConnections,
+  },
+  results: {},
+  devnet: {},
+  skipped: {},
+  notes: {},
+};
+
+const cleanup = new Cleanup();
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, async () => {
+    if (stopping) return;
+    stopping = true;
+    log(`${sig}: cleaning up`);
+    await cleanup.run(log);
+    process.exit(130);
+  });
+}
+
+// The bench stops by itself: no new path after 9 minutes, and a watchdog
+// cleans up and exits should anything hang past 12.
+const PATH_DEADLINE_MS = 9 * 60_000;
+setTimeout(async () => {
+  if (stopping) return;
+  stopping = true;
+  log('watchdog: 12 minutes passed; cleaning up and exiting');
+  await cleanup.run(log);
+  process.exit(124);
+}, 12 * 60_000).unref();
+
+/** The devnet-only figures are taken on the direct transport when it is measured, else on port-forward. */
+const devnetExtrasOn: PathName | undefined = paths.includes('devnet-direct')
+  ? 'devnet-direct'
+  : paths.includes('devnet-portforward')
+    ? 'devnet-portforward'
+    : undefined;
+
+async function main(): Promise<void> {
+  await sweepStale(log);
+  const tools = await ensureTools(paths, log);
+  doc.machine.versions = tools.versions;
+  for (const [path, why] of Object.entries(tools.missing)) doc.skipped[path] = why;
+  const runnable = paths.filter((p) => !doc.skipped[p]);
+  const lab = new Lab(cleanup);
+  await lab.start(log);
+  for (const path of runnable) {
+    if (stopping) return;
+    if (Date.now() - started > PATH_DEADLINE_MS) {
+      doc.skipped[path] = 'not started: the run is past its 9-minute budget';
+      continue;
+    }
+    const c = new Cleanup();
+    cleanup.add(`path ${path}`, () => c.run(log));
+    const t0 = Date.now();
+    try {
+      const before = await lab.routeToPod();
+      if (before) throw new Error(`the laptop already routes the pod via ${before} before the path is set up`);
+      const dev = await SETUPS[path](lab, c, log);
+      const via = await lab.routeToPod();
+      if (via !== dev) throw new Error(`the laptop routes the pod via "${via}", expected ${dev}`);
+      await lab.waitReachable();
+      log(`${path}: measuring (route to the pod via ${via})`);
+      doc.results[path] = roundFigures(
+        await measurePath(
+          lab,
+          budget,
+          (figure, why) => {
+            doc.skipped[`${path}.${figure}`] = why;
+          },
+          (figure, what) => {
+            doc.notes[`${path}.${figure}`] = what;
+          },
+        ),
+      );
+      if (path === devnetExtrasOn) {
+        // A fresh session, so that thousands of connections just closed by the
+        // connection-rate runs neither help nor hurt the idle-connection figure.
+        await c.run(log);
+        const again = new Cleanup();
+        cleanup.add(`path ${path} (devnet figures)`, () => again.run(log));
+        try {
+          await SETUPS[path](lab, again, log);
+          await lab.waitReachable();
+          log(`${path}: devnet figures (${idleConnections} idle connections, DNS)`);
+          doc.devnet = await measureDevnet(lab, budget, idleConnections, (figure, why) => {
+            doc.skipped[figure] = why;
+          });
+        } finally {
+          await again.run(log);
+        }
+      }
+    } catch (err) {
+      doc.skipped[path] = (err as Error).message.split('\n').slice(0, 3).join(' ');
+      log(`${path}: not measured: ${doc.skipped[path]}`);
+    } finally {
+      await c.run(log);
+      log(`${path}: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    }
+  }
+  if (!devnetExtrasOn) doc.skipped.devnet = 'no devnet path selected';
+}
+
+let failed = false;
+try {
+  await main();
+} catch (err) {
+  failed = true;
+  log(`failed: ${(err as Error).stack ?? err}`);
+} finally {
+  await cleanup.run(log);
+}
+if (stopping) process.exit(130);
+doc.machine.load_avg_end = loadavg().map((x) => Math.round(x * 100) / 100);
+doc.machine.duration_s = Math.round((Date.now() - started) / 1000);
+process.stdout.write(
+  `\ndevnet sandbox bench, ${doc.machine.date}, ${doc.machine.mode} (${budget.runs} × ${budget.seconds} s per figure), ` +
+    `load ${(doc.machine.load_avg_start as number[]).join(' ')} → ${(doc.machine.load_avg_end as number[]).join(' ')}, ` +
+    `${doc.machine.duration_s} s\n\n${formatTable(doc)}\n`,
+);
+if (values.json) writeFileSync(values.json, `${JSON.stringify(doc, null, 2)}\n`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,23 @@
+// The kubeconfig flags shared by verbs that talk to the cluster directly.
+import type { Command } from 'commander';
+
+/** withKubeFlags adds --context, --kubeconfig and --gateway-namespace to a command. */
+export function withKubeFlags(cmd: Command): Command {
+  return cmd
+    .option('--context <name>', 'kubeconfig context (default: the current one)')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--gateway-namespace <ns>', 'namespace of the gateway', 'devnet');
+}
+
+/** kubeFrom loads the kubeconfig the flags name and makes a core client; the (large) client loads on first use. */
+export async function kubeFrom(o: { context?: string; kubeconfig?: string }) {
+  const [{ CoreV1Api }, { loadKubeConfig }] = await Promise.all([
+    import('@kubernetes/client-node'),
+    import('../cluster/kube.ts'),
+  ]);
+  const kc = loadKubeConfig({
+    ...(o.context ? { context: o.context } : {}),
+    ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+  });
+  return { kc, core: kc.makeApiClient(CoreV1Api) };
+}

@@ -1,0 +1,113 @@
+// The sandbox bench's parsers and result shaping (bench/support/report.ts),
+// on outputs captured from the real tools.
+import test from 'ava';
+import {
+  type BenchDocument,
+  formatTable,
+  median,
+  parseDnsperf,
+  parseIperf3,
+  parsePaths,
+  parseSockperf,
+  percentile,
+  roundFigures,
+} from '../bench/support/report.ts';
+
+test('--only keeps table order and rejects unknown paths by listing the valid ones', (t) => {
+  t.is(parsePaths(undefined).length, 6);
+  t.deepEqual(parsePaths('sshuttle, direct'), ['direct', 'sshuttle']);
+  t.throws(() => parsePaths('direct,tailscale'), { message: /unknown path "tailscale".*devnet-direct/ });
+});
+
+test('median and nearest-rank percentile', (t) => {
+  t.is(median([3, 1, 2]), 2);
+  t.is(median([4, 1, 2, 3]), 2.5);
+  t.is(median([]), undefined);
+  const xs = Array.from({ length: 100 }, (_, i) => i + 1);
+  t.is(percentile(xs, 50), 50);
+  t.is(percentile(xs, 99), 99);
+  t.is(percentile([7], 99), 7);
+});
+
+test('iperf3 -J: the receiver’s rate; an iperf3 error is an error', (t) => {
+  const out = JSON.stringify({
+    end: {
+      sum_sent: { bits_per_second: 2.1e9, retransmits: 3 },
+      sum_received: { bits_per_second: 2.0e9 },
+    },
+  });
+  t.is(parseIperf3(out), 2);
+  t.throws(() => parseIperf3('{"error":"unable to connect to server: Connection refused"}'), {
+    message: /Connection refused/,
+  });
+  t.throws(() => parseIperf3('{"end":{}}'), { message: /no sum_received/ });
+});
+
+const SOCKPERF = `sockperf: ========= Printing statistics for Server No: 0
+sockperf: [Valid Duration] RunTime=0.450 sec; SentMessages=11545; ReceivedMessages=11545
+sockperf: ====> avg-rtt=38.908 (std-dev=684.619)
+sockperf: ---> <MAX> observation = 70128.079
+sockperf: ---> percentile 99.999 = 70128.079
+sockperf: ---> percentile 99.000 =  584.998
+sockperf: ---> percentile 90.000 =   17.275
+sockperf: ---> percentile 50.000 =   14.181
+sockperf: ---> <MIN> observation =   13.449`;
+
+test('sockperf --full-rtt: p50 and p99 in µs; a run without percentiles is an error', (t) => {
+  t.deepEqual(parseSockperf(SOCKPERF), { p50: 14.181, p99: 584.998 });
+  t.throws(() => parseSockperf('sockperf: ERROR: Failed to connect'), { message: /no 50/ });
+});
+
+test('dnsperf: rate, counts and -v per-query latencies', (t) => {
+  const out = `> NOERROR hello.demo.svc.cluster.local A 0.000120
+> NOERROR hello.demo.svc.cluster.local A 0.000080
+Statistics:
+  Queries sent:         4802
+  Queries completed:    4603 (95.86%)
+  Queries lost:         199 (4.14%)
+  Queries per second:   2297.542483
+`;
+  const r = parseDnsperf(out);
+  t.is(r.qps, 2297.542483);
+  t.is(r.completed, 4603);
+  t.is(r.lost, 199);
+  t.deepEqual(
+    r.latenciesUs.map((x) => Math.round(x)),
+    [120, 80],
+  );
+  t.throws(() => parseDnsperf('Error: socket: Address family not supported'), { message: /Queries per second/ });
+});
+
+test('the table lists measured paths, says why others were not, and the devnet figures', (t) => {
+  const doc: BenchDocument = {
+    machine: {},
+    results: {
+      direct: roundFigures({
+        tcp_up_gbps: 15.33333,
+        tcp_down_gbps: 8.5,
+        rtt_p50_us: 19.04,
+        rtt_p99_us: 60,
+        conn_per_s: 5251.4,
+      }),
+      openvpn: { tcp_up_gbps: 0.18 },
+    },
+    devnet: { idle_conn_kib: 7.71, dns_cached_p50_us: 165, dns_qps: 27020 },
+    skipped: { sshuttle: 'missing sshuttle', 'openvpn.rtt_p50_us': 'sockperf: timeout' },
+    notes: { 'direct.conn_per_s': '1 failed attempt(s), median of 3 runs; first: conn-rate: exit 1' },
+  };
+  t.deepEqual(doc.results.direct, {
+    tcp_up_gbps: 15.333,
+    tcp_down_gbps: 8.5,
+    rtt_p50_us: 19,
+    rtt_p99_us: 60,
+    conn_per_s: 5251.4,
+  });
+  const table = formatTable(doc);
+  t.regex(table, /\| direct \| 15\.33 \| 8\.50 \| 19 \| 60 \| 5251 \|/);
+  t.regex(table, /\| openvpn \| 0\.18 \| – \| – \| – \| – \|/);
+  t.regex(table, /\| sshuttle \| not measured: missing sshuttle \|/);
+  t.notRegex(table, /wireguard-go/);
+  t.regex(table, /7\.7 KiB each/);
+  t.regex(table, /not measured: openvpn\.rtt_p50_us: sockperf: timeout/);
+  t.regex(table, /note: direct\.conn_per_s: 1 failed attempt/);
+});
