@@ -227,7 +227,11 @@ rootTest('deleting the gateway pod: new requests succeed again within 15 s witho
 rootTest('kill -9 of every devnet process, then any devnet command: the laptop is as before', async (t) => {
   t.not((await laptopSnapshot()).resolv, laptopBefore.resolv, 'connected: resolv.conf points at devnet');
   await run('pkill', ['-9', '-f', join(dir, 'devnet-run')], process.env);
-  await new Promise((r) => setTimeout(r, 300));
+  // "Then any devnet command": once they are really gone (a loaded machine takes a moment to reap them).
+  for (let i = 0; i < 100; i++) {
+    if ((await run('pgrep', ['-f', join(dir, 'devnet-run')], process.env)).code !== 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   // Whichever dies last undoes: the helper when its daemon vanishes, or else the next command from the journal.
   const s = await devnet('status');
   t.is(s.code, 0, s.stderr);
@@ -308,7 +312,11 @@ rootTest('kill -9 of the helper alone: the session goes down and the next comman
   const c = await devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'resolvconf');
   t.is(c.code, 0, c.stderr);
   await run('pkill', ['-9', '-f', `${join(dir, 'devnet-run')}/helper.sock`], process.env);
-  await new Promise((r) => setTimeout(r, 1000));
+  // The daemon notices its helper is gone and exits; wait for both.
+  for (let i = 0; i < 100; i++) {
+    if ((await run('pgrep', ['-f', join(dir, 'devnet-run')], process.env)).code !== 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const s = await devnet('status');
   t.is(s.code, 0, s.stderr);
   t.deepEqual(await laptopSnapshot(), laptopBefore);

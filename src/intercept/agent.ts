@@ -106,7 +106,9 @@ export class InterceptAgent {
               x.ports.some((p) => p.targetPort === target) &&
               matches(x.headers, (name) => req.headersDistinct[name]),
           );
-          return e ? this.#toLaptop(e, target, req.socket) : this.#toOriginal(servicePort);
+          return e
+            ? { key: `laptop/${e.name}/${e.session}`, open: this.#toLaptop(e, target, req.socket) }
+            : { key: 'original', open: this.#toOriginal(servicePort) };
         },
         raw: this.#toOriginal(servicePort),
         onError: (err) => this.#log.debug({ err: err.message }, 'upstream failed'),

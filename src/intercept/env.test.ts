@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import type { V1Pod, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import test from 'ava';
 import { containerEnvironment, formatEnv, parseQuantity, serviceLinkVars } from './env.ts';
@@ -94,6 +95,12 @@ test('formats: sh quotes everything, docker skips what it cannot carry, json is 
   t.deepEqual(formatEnv(vars, 'sh'), { text: "export A='it'\\''s'\nexport B='two\nlines'\n", skipped: ['bad-name'] });
   t.deepEqual(formatEnv(vars, 'docker'), { text: "A=it's\nbad-name=v\n", skipped: ['B'] });
   t.deepEqual(JSON.parse(formatEnv(vars, 'json').text), vars);
+});
+
+test('the sh syntax, sourced by a real shell, gives the exact values', (t) => {
+  const vars = { A: 'it\'s $HOME `x` \\ "q"', B: 'two\nlines' };
+  const out = execFileSync('sh', ['-c', `${formatEnv(vars, 'sh').text}printf '%s|%s' "$A" "$B"`], { encoding: 'utf8' });
+  t.is(out, `${vars.A}|${vars.B}`);
 });
 
 test('quantities', (t) => {

@@ -51,7 +51,10 @@ async function rig(): Promise<Rig> {
     return s;
   };
   const router = new HttpRouter({
-    pick: (req) => (req.headersDistinct['x-dev']?.includes('alice') ? dial('laptop', lp) : dial('original', op)),
+    pick: (req) =>
+      req.headersDistinct['x-dev']?.includes('alice')
+        ? { key: 'laptop', open: dial('laptop', lp) }
+        : { key: 'original', open: dial('original', op) },
     raw: dial('raw', rp),
     sniffMs: 200,
   });

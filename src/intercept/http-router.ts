@@ -7,6 +7,8 @@
 // raw bytes to the original endpoints. A malformed request gets Node's
 // 400 Bad Request and that connection alone is closed (RFC 9112 §2.2).
 import {
+  Agent,
+  type ClientRequestArgs,
   createServer,
   request as httpRequest,
   type IncomingMessage,
@@ -19,10 +21,16 @@ import type { Duplex } from 'node:stream';
 /** Opener connects to one target (the laptop through the gateway, or the original endpoints). */
 export type Opener = () => Promise<Duplex>;
 
+/** Target is where requests go: connections to the same key are pooled and reused (keep-alive). */
+export interface Target {
+  key: string;
+  open: Opener;
+}
+
 /** HttpRouterOptions choose targets. */
 export interface HttpRouterOptions {
   /** pick returns where a request goes, from its head (method, url, headers). */
-  pick(req: IncomingMessage): Opener;
+  pick(req: IncomingMessage): Target;
   /** raw is where a non-HTTP connection goes. */
   raw: Opener;
   /** sniffMs: how long to wait for a client's first bytes before treating the connection as not HTTP (server-speaks-first protocols). */
@@ -42,6 +50,39 @@ const HOP = new Set([
   'upgrade',
   'host',
 ]);
+
+// A Duplex that is not a net.Socket (a tunnel channel) lacks the socket
+// methods Node's Agent calls on pooled connections; they are no-ops here.
+// Like an HTTP client socket (allowHalfOpen false), a pooled connection the
+// target has ended is closed, so the Agent drops it instead of reusing it.
+function socketLike(d: Duplex): Duplex {
+  const s = d as Duplex & Record<string, unknown>;
+  for (const m of ['setKeepAlive', 'setNoDelay', 'setTimeout', 'ref', 'unref'])
+    if (typeof s[m] !== 'function') s[m] = () => d;
+  d.once('end', () => d.end());
+  return d;
+}
+
+// PooledAgent keeps idle upstream connections of one target for reuse.
+class PooledAgent extends Agent {
+  readonly #open: Opener;
+
+  constructor(open: Opener) {
+    super({ keepAlive: true, maxFreeSockets: 32, timeout: 60_000 });
+    this.#open = open;
+  }
+
+  override createConnection(
+    _o: ClientRequestArgs,
+    cb?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    this.#open().then(
+      (s) => cb?.(null, socketLike(s)),
+      (err: Error) => cb?.(err, undefined as unknown as Duplex),
+    );
+    return undefined;
+  }
+}
 
 /** looksLikeHttp says whether the first bytes of a connection start an HTTP/1.x request line (a method token and a space). */
 export function looksLikeHttp(head: Buffer): boolean | undefined {
@@ -92,6 +133,7 @@ function rawHead(req: IncomingMessage): string {
 export class HttpRouter {
   readonly #o: HttpRouterOptions;
   readonly #server = createServer({ requireHostHeader: false, keepAliveTimeout: 60_000, headersTimeout: 30_000 });
+  readonly #agents = new Map<string, PooledAgent>();
 
   constructor(opts: HttpRouterOptions) {
     this.#o = opts;
@@ -140,20 +182,22 @@ export class HttpRouter {
     );
   }
 
+  #agent(t: Target): PooledAgent {
+    let a = this.#agents.get(t.key);
+    if (!a) {
+      a = new PooledAgent(t.open);
+      this.#agents.set(t.key, a);
+    }
+    return a;
+  }
+
   #forward(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
-    const open = this.#o.pick(req);
     const out = httpRequest({
       method: req.method,
       path: req.url,
       headers: { ...forwardHeaders(req.rawHeaders), ...(req.headers.host ? { host: req.headers.host } : {}) },
       setHost: false,
-      createConnection: (_opts, cb) => {
-        open().then(
-          (s) => cb(null, s as unknown as Socket),
-          (err: Error) => cb(err, undefined as unknown as Socket),
-        );
-        return undefined;
-      },
+      agent: this.#agent(this.#o.pick(req)),
     });
     if (expectContinue) out.on('continue', () => res.writeContinue());
     out.on('response', (up) => {
@@ -177,8 +221,10 @@ export class HttpRouter {
   }
 
   #upgrade(req: IncomingMessage, sock: Duplex, head: Buffer): void {
+    sock.pause(); // Node leaves no 'data' listener after an upgrade: hold bytes until the target is open
     this.#o
-      .pick(req)()
+      .pick(req)
+      .open()
       .then(
         (up) => {
           up.write(rawHead(req));
@@ -194,6 +240,7 @@ export class HttpRouter {
 
   /** close stops serving (open connections end with their clients). */
   close(): void {
+    for (const a of this.#agents.values()) a.destroy();
     this.#server.close();
     this.#server.closeAllConnections();
   }

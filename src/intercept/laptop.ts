@@ -19,6 +19,7 @@ import {
   type InterceptPort,
   interceptId,
   isDnsLabel,
+  LEASE_TTL_MS,
   podToken,
   RENEW_MS,
   serviceKey,
@@ -218,6 +219,15 @@ export class LaptopIntercepts {
       throw new DevnetError('user', `Service ${namespace}/${p.service} has no port ${servicePort ?? ''}`.trim(), {
         hint: `Its ports: ${ports.map((x) => x.port).join(', ') || 'none'}.`,
       });
+    const clash = ports.find((x) => x.targetPort === INTERCEPT_HEALTH_PORT);
+    if (clash)
+      throw new DevnetError(
+        'user',
+        `Service port ${clash.port} targets port ${INTERCEPT_HEALTH_PORT}, which the intercept pod uses for its health checks`,
+        {
+          hint: 'This Service cannot be intercepted by this devnet version.',
+        },
+      );
     if (servicePort === undefined && ports.length > 1)
       throw new DevnetError(
         'user',
@@ -412,7 +422,15 @@ export class LaptopIntercepts {
         }
         const mine = e.session === this.#sessionId;
         const live = mine ? this.#live.get(`${ns}/${name}`) : undefined;
-        const health = live ? (this.#healthy(live) ? 'ok' : live.lastError || 'stale') : 'renewed by its owner';
+        // Another owner's lease is judged by its `renewed` time, written by that owner's clock (skew shifts it).
+        const age = Date.now() - Date.parse(e.renewed);
+        const health = live
+          ? this.#healthy(live)
+            ? 'ok'
+            : live.lastError || 'stale'
+          : age < LEASE_TTL_MS
+            ? 'ok'
+            : `not renewed for ${Math.round(age / 1000)} s`;
         out.push({
           namespace: ns,
           service,

@@ -12,13 +12,7 @@ import {
   type KubeObject,
 } from '../cluster/gateway-manifests.ts';
 import { VERSION } from '../version.ts';
-import {
-  INTERCEPT_APP,
-  interceptObjectName,
-  interceptPodLabels,
-  originalServiceName,
-  type ServiceLike,
-} from './model.ts';
+import { interceptObjectName, interceptPodLabels, originalServiceName, type ServiceLike } from './model.ts';
 
 /** INTERCEPT_HEALTH_PORT serves the intercept pod's /readyz (ready = listening and connected to the gateway). */
 export const INTERCEPT_HEALTH_PORT = GATEWAY_HEALTH_PORT;
@@ -175,4 +169,4 @@ export function interceptObjects(o: InterceptObjectsOptions): KubeObject[] {
   ];
 }
 
-export { GATEWAY_INTERCEPT_PORT, INTERCEPT_APP };
+export { GATEWAY_INTERCEPT_PORT };

@@ -116,6 +116,13 @@ export class E2E {
     return c;
   }
 
+  /** laptopServer starts test/support/laptop-http.ts on the laptop's 127.0.0.1:port, answering as `name`. */
+  laptopServer(port: number, name: string): ChildProcess {
+    const laptop = (this.laptop as Netns).name;
+    const script = join(ROOT, 'test/support/laptop-http.ts');
+    return this.background('ip', ['netns', 'exec', laptop, process.execPath, script, String(port), name]);
+  }
+
   /** sandbox runs `devnet sandbox ...` against this test's sandbox. */
   sandbox(...args: string[]): Promise<Run> {
     return run(process.execPath, [BIN, 'sandbox', ...args], this.sandboxEnv, 120_000);
