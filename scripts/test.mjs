@@ -2,7 +2,7 @@
 // after, it removes test network namespaces (dnt-<pid>-*) whose process is
 // gone, so a test killed outright cannot leave the host changed.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -62,6 +62,17 @@ function sweepStaleNetns() {
       spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
       console.error(`test: removed stale test namespace ${name}`);
     }
+  }
+  // The per-namespace resolv.conf folders `ip netns exec` reads (tests and test sandboxes write them).
+  let etc = [];
+  try {
+    etc = readdirSync('/etc/netns');
+  } catch {
+    return;
+  }
+  for (const name of etc) {
+    const m = /^dnt-(\d+)-/.exec(name);
+    if (m && !existsSync(`/proc/${m[1]}`)) rmSync(join('/etc/netns', name), { recursive: true, force: true });
   }
 }
 
