@@ -4,6 +4,7 @@
 // used pair (KUBERNETES_SERVICE_HOST/PORT). A missing Secret or ConfigMap
 // (not optional) is a CreateContainerConfigError, with the kubelet's wording.
 import type { V1ConfigMap, V1Container, V1Pod, V1Secret } from '@kubernetes/client-node';
+import { fieldPathValue } from '../intercept/env.ts';
 import { NODE_IP } from './constants.ts';
 
 /** ConfigLookup fetches Secrets and ConfigMaps by namespace and name (undefined when missing). */
@@ -23,30 +24,19 @@ export class ConfigError extends Error {
   }
 }
 
-/** fieldRefValue resolves a downward-API fieldRef path for a pod (undefined for unsupported paths). */
+/**
+ * fieldRefValue resolves a downward-API fieldRef path as the kubelet does
+ * (devnet's own resolver, src/intercept/env.ts), with the IPs the kubelet
+ * knows before the pod's status says them: the pod's and the node's.
+ */
 export function fieldRefValue(pod: V1Pod, fieldPath: string, podIP: string): string | undefined {
-  const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath);
-  if (m) return (m[1] === 'labels' ? pod.metadata?.labels : pod.metadata?.annotations)?.[m[2] as string] ?? '';
-  switch (fieldPath) {
-    case 'metadata.name':
-      return pod.metadata?.name ?? '';
-    case 'metadata.namespace':
-      return pod.metadata?.namespace ?? '';
-    case 'metadata.uid':
-      return pod.metadata?.uid ?? '';
-    case 'spec.nodeName':
-      return pod.spec?.nodeName ?? '';
-    case 'spec.serviceAccountName':
-      return pod.spec?.serviceAccountName ?? 'default';
-    case 'status.podIP':
-    case 'status.podIPs':
-      return podIP;
-    case 'status.hostIP':
-    case 'status.hostIPs':
-      return NODE_IP;
-    default:
-      return undefined;
-  }
+  return fieldPathValue(
+    {
+      ...pod,
+      status: { ...pod.status, podIP, podIPs: [{ ip: podIP }], hostIP: NODE_IP, hostIPs: [{ ip: NODE_IP }] },
+    },
+    fieldPath,
+  );
 }
 
 function decode(secret: V1Secret, key: string): string | undefined {
