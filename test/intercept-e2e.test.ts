@@ -39,7 +39,7 @@ async function diagnose(): Promise<string> {
 test.before(async () => {
   if (!isRoot) return;
   await e.start();
-  const c = await e.devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'none');
+  const c = await e.devnet('connect', '--context', e.context, '-n', 'demo', '--dns-mode', 'none');
   if (c.code !== 0) throw new Error(`connect failed: ${c.stdout}${c.stderr}`);
   e.laptopServer(9000, 'global');
   e.laptopServer(9001, 'alice');
@@ -264,14 +264,14 @@ rootTest('kill -9 of every devnet process: within 30 s the selector is the origi
 });
 
 rootTest('gateway uninstall restores every intercepted Service before removing the gateway', async (t) => {
-  const c = await e.devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'none');
+  const c = await e.devnet('connect', '--context', e.context, '-n', 'demo', '--dns-mode', 'none');
   t.is(c.code, 0, c.stderr);
   const r = await e.devnet('intercept', 'hello', '--port', '9001', '--name', 'alice', '--header', 'x-dev=alice');
   t.is(r.code, 0, r.stderr);
   t.not(await selector(), originalSelector);
   const kc = new KubeConfig();
   kc.loadFromFile(e.sandboxEnv.KUBECONFIG as string);
-  kc.setCurrentContext('devnet-sandbox');
+  kc.setCurrentContext(e.context);
   const removed = await uninstallGateway(
     { kc, core: kc.makeApiClient(CoreV1Api), progress: () => undefined },
     'devnet',

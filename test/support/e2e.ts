@@ -51,6 +51,10 @@ async function freePort(): Promise<number> {
 export class E2E {
   readonly dir: string;
   readonly tag: string;
+  /** context is the admin kubeconfig context of the cluster under test. */
+  readonly context = 'devnet-sandbox';
+  /** devContext is the context of the restricted `dev` user (namespace `dev` only). */
+  readonly devContext = 'devnet-sandbox-dev';
   sandboxEnv: NodeJS.ProcessEnv = {};
   laptopEnv: NodeJS.ProcessEnv = {};
   laptop: Netns | undefined;
@@ -130,7 +134,7 @@ export class E2E {
 
   /** kubectl runs kubectl against the sandbox and returns trimmed stdout. */
   async kubectl(...args: string[]): Promise<string> {
-    return (await run('kubectl', ['--context', 'devnet-sandbox', ...args], this.sandboxEnv)).stdout.trim();
+    return (await run('kubectl', ['--context', this.context, ...args], this.sandboxEnv)).stdout.trim();
   }
 
   /** inPod runs a command inside a sandbox pod (`devnet sandbox exec`). */
