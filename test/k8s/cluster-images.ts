@@ -120,7 +120,11 @@ function addNode(rootfs: string): void {
 const PATH_ENV = 'PATH=/usr/local/bin:/usr/bin:/bin';
 
 /** imageSpecs returns every image the cluster needs; bin is the build cache's bin dir, cache its root. */
-export function imageSpecs(bin: string, cache: string, versions: { pause: string; coredns: string }): ImageSpec[] {
+export function imageSpecs(
+  bin: string,
+  cache: string,
+  versions: { pause: string; coredns: string; gatewayNames: string[] },
+): ImageSpec[] {
   return [
     {
       key: 'pause',
@@ -148,7 +152,7 @@ export function imageSpecs(bin: string, cache: string, versions: { pause: string
       },
       variants: [
         {
-          names: [gatewayImage()],
+          names: versions.gatewayNames,
           config: {
             Entrypoint: ['node', 'src/gateway/main.ts'],
             Cmd: ['--listen', '127.0.0.1:8300', '--health-listen', '0.0.0.0:8301'],

@@ -93,6 +93,12 @@ export function paths(env: NodeJS.ProcessEnv = process.env): Paths {
   };
 }
 
+/** startedByTests marks a cluster a test run started, so the run that is last out takes it down. */
+export const startedByTests = (p: Paths) => join(p.state, 'started-by-tests');
+
+/** TEST_USERS_LOCK is held shared by every test run using the cluster; the last one out gets it exclusively. */
+export const TEST_USERS_LOCK = '/run/devnet-k8s-users.lock';
+
 /** cacheDir is the build cache for one Kubernetes version (test/k8s/build.sh writes it). */
 export function cacheDir(version: string, env: NodeJS.ProcessEnv = process.env): string {
   const root = env.DEVNET_K8S_CACHE ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'devnet-k8s');

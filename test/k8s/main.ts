@@ -10,25 +10,24 @@
 // removes cgroups, the namespace, routes and state, and restores the kernel
 // settings the kubelet changed. Idempotent and safe after a kill -9.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { apiserverToKubelet, coredns, demo, devRbac } from './addons.ts';
-import { corednsImage, imageSpecs, pauseImage } from './cluster-images.ts';
+import { corednsImage, pauseImage } from './cluster-images.ts';
 import {
   apiServerUrl,
   cniConfig,
   componentKubeconfig,
   containerdConfig,
-  containerdSocket,
   kubeletConfig,
   kubeProxyConfig,
   userKubeconfig,
 } from './configs.ts';
 import { ensureDirs, killNode, netnsExists, nodeProcesses, removeCgroups, setupHost, teardownHost } from './host.ts';
-import { buildImage } from './images.ts';
-import { API_PORT, NETNS, type Paths, PRIVATE_DIRS, paths, UNREACHABLE_DNS } from './layout.ts';
+import { allSpecs, type Build, buildFile, importSpecs } from './import.ts';
+import { API_PORT, NETNS, type Paths, PRIVATE_DIRS, paths, startedByTests, UNREACHABLE_DNS } from './layout.ts';
+import { holdLock } from './lock.ts';
 import { ensurePki, pem } from './pki.ts';
 
 const HERE = import.meta.dirname;
@@ -154,31 +153,6 @@ function kubectl(p: Paths, args: string[], input?: string): string {
   });
 }
 
-/** importImages builds the images (cached by content) and imports the ones containerd lacks or holds in another version. */
-function importImages(p: Paths, bin: string, versions: Record<string, string>): void {
-  const cache = join(bin, '..');
-  const recordFile = join(p.state, 'imported.json');
-  const imported: Record<string, string> = existsSync(recordFile) ? JSON.parse(readFileSync(recordFile, 'utf8')) : {};
-  const specs = imageSpecs(bin, cache, { pause: versions.pause as string, coredns: versions.coredns as string });
-  for (const spec of specs) {
-    const t0 = Date.now();
-    const archive = join(p.images, `${spec.key}.tar`);
-    const built = buildImage(spec, archive);
-    const digest = createHash('sha256').update(built.layerDigest).update(JSON.stringify(spec.variants)).digest('hex');
-    if (imported[spec.key] === digest) continue;
-    execFileSync(
-      join(bin, 'ctr'),
-      ['--address', containerdSocket(p), '-n', 'k8s.io', 'images', 'import', '--no-unpack=false', archive],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    imported[spec.key] = digest;
-    writeFileSync(recordFile, JSON.stringify(imported));
-    log(`imported ${built.names.join(', ')} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  }
-}
-
 function applyAddons(p: Paths, versions: Record<string, string>): void {
   const objects = [
     ...apiserverToKubelet(),
@@ -203,10 +177,15 @@ function waitReady(p: Paths): void {
   }
 }
 
+/** UP_LOCK serializes up and down. */
+const UP_LOCK = '/run/devnet-k8s.lock';
+
 async function up(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('k8s:up needs root (network namespaces, containers): run it with sudo');
+  await holdLock(UP_LOCK);
   const t0 = Date.now();
   const p = paths();
+  const wasRunning = supervisorPid(p) !== undefined;
   const { bin, versions } = build();
   mkdirSync(p.state, { recursive: true, mode: 0o700 });
   writeConfigs(p, versions);
@@ -216,7 +195,10 @@ async function up(): Promise<void> {
     const pid = await startSupervisor(p, bin);
     log(`control plane and node started (supervisor pid ${pid})`);
   }
-  importImages(p, bin, versions);
+  if (!wasRunning && process.argv.includes('--by-tests')) writeFileSync(startedByTests(p), '');
+  const record: Build = { bin, versions };
+  writeFileSync(buildFile(p), JSON.stringify(record));
+  importSpecs(p, record, allSpecs(record), log);
   applyAddons(p, versions);
   waitReady(p);
   log(`up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -225,6 +207,7 @@ async function up(): Promise<void> {
 
 async function down(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('k8s:down needs root: run it with sudo');
+  await holdLock(UP_LOCK);
   const p = paths();
   const pid = supervisorPid(p);
   if (pid) {
@@ -262,6 +245,7 @@ if (!run) {
 }
 try {
   await run();
+  process.exit(0);
 } catch (err) {
   const e = err as Error & { stderr?: string };
   console.error(`k8s ${verb} failed: ${e.message}${e.stderr ? `\n${String(e.stderr).trim()}` : ''}`);
