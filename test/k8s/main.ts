@@ -37,7 +37,16 @@ import {
   teardownHost,
 } from './host.ts';
 import { allSpecs, type Build, buildFile, importSpecs } from './import.ts';
-import { API_PORT, NETNS, type Paths, PRIVATE_DIRS, paths, startedByTests, UNREACHABLE_DNS } from './layout.ts';
+import {
+  API_PORT,
+  E2E_LOCK,
+  NETNS,
+  type Paths,
+  PRIVATE_DIRS,
+  paths,
+  startedByTests,
+  UNREACHABLE_DNS,
+} from './layout.ts';
 import { holdLock } from './lock.ts';
 import { ensurePki, pem } from './pki.ts';
 
@@ -219,10 +228,17 @@ async function up(): Promise<void> {
   if (!wasRunning && process.argv.includes('--by-tests')) writeFileSync(startedByTests(p), '');
   const record: Build = { bin, versions };
   writeFileSync(buildFile(p), JSON.stringify(record));
-  const imported = importSpecs(p, record, allSpecs(record), log);
+  // A test run refreshes the images between suites, never under one (suites hold the e2e lock),
+  // and leaves the published gateway tag alone: suites run their checkout's gateway under a tag of
+  // their own (test/k8s/import.ts).
+  const byTests = process.argv.includes('--by-tests');
+  const releaseE2E = byTests ? await holdLock(E2E_LOCK) : undefined;
+  const specs = allSpecs(record).filter((s) => !byTests || s.key !== 'gateway');
+  const imported = importSpecs(p, record, specs, log);
   applyAddons(p, versions);
   if (wasRunning && imported.includes('demo')) restartDemo(p);
   waitReady(p);
+  releaseE2E?.();
   log(`up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   console.log(p.kubeconfig);
 }
