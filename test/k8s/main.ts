@@ -238,7 +238,7 @@ async function up(): Promise<void> {
   applyAddons(p, versions);
   if (wasRunning && imported.includes('demo')) restartDemo(p);
   waitReady(p);
-  releaseE2E?.();
+  await releaseE2E?.();
   log(`up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   console.log(p.kubeconfig);
 }
