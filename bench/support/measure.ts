@@ -3,7 +3,8 @@
 // duration flag and a `timeout` around it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LAB, type Lab, run } from './lab.ts';
+import { LAB, type Lab } from './lab.ts';
+import { run } from './programs.ts';
 import {
   type DevnetFigures,
   median,
