@@ -112,7 +112,7 @@ async function main(): Promise<void> {
 
 main()
   .catch((err: unknown) => {
-    console.error(err);
+    console.error(`bench:intercept: ${(err as Error).message ?? err}`);
     process.exitCode = 1;
   })
   .finally(() => e.cleanup());

@@ -207,11 +207,13 @@ try {
   await main();
 } catch (err) {
   failed = true;
-  log(`failed: ${(err as Error).stack ?? err}`);
+  log(`failed: ${(err as Error).message ?? err}`);
 } finally {
   await cleanup.run(log);
 }
 if (stopping) process.exit(130);
+// Failed before any path was tried (no cluster, a missing common tool): the message says it all.
+if (failed && Object.keys(doc.results).length === 0 && Object.keys(doc.skipped).length === 0) process.exit(1);
 doc.machine.load_avg_end = loadavg().map((x) => Math.round(x * 100) / 100);
 doc.machine.duration_s = Math.round((Date.now() - started) / 1000);
 process.stdout.write(`\n${formatHeading(doc)}\n\n${formatTable(doc)}\n`);
