@@ -3,9 +3,10 @@
 // only for HTTP requests carrying those headers.
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { InterceptParams } from '../control/daemon-protocol.ts';
 import { DevnetError } from '../errors.ts';
 import { type EnvSyntax, formatEnv } from '../intercept/env.ts';
-import type { InterceptInfo, InterceptParams } from '../intercept/laptop.ts';
+import type { InterceptInfo } from '../intercept/laptop.ts';
 import { connectDaemon, pathsFor } from './launch.ts';
 import { parseOutput, printData } from './output.ts';
 import { startProgress } from './progress.ts';
@@ -71,7 +72,7 @@ export function registerIntercept(program: Command): void {
       const client = await connectDaemon(pathsFor());
       const progress = startProgress(`intercepting ${service}`);
       try {
-        const info = await client.call<InterceptInfo>('intercept', params, (m) => progress.step(m));
+        const info = await client.call('intercept', params, (m) => progress.step(m));
         progress.succeed(`intercept ${info.name} is active (${info.mode}, engaged in ${info.engagedMs} ms)`);
         if (o.envFile && info.env) {
           const { text, skipped } = formatEnv(info.env.vars, syntax);

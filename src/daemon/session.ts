@@ -14,6 +14,8 @@ import { ensureGateway, GATEWAY_TUNNEL_PORT, type GatewayInfo, waitForGateway } 
 import { contextNamespace, loadKubeConfig } from '../cluster/kube.ts';
 import { openPortForward } from '../cluster/portforward.ts';
 import { discoverPodRanges, discoverServiceRanges } from '../cluster/subnets.ts';
+import type { ConnectParams } from '../control/daemon-protocol.ts';
+import { DNS_ADDRESS, TUN_ADDRESS } from '../control/helper-protocol.ts';
 import type { ExplainContext } from '../dns/explain.ts';
 import type { ClusterResolver } from '../dns/forwarder.ts';
 import { encodeQuery, QTYPE } from '../dns/message.ts';
@@ -22,7 +24,7 @@ import type { BaseConfig, DnsMode, OSConfig, OSConfigurator } from '../dns/os/ty
 import { DnsSession, type DnsStatus } from '../dns/session.ts';
 import type { ClusterSnapshot } from '../dns/snapshot.ts';
 import { DevnetError } from '../errors.ts';
-import { conflictError, type LocalRoute, planRoutes } from '../helper/routes.ts';
+import { conflictError, planRoutes } from '../helper/routes.ts';
 import type { HelperClient } from '../helper/service.ts';
 import { loadAddon } from '../tun/addon.ts';
 import { NativeTun } from '../tun/native.ts';
@@ -33,21 +35,7 @@ import { serveDnsStream } from './dns-stream.ts';
 import { StackDriver } from './stack-driver.ts';
 import { TunnelUpstream } from './tunnel-upstream.ts';
 
-/** ConnectParams are `devnet connect`'s options, as sent over the control socket. */
-export interface ConnectParams {
-  kubeconfig?: string;
-  context?: string;
-  namespace?: string;
-  gatewayNamespace?: string;
-  transport?: 'portforward' | 'direct';
-  /** directAddress is host:port of the gateway's direct listener (transport direct). */
-  directAddress?: string;
-  alsoProxy?: string[];
-  neverProxy?: string[];
-  allowConflict?: string[];
-  dnsMode?: DnsMode | 'auto';
-  tunName?: string;
-}
+export type { ConnectParams };
 
 /** SessionDeps are passed in by the daemon. */
 export interface SessionDeps {
@@ -57,9 +45,8 @@ export interface SessionDeps {
   progress(message: string): void;
 }
 
-/** Addresses inside the TUN that belong to devnet itself (RFC 2544 benchmarking range, never on the internet). */
-export const TUN_ADDRESS = '198.18.0.1';
-export const DNS_ADDRESS = '198.18.0.2';
+export { DNS_ADDRESS, TUN_ADDRESS };
+
 const TUN_MTU = 65520;
 const RECONNECT_MAX_MS = 5000;
 const REFRESH_MS = 10_000;
@@ -101,7 +88,7 @@ class HelperConfigurator implements OSConfigurator {
   }
 
   async setDNS(cfg: OSConfig): Promise<void> {
-    this.#split = (await this.#helper.call<{ splitDns: boolean }>('dnsSet', { config: cfg })).splitDns;
+    this.#split = (await this.#helper.call('dnsSet', { config: cfg })).splitDns;
   }
 
   supportsSplitDNS(): boolean {
@@ -109,11 +96,11 @@ class HelperConfigurator implements OSConfigurator {
   }
 
   getBaseConfig(): Promise<BaseConfig> {
-    return this.#helper.call<BaseConfig>('dnsBaseConfig', { mode: this.mode });
+    return this.#helper.call('dnsBaseConfig', { mode: this.mode });
   }
 
   async close(): Promise<void> {
-    await this.#helper.call('dnsClose');
+    await this.#helper.call('dnsClose', null);
   }
 }
 
@@ -187,7 +174,7 @@ export class ConnectSession {
       ensureGateway({ kc: this.#kc, core: this.#core, progress }, this.#gatewayNs),
       discoverServiceRanges(apis, this.#namespace),
       discoverPodRanges(apis, this.#namespace),
-      this.#deps.helper.call<LocalRoute[]>('routes'),
+      this.#deps.helper.call('routes', null),
     ]);
     this.#gateway = gateway;
     this.#svcRanges = svc;
@@ -216,11 +203,11 @@ export class ConnectSession {
     const fdPromise = receiveFd(this.#deps.fdSocket, 10_000);
     // If openTun fails, the wait for the descriptor fails later on its own: nobody awaits it then.
     fdPromise.catch(() => undefined);
+    // The helper adds the TUN's address and the route to devnet's DNS server itself.
     await this.#deps.helper.call('openTun', {
       name: tunName,
       mtu: TUN_MTU,
-      addresses: [`${TUN_ADDRESS}/32`],
-      routes: [...this.#routes.map((dst) => ({ dst })), { dst: `${DNS_ADDRESS}/32` }],
+      routes: this.#routes.map((dst) => ({ dst })),
       fdSocket: this.#deps.fdSocket,
     });
     const fd = await fdPromise;
@@ -414,7 +401,7 @@ export class ConnectSession {
       .map((c) => parseCidr(c) as Cidr)
       .filter((c) => !known.some((k) => k.family === c.family && k.first <= c.first && c.last <= k.last));
     if (fresh.length > 0) {
-      const local = await this.#deps.helper.call<LocalRoute[]>('routes');
+      const local = await this.#deps.helper.call('routes', null);
       const plan = planRoutes({
         cluster: fresh.map((c) => ({ cidr: c.text, why: 'pod range' })),
         alsoProxy: [],
