@@ -20,9 +20,9 @@ import {
 import { type DevnetPaths, devnetPaths } from '../control/paths.ts';
 import { ControlClient } from '../control/transport.ts';
 import { DevnetError } from '../errors.ts';
-import { recover } from '../helper/journal.ts';
 import { isOwnerAlive } from '../helper/process.linux.ts';
-import { undoEnv } from '../helper/undo-env.ts';
+import { recover } from '../journal/journal.ts';
+import { machineUndoEnv as undoEnv } from '../journal/machine.ts';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 

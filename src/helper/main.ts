@@ -22,13 +22,13 @@ import { pino } from 'pino';
 import { checkRootControlled } from '../control/owned-files.linux.ts';
 import { TUN_FD_SOCKET } from '../control/paths.ts';
 import { asDevnetError, DevnetError } from '../errors.ts';
+import { FileJournal, recover } from '../journal/journal.ts';
+import { machineUndoEnv as undoEnv } from '../journal/machine.ts';
 import { execArgv } from './exec.ts';
-import { FileJournal, recover } from './journal.ts';
 import { configureTun, type TunSpec } from './network.linux.ts';
 import { DEFAULT_POLICY, type HelperPolicy, parsePolicy } from './policy.ts';
 import { isOwnerAlive, processStartTime } from './process.linux.ts';
 import { startHelperService } from './service.ts';
-import { undoEnv } from './undo-env.ts';
 
 function reply(v: unknown): void {
   process.stdout.write(`${JSON.stringify(v)}\n`);

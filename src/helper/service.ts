@@ -16,10 +16,10 @@ import { ControlClient, type ParamsOf, type ResultOf, serveControl } from '../co
 import { execProgram, newConfigurator, nodeFileSystem } from '../dns/os/index.ts';
 import type { DnsMode, OSConfigurator } from '../dns/os/types.ts';
 import { DevnetError } from '../errors.ts';
+import type { FileJournal, UndoEnv } from '../journal/journal.ts';
 import { loadAddon } from '../tun/addon.ts';
 import { VERSION } from '../version.ts';
 import { execArgv } from './exec.ts';
-import type { FileJournal, UndoEnv } from './journal.ts';
 import { addRoute, configureTun } from './network.linux.ts';
 import { checkDnsConfig, checkDnsMode, checkRoute, type HelperPolicy } from './policy.ts';
 import { type LocalRoute, parseIpRouteJson } from './routes.ts';
