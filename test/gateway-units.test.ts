@@ -30,13 +30,26 @@ test('config: defaults, flags over env, token from env or file', (t) => {
   t.deepEqual(c.deny, DEFAULT_DENY);
   const f = parseGatewayConfig(
     ['--listen', '[::1]:9000', '--direct-listen', '10.0.0.5:8302', '--token-file', '/t', '--deny', ''],
-    { DEVNET_GATEWAY_LISTEN: '127.0.0.1:1', DEVNET_GATEWAY_TOKEN: 'env' },
+    {
+      DEVNET_GATEWAY_LISTEN: '127.0.0.1:1',
+      DEVNET_GATEWAY_TOKEN: 'env',
+      DEVNET_GATEWAY_TLS_CERT: 'CERT',
+      DEVNET_GATEWAY_TLS_KEY: 'KEY',
+    },
     (p) => (p === '/t' ? 'from-file' : ''),
   );
   t.deepEqual(f.listen, { host: '::1', port: 9000 });
   t.deepEqual(f.directListen, { host: '10.0.0.5', port: 8302 });
+  t.deepEqual(f.tls, { cert: 'CERT', key: 'KEY' });
   t.is(f.token, 'from-file');
   t.deepEqual(f.deny, []);
+});
+
+test('config: the direct listener is TLS only: without a certificate and key it is a config error', (t) => {
+  const e = t.throws(() =>
+    parseGatewayConfig(['--direct-listen', '0.0.0.0:8303'], { DEVNET_GATEWAY_TOKEN: 'x' }, noFile),
+  );
+  t.regex(e?.message ?? '', /--direct-listen serves TLS only: it needs --tls-cert and --tls-key/);
 });
 
 test('config: a non-loopback tunnel listener, a missing token and bad flags are config errors', (t) => {

@@ -4,7 +4,6 @@
 // connection), and DNS. It contains no protocol logic of its own: it composes
 // the components and keeps the tunnel up (heartbeat, reconnect with backoff).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { connect as tcpConnect } from 'node:net';
 import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { CoreV1Api, type KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
@@ -26,6 +25,7 @@ import type { ClusterSnapshot } from '../dns/snapshot.ts';
 import { DevnetError } from '../errors.ts';
 import { conflictError, planRoutes } from '../helper/routes.ts';
 import type { HelperClient } from '../helper/service.ts';
+import { tlsCarrier } from '../tls/carrier.ts';
 import { loadAddon } from '../tun/addon.ts';
 import { NativeTun } from '../tun/native.ts';
 import { connectSession, type Session } from '../tunnel/index.ts';
@@ -307,22 +307,13 @@ export class ConnectSession {
 
   async #openCarrier(gw: GatewayInfo): Promise<Duplex> {
     if ((this.#params.transport ?? 'portforward') === 'direct') {
-      const addr = this.#params.directAddress;
-      const m = addr ? /^(.+):(\d+)$/.exec(addr) : null;
-      if (!m) throw new DevnetError('user', '--transport direct needs --direct-address HOST:PORT');
-      const sock = tcpConnect({ host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) });
-      sock.setNoDelay(true);
-      await new Promise<void>((res, rej) => {
-        sock.once('connect', () => res());
-        sock.once('error', (err) =>
-          rej(
-            new DevnetError('cluster', `cannot reach the gateway at ${addr}: ${err.message}`, {
-              hint: 'Is the gateway started with --direct-listen on that address, and routable from here?',
-            }),
-          ),
-        );
-      });
-      return sock;
+      const address = this.#params.directAddress;
+      if (!address) throw new DevnetError('user', '--transport direct needs --direct-address HOST:PORT');
+      if (!gw.tlsFingerprint)
+        throw new DevnetError('cluster', `the gateway's Secret in namespace ${gw.namespace} has no tls-fingerprint`, {
+          hint: 'Run `devnet gateway install` to give the direct listener its certificate.',
+        });
+      return tlsCarrier({ address, fingerprint: gw.tlsFingerprint })();
     }
     return openPortForward(this.#kc, { namespace: gw.namespace, pod: gw.pod, port: GATEWAY_TUNNEL_PORT });
   }

@@ -19,6 +19,8 @@ export interface GatewayConfig {
   directListen: HostPort | undefined;
   /** interceptListen is where intercept pods connect (routable; they present a derived token). */
   interceptListen: HostPort | undefined;
+  /** tls is the direct listener's certificate and key (PEM), required with directListen. */
+  tls: { cert: string; key: string } | undefined;
   token: string;
   resolvConf: string;
   dnsPort: number;
@@ -66,7 +68,10 @@ export function gatewayDenyList(configured: string[], own: string[]): BlockList 
 export const USAGE = `usage: node src/gateway/main.ts [flags]
   --listen ADDR:PORT         tunnel listener, loopback only (env DEVNET_GATEWAY_LISTEN, default 127.0.0.1:8300)
   --health-listen ADDR:PORT  /healthz, /readyz, /metrics (env DEVNET_GATEWAY_HEALTH_LISTEN, default 0.0.0.0:8301)
-  --direct-listen ADDR:PORT  optional listener for the direct transport, token required (env DEVNET_GATEWAY_DIRECT_LISTEN)
+  --direct-listen ADDR:PORT  optional listener for the direct transport: TLS 1.3 only, token required
+                             (env DEVNET_GATEWAY_DIRECT_LISTEN); needs --tls-cert and --tls-key
+  --tls-cert PATH, --tls-key PATH  the direct listener's certificate and key files, PEM
+                             (else env DEVNET_GATEWAY_TLS_CERT, _KEY holding the PEM text itself)
   --intercept-listen ADDR:PORT  listener for intercept pods, derived tokens only (env DEVNET_GATEWAY_INTERCEPT_LISTEN)
   --token-file PATH          session token file (else env DEVNET_GATEWAY_TOKEN)
   --resolv-conf PATH         the pod's resolver configuration (default /etc/resolv.conf)
@@ -123,6 +128,8 @@ export function parseGatewayConfig(
         'direct-listen': { type: 'string' },
         'intercept-listen': { type: 'string' },
         'token-file': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         'resolv-conf': { type: 'string' },
         'dns-port': { type: 'string' },
         deny: { type: 'string' },
@@ -154,6 +161,15 @@ export function parseGatewayConfig(
     throw new DevnetError('config', 'no session token: DEVNET_GATEWAY_TOKEN is empty and no --token-file was given', {
       hint: 'set the token in the devnet-gateway Secret (`devnet gateway install` does this)',
     });
+  const certFile = str('tls-cert');
+  const keyFile = str('tls-key');
+  const cert = certFile ? readFile(certFile) : env.DEVNET_GATEWAY_TLS_CERT;
+  const key = keyFile ? readFile(keyFile) : env.DEVNET_GATEWAY_TLS_KEY;
+  if (direct && (!cert?.trim() || !key?.trim()))
+    throw new DevnetError('config', '--direct-listen serves TLS only: it needs --tls-cert and --tls-key', {
+      hint: 'the devnet-gateway-tls Secret holds them (`devnet gateway install` makes it)',
+    });
+  const tls = cert?.trim() && key?.trim() ? { cert, key } : undefined;
   const denyRaw = str('deny') ?? env.DEVNET_GATEWAY_DENY;
   return {
     listen,
@@ -163,6 +179,7 @@ export function parseGatewayConfig(
     ),
     directListen: direct ? parseHostPort(direct, '--direct-listen') : undefined,
     interceptListen: interceptListen ? parseHostPort(interceptListen, '--intercept-listen') : undefined,
+    tls,
     token,
     resolvConf: str('resolv-conf') ?? '/etc/resolv.conf',
     dnsPort: positive(str('dns-port'), 53, '--dns-port'),

@@ -49,7 +49,11 @@ async function main(): Promise<void> {
   const tunnel = await gw.listen(cfg.listen.host, cfg.listen.port);
   log.info({ address: tunnel }, 'tunnel listener ready');
   if (cfg.directListen) {
-    const direct = await gw.listen(cfg.directListen.host, cfg.directListen.port);
+    const direct = await gw.listenTls(
+      cfg.directListen.host,
+      cfg.directListen.port,
+      cfg.tls as { cert: string; key: string },
+    );
     log.info({ address: direct }, 'direct listener ready');
   }
   let relay: InterceptRelay | undefined;
