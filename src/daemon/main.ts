@@ -80,6 +80,8 @@ async function main(): Promise<void> {
               return gw;
             },
             defaultNamespace: () => s.namespace,
+            identity: s.identity,
+            owner: s.user.name,
             logger: logger.child({ component: 'intercepts' }),
           });
           intercepts = ic;

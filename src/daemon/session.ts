@@ -13,6 +13,7 @@ import { ensureGateway, GATEWAY_TUNNEL_PORT, type GatewayInfo, waitForGateway } 
 import { contextNamespace, loadKubeConfig } from '../cluster/kube.ts';
 import { openPortForward } from '../cluster/portforward.ts';
 import { discoverPodRanges, discoverServiceRanges } from '../cluster/subnets.ts';
+import { type ClusterUser, whoAmI } from '../cluster/whoami.ts';
 import type { ConnectParams } from '../control/daemon-protocol.ts';
 import { DNS_ADDRESS, TUN_ADDRESS } from '../control/helper-protocol.ts';
 import type { ExplainContext } from '../dns/explain.ts';
@@ -28,7 +29,7 @@ import type { HelperClient } from '../helper/service.ts';
 import { tlsCarrier } from '../tls/carrier.ts';
 import { loadAddon } from '../tun/addon.ts';
 import { NativeTun } from '../tun/native.ts';
-import { connectSession, type Session } from '../tunnel/index.ts';
+import { connectSession, type Session, SessionIdentity } from '../tunnel/index.ts';
 import { VERSION } from '../version.ts';
 import { readSnapshot } from './cluster-view.ts';
 import { serveDnsStream } from './dns-stream.ts';
@@ -138,6 +139,9 @@ export class ConnectSession {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #reconnecting = false;
   readonly #clientId = randomUUID();
+  #user: ClusterUser = { name: '', verified: false };
+  /** identity is this session's key pair, for every tunnel it opens (src/tunnel/identity.ts). */
+  readonly identity = SessionIdentity.generate();
 
   private constructor(params: ConnectParams, deps: SessionDeps) {
     this.#params = params;
@@ -170,12 +174,14 @@ export class ConnectSession {
 
     progress(`checking the gateway in namespace ${this.#gatewayNs}; discovering the cluster’s ranges`);
     const apis = { core: this.#core, networking: this.#kc.makeApiClient(NetworkingV1Api) };
-    const [gateway, svc, pods, local] = await Promise.all([
+    const [gateway, svc, pods, local, user] = await Promise.all([
       ensureGateway({ kc: this.#kc, core: this.#core, progress }, this.#gatewayNs),
       discoverServiceRanges(apis, this.#namespace),
       discoverPodRanges(apis, this.#namespace),
       this.#deps.helper.call('routes', null),
+      whoAmI(this.#kc),
     ]);
+    this.#user = user;
     this.#gateway = gateway;
     this.#svcRanges = svc;
     this.#podRanges = pods;
@@ -325,6 +331,7 @@ export class ConnectSession {
       token: gw.token,
       clientId: this.#clientId,
       clientName: `devnet ${VERSION} on ${hostname()}`,
+      identity: this.identity,
       logger: this.#log.child({ component: 'tunnel' }),
     });
     this.#session = session;
@@ -468,6 +475,11 @@ export class ConnectSession {
   /** gatewayInfo is the gateway the tunnel goes to. */
   get gatewayInfo(): GatewayInfo | undefined {
     return this.#gateway;
+  }
+
+  /** user is who the cluster says the user is (src/cluster/whoami.ts). */
+  get user(): ClusterUser {
+    return this.#user;
   }
 
   /** namespace is the connected namespace. */

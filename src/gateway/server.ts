@@ -164,7 +164,7 @@ export class GatewayServer {
       return a;
     };
     s.interceptHandler = {
-      register: (r) => this.intercepts.register(s, r.interceptId, r.ports),
+      register: (r) => this.intercepts.register(s, r),
       unregister: (id) => this.intercepts.unregister(s, id),
     };
     s.on('open', (ch) => this.#open(s, ch, log));
