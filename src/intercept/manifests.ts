@@ -9,9 +9,9 @@
 // own credentials.
 import {
   GATEWAY_HEALTH_PORT,
-  GATEWAY_IMAGE_REPO,
   GATEWAY_INTERCEPT_PORT,
   GATEWAY_UID,
+  gatewayImage,
   type KubeObject,
 } from '../cluster/gateway-manifests.ts';
 import { VERSION } from '../version.ts';
@@ -122,7 +122,7 @@ export function interceptObjects(o: InterceptObjectsOptions): KubeObject[] {
         containers: [
           {
             name: 'intercept',
-            image: o.image ?? `${GATEWAY_IMAGE_REPO}:${version}`,
+            image: o.image ?? gatewayImage(version),
             imagePullPolicy: 'IfNotPresent',
             args: ['intercept'],
             env: [
