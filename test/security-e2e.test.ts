@@ -126,7 +126,7 @@ rootTest(
     const fs = require('fs'), https = require('https');
     const d = '/var/run/secrets/kubernetes.io/serviceaccount/';
     const r = https.request({
-      host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT, method: '${method}',
+      host: 'kubernetes.default.svc', port: 443, method: '${method}',
       path: '/api/v1/namespaces/demo/services/hello', ca: fs.readFileSync(d + 'ca.crt'),
       headers: { authorization: 'Bearer ' + fs.readFileSync(d + 'token', 'utf8').trim(),
                  'content-type': 'application/merge-patch+json' },
@@ -162,12 +162,12 @@ rootTest('a pod in another namespace cannot use the gateway or an intercept pod 
       initialSessionWindow: 65536,
     }),
   );
-  const octal = [...hello].map((b) => `\\${b.toString(8).padStart(3, '0')}`).join('');
-  const relay = await e.inPod('demo', client, [
-    'sh',
-    '-c',
-    `printf '${octal}' | curl -s --max-time 3 telnet://${gw}:8302 | od -An -tx1 -N1`,
-  ]);
+  const probe = `
+    const s = require('net').connect(8302, '${gw}', () => s.write(Buffer.from('${hello.toString('base64')}', 'base64')));
+    s.once('data', (d) => { console.log(d[0].toString(16)); s.destroy(); });
+    s.on('error', (e) => console.log('error ' + e.message));
+    setTimeout(() => { console.log('no answer'); process.exit(0); }, 3000).unref();`;
+  const relay = await e.inPod('demo', client, ['node', '-e', probe]);
   t.is(relay.stdout.trim(), FrameType.GOAWAY.toString(16), relay.stderr);
   // An intercept pod forwards only to its Service's owner or original endpoints, never where a client asks.
   const [, ipod] = await interceptPod();
