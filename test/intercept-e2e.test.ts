@@ -195,7 +195,8 @@ rootTest('personal intercepts: only requests with the header reach their owner; 
   const g = await e.devnet('intercept', 'hello', '--port', '9000', '--name', 'all');
   t.not(g.code, 0);
   // The owner is named as the cluster knows them (a SelfSubjectReview), not as a laptop calls itself.
-  t.regex(g.stderr, new RegExp(`already has a personal intercept \\w+ by ${await whoami()}\\b`));
+  const owner = (await whoami()).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  t.regex(g.stderr, new RegExp(`already has a personal intercept \\w+ by ${owner}\\b`));
 });
 
 rootTest('one keep-alive connection mixing matching and other requests is routed per request', async (t) => {
