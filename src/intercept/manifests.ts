@@ -19,7 +19,7 @@ export const INTERCEPT_HEALTH_PORT = GATEWAY_HEALTH_PORT;
 /** INTERCEPT_SFTP_PORT serves the mounted volumes read-only over SFTP (sftp-auth.ts). */
 export const INTERCEPT_SFTP_PORT = 8303;
 /** VOLUMES_DIR is where the intercept pod mounts the target's PersistentVolumeClaims, one directory per volume. */
-export const VOLUMES_DIR = '/mnt/devnet';
+export const VOLUMES_DIR = '/var/lib/devnet/volumes';
 
 /** ClaimMount is one of the target's PersistentVolumeClaims the intercept pod mounts read-only. */
 export interface ClaimMount {
