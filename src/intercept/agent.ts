@@ -95,6 +95,7 @@ export class InterceptAgent {
   readonly #core: CoreV1Api;
   readonly #leases = new LeaseClock();
   readonly #servers: Server[] = [];
+  #volumeServer: Server | undefined;
   #routers = new Map<number, HttpRouter>();
   #entries: Entry[] = [];
   /** #mirrors: one per mirror intercept and port, by `<name>/<session>/<target port>`. */
@@ -182,7 +183,7 @@ export class InterceptAgent {
       server.once('error', rej);
       server.listen({ host: '0.0.0.0', port: INTERCEPT_SFTP_PORT }, () => res());
     });
-    this.#servers.push(server);
+    this.#volumeServer = server;
   }
 
   /** stats returns each intercept's counters (mirror copies and drops, fallbacks to the pods). */
@@ -379,6 +380,7 @@ export class InterceptAgent {
     this.#closing = true;
     clearInterval(this.#timer);
     for (const s of this.#servers) s.close();
+    this.#volumeServer?.close();
     for (const r of this.#routers.values()) r.close();
     for (const m of this.#mirrors.values()) m.close();
     this.#session?.close('intercept pod stopping');
