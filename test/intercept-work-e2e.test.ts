@@ -57,6 +57,7 @@ metadata: {name: solo, namespace: demo}
 spec:
   accessModes: [ReadWriteOncePod]
   resources: {requests: {storage: 16Mi}}
+  volumeName: PV_NAME
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -104,13 +105,31 @@ test.before(async () => {
   if (c.code !== 0) throw new Error(`connect failed: ${c.stdout}${c.stderr}`);
   client = await e.kubectl('get', 'pods', '-n', 'demo', '-l', 'app=hello', '-o', 'jsonpath={.items[0].metadata.name}');
   originalSelector = await selector();
-  writeFileSync(join(e.dir, 'apps.yaml'), APPS);
+  writeFileSync(join(e.dir, 'apps.yaml'), APPS.replace('PV_NAME', soloVolume()) + pv());
   await e.kubectl('apply', '-f', join(e.dir, 'apps.yaml'));
 });
 
 test.after.always(async () => {
-  if (isRoot) await e.cleanup();
+  if (!isRoot) return;
+  // The real cluster is shared: take this suite's objects away again.
+  await e.kubectlRun('delete', '-f', join(e.dir, 'apps.yaml'), '--ignore-not-found', '--wait=false');
+  await e.cleanup();
 });
+
+// solo's claim is bound to a volume of its own (pre-bound, so no provisioner is needed on either cluster).
+const soloVolume = () => `devnet-test-solo-${process.pid}`;
+const pv = () => `---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: ${soloVolume()}}
+spec:
+  capacity: {storage: 16Mi}
+  accessModes: [ReadWriteOncePod]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: local-path
+  hostPath: {path: ${e.volumePath(soloVolume())}, type: DirectoryOrCreate}
+  claimRef: {namespace: demo, name: solo}
+`;
 
 rootTest('-- CMD runs with the pod’s environment and DEVNET_ROOT, exits with its status, then leaves', async (t) => {
   const r = await e.devnet(

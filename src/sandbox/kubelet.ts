@@ -284,6 +284,7 @@ export class Kubelet {
       const serviceAccount = await this.#serviceAccount(pod);
       const prepared = await prepareVolumes(pod, {
         dir: podVolumesDir(this.#d.paths, uid),
+        volumesDir: volumesDir(this.#d.paths),
         lookup: this.#lookup,
         ...this.#storage,
         claimedBy: (ns, claim) =>

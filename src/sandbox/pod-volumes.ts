@@ -33,6 +33,8 @@ export interface PreparedVolume {
 export interface VolumeContext {
   /** dir is the pod's own volume directory on the node. */
   dir: string;
+  /** volumesDir holds every PersistentVolume the sandbox serves (a hostPath elsewhere is refused: root must not make it). */
+  volumesDir: string;
   lookup: ConfigLookup;
   claims: V1PersistentVolumeClaim[];
   volumes: V1PersistentVolume[];
@@ -90,6 +92,11 @@ export async function prepareVolumes(pod: V1Pod, ctx: VolumeContext): Promise<Ma
       const pv = ctx.volumes.find((x) => x.metadata?.name === claim.spec?.volumeName);
       const path = pv?.spec?.hostPath?.path ?? pv?.spec?.local?.path;
       if (!path) throw new ConfigError(`persistentvolume "${claim.spec.volumeName}" has no hostPath on this node`);
+      if (!isCleanPath(path) || !path.startsWith(`${ctx.volumesDir}/`))
+        throw new ConfigError(
+          `persistentvolume "${claim.spec.volumeName}": the sandbox serves volumes only below ${ctx.volumesDir}`,
+          5000,
+        );
       mkdirSync(path, { recursive: true });
       chmodSync(path, 0o777); // as rancher's local-path provisioner makes its directories
       out.set(v.name, { source: path, readOnly: !!v.persistentVolumeClaim.readOnly, claim: name });

@@ -244,6 +244,13 @@ export class E2E {
     return this.cluster === 'k8s' ? K8S_NODE_NETNS : `${this.sandboxEnv.DEVNET_SANDBOX_PREFIX}-node`;
   }
 
+  /** volumePath is a node directory for a test's hostPath PersistentVolume (one the cluster's node serves). */
+  volumePath(name: string): string {
+    return this.cluster === 'k8s'
+      ? `/var/lib/devnet-k8s/volumes/${name}`
+      : join(this.sandboxEnv.DEVNET_SANDBOX_STATE as string, 'volumes', name);
+  }
+
   /** serviceCidrs lists the cluster's service ranges as the API reports them (ServiceCIDR objects). */
   async serviceCidrs(): Promise<string[]> {
     return (await this.kubectl('get', 'servicecidrs', '-o', 'jsonpath={.items[*].spec.cidrs[*]}'))
