@@ -5,7 +5,6 @@
 // not available and why); renderVolume computes the files of an API-backed
 // volume the way the kubelet lays them out (keys or items, modes, the
 // downward API's formats).
-import { posix } from 'node:path';
 import type {
   V1ConfigMap,
   V1Container,
@@ -32,15 +31,9 @@ export interface VolumeMountPlan {
   claim?: string;
 }
 
-/** isCleanPath accepts an absolute path with no `.`/`..` segments and no doubled slashes. */
+/** isCleanPath accepts an absolute path below / with no `.`/`..` segments, no doubled or trailing slash. */
 export function isCleanPath(p: string): boolean {
-  return (
-    p.startsWith('/') &&
-    p.length < 4096 &&
-    posix.normalize(p) === p &&
-    !p.split('/').includes('..') &&
-    !p.includes('\0')
-  );
+  return p.startsWith('/') && p.length > 1 && p.length < 4096 && isCleanRelative(p.slice(1));
 }
 
 /** isCleanRelative accepts a relative path below its directory (a key or an item's path). */
