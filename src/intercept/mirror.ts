@@ -149,7 +149,10 @@ export class Mirror {
       } else if (up.writableLength > this.#limits.maxBufferedBytes) tooSlow();
       else up.write(chunk);
     };
+    // Listening must not start the flow: whoever pipes the connection to the pods decides when bytes move.
+    const flowing = sock.readableFlowing === true;
     sock.on('data', onData);
+    if (!flowing) sock.pause();
     sock.once('end', () => {
       if (up && !done) {
         up.end();
