@@ -27,7 +27,10 @@ export function mountPoints(info = readFileSync('/proc/self/mountinfo', 'utf8'))
 }
 
 /** existingAncestor returns the deepest existing ancestor of `path` (symlinks resolved) and what is left below it. */
-export function existingAncestor(path: string, exists = existsSync): { ancestor: string; rest: string[] } {
+export function existingAncestor(
+  path: string,
+  exists: (p: string) => boolean = existsSync,
+): { ancestor: string; rest: string[] } {
   const parts = path.split(sep).filter(Boolean);
   let i = parts.length;
   while (i > 0 && !exists(`/${parts.slice(0, i).join('/')}`)) i--;
