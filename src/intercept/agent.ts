@@ -239,8 +239,15 @@ export class InterceptAgent {
           sock.resetAndDestroy();
         },
       );
-    } else if (mine.length > 0) this.#routers.get(target)?.handle(sock);
-    else
+    } else if (mine.some((e) => modeOf(e) === 'personal')) this.#routers.get(target)?.handle(sock);
+    else if (mine.length > 0) {
+      // Mirrors only: nothing to route, so the connection goes to the pods at once and is copied alongside.
+      for (const m of this.#mirrorsOf(target)) m.copyConnection(sock);
+      this.#toOriginal(servicePort)().then(
+        (up) => pipeBoth(sock, up),
+        () => sock.resetAndDestroy(),
+      );
+    } else
       this.#toOriginal(servicePort)().then(
         (up) => pipeBoth(sock, up),
         () => sock.resetAndDestroy(),

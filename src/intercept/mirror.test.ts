@@ -147,3 +147,45 @@ test('personal fallback: when the laptop cannot be opened the request goes to th
   t.is(await get(r.port, '/p'), 'pods GET /p');
   t.is(await get(r.port, '/q'), 'pods GET /q');
 });
+
+test('mirror-only ports: the connection goes straight to the pods and is parsed aside, one copy per request', async (t) => {
+  const seen: string[] = [];
+  const laptop = createHttpServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    req.resume();
+    res.end('discarded');
+  });
+  const lp = await listen(laptop);
+  t.teardown(() => laptop.close());
+  const pods = createHttpServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end(`pods ${req.url}`));
+  });
+  const pp = await listen(pods);
+  t.teardown(() => pods.close());
+  const m = new Mirror(dial(lp));
+  t.teardown(() => m.close());
+  const front = createServer({ allowHalfOpen: true }, (s) => {
+    m.copyConnection(s);
+    dial(pp)().then((up) => {
+      s.pipe(up);
+      up.pipe(s);
+    });
+  });
+  const fp = await listen(front);
+  t.teardown(() => front.close());
+  // Two requests on one keep-alive connection, then a server-speaks-first style silent client.
+  const c = connect({ host: '127.0.0.1', port: fp });
+  c.write('GET /one HTTP/1.1\r\nhost: x\r\n\r\nPOST /two HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\nabc');
+  let got = '';
+  c.on('data', (d) => {
+    got += d;
+  });
+  await until(() => (got.match(/pods \//g) ?? []).length === 2);
+  t.regex(got, /pods \/one[\s\S]*pods \/two/);
+  c.end();
+  await until(() => seen.length === 2);
+  t.deepEqual(seen, ['GET /one', 'POST /two']);
+  await until(() => m.stats.copied === 2);
+  t.like(m.stats, { copied: 2, dropped: 0 });
+});

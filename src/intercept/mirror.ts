@@ -6,10 +6,10 @@
 // copy may hold at most `maxBufferedBytes` not yet taken by the tunnel and
 // at most `maxInFlight` copies run at once; a copy over either bound, or
 // whose laptop side cannot be opened, is dropped and counted.
-import { Agent, type ClientRequestArgs, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent, type ClientRequestArgs, createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
-import { forwardHeaders, type Opener, socketLike } from './http-router.ts';
+import { Duplex } from 'node:stream';
+import { forwardHeaders, looksLikeHttp, type Opener, socketLike } from './http-router.ts';
 
 /** MirrorStats are one mirror's counters, shown by `devnet list`. */
 export interface MirrorStats {
@@ -121,12 +121,67 @@ export class Mirror {
     });
   }
 
-  /** copyStream sends a copy of the bytes a (non-HTTP) client sends on `sock` to the laptop. */
-  copyStream(sock: Socket): void {
+  /**
+   * copyConnection copies a connection that goes straight to the pods (a port
+   * with mirrors only, so nothing waits for routing): its bytes are read
+   * alongside, parsed on the side when they start like HTTP — each request
+   * copied on its own — and copied raw otherwise.
+   */
+  copyConnection(sock: Socket): void {
+    let head = Buffer.alloc(0);
+    const flowing = sock.readableFlowing === true;
+    const onData = (d: Buffer) => {
+      head = Buffer.concat([head, d]);
+      const verdict = looksLikeHttp(head);
+      if (verdict === undefined) return;
+      sock.off('data', onData);
+      if (verdict) this.#parseAside(sock, head);
+      else this.copyStream(sock, head);
+    };
+    sock.on('data', onData);
+    if (!flowing) sock.pause();
+  }
+
+  // The client's bytes, from `head` on, go through an HTTP parser of their own whose answers go nowhere.
+  #parseAside(sock: Socket, head: Buffer): void {
+    const limit = this.#limits.maxBufferedBytes;
+    const copy = socketLike(
+      new Duplex({
+        read() {},
+        write(_chunk, _enc, cb) {
+          cb(); // the parser's own answers are discarded
+        },
+      }),
+    );
+    const feed = (d: Buffer) => {
+      if (copy.destroyed) return;
+      if (copy.readableLength > limit) {
+        this.#drop('the copied requests pile up faster than they are parsed');
+        copy.destroy();
+        return;
+      }
+      copy.push(d);
+    };
+    sock.on('data', feed);
+    sock.once('end', () => copy.push(null));
+    sock.once('close', () => copy.destroy());
+    copy.on('error', () => undefined);
+    feed(head);
+    this.#aside.emit('connection', copy);
+  }
+
+  readonly #aside = createServer({ requireHostHeader: false }, (req, res) => {
+    this.copyRequest(req);
+    req.resume();
+    req.once('end', () => res.end());
+  }).on('clientError', (_err: Error, s: Duplex) => s.destroy());
+
+  /** copyStream sends a copy of the bytes a (non-HTTP) client sends on `sock` (after `head`, already read) to the laptop. */
+  copyStream(sock: Socket, head?: Buffer): void {
     if (!this.#take()) return;
     let up: Duplex | undefined;
-    let held: Buffer[] = [];
-    let heldBytes = 0;
+    let held: Buffer[] = head && head.length > 0 ? [head] : [];
+    let heldBytes = head?.length ?? 0;
     let done = false;
     const finish = (why?: string) => {
       if (done) return;
@@ -182,5 +237,6 @@ export class Mirror {
   /** close drops pooled laptop connections. */
   close(): void {
     this.#agent.destroy();
+    this.#aside.close();
   }
 }
