@@ -37,9 +37,9 @@ spec:
     metadata: {labels: {app: trio}}
     spec:
       containers:
-      - {name: a, image: ghcr.io/devnet-dev/demo-hello:latest, env: [{name: PORT, value: "8080"}, {name: POD_NAME, value: trio-a}], ports: [{containerPort: 8080}]}
-      - {name: b, image: ghcr.io/devnet-dev/demo-hello:latest, env: [{name: PORT, value: "8081"}, {name: POD_NAME, value: trio-b}], ports: [{containerPort: 8081}]}
-      - {name: c, image: ghcr.io/devnet-dev/demo-hello:latest, env: [{name: PORT, value: "8082"}, {name: POD_NAME, value: trio-c}], ports: [{containerPort: 8082}]}
+      - {name: a, image: HELLO_IMAGE, env: [{name: PORT, value: "8080"}, {name: POD_NAME, value: trio-a}], ports: [{containerPort: 8080}]}
+      - {name: b, image: HELLO_IMAGE, env: [{name: PORT, value: "8081"}, {name: POD_NAME, value: trio-b}], ports: [{containerPort: 8081}]}
+      - {name: c, image: HELLO_IMAGE, env: [{name: PORT, value: "8082"}, {name: POD_NAME, value: trio-c}], ports: [{containerPort: 8082}]}
 ---
 apiVersion: v1
 kind: Service
@@ -70,7 +70,7 @@ spec:
     spec:
       containers:
       - name: solo
-        image: ghcr.io/devnet-dev/demo-hello:latest
+        image: HELLO_IMAGE
         ports: [{containerPort: 8080}]
         volumeMounts: [{name: data, mountPath: /var/lib/solo}]
       volumes: [{name: data, persistentVolumeClaim: {claimName: solo}}]
@@ -105,7 +105,20 @@ test.before(async () => {
   if (c.code !== 0) throw new Error(`connect failed: ${c.stdout}${c.stderr}`);
   client = await e.kubectl('get', 'pods', '-n', 'demo', '-l', 'app=hello', '-o', 'jsonpath={.items[0].metadata.name}');
   originalSelector = await selector();
-  writeFileSync(join(e.dir, 'apps.yaml'), APPS.replace('PV_NAME', soloVolume()) + pv());
+  // The demo-hello image as this cluster names it (the real cluster tags its locally built images).
+  const image = await e.kubectl(
+    'get',
+    'deploy',
+    'hello',
+    '-n',
+    'demo',
+    '-o',
+    'jsonpath={.spec.template.spec.containers[0].image}',
+  );
+  writeFileSync(
+    join(e.dir, 'apps.yaml'),
+    APPS.replaceAll('HELLO_IMAGE', image).replace('PV_NAME', soloVolume()) + pv(),
+  );
   await e.kubectl('apply', '-f', join(e.dir, 'apps.yaml'));
 });
 

@@ -27,6 +27,8 @@ import { containerMounts, prepareVolumes } from './pod-volumes.ts';
 import { containerSecurity } from './security.ts';
 
 const RUNNER = join(import.meta.dirname, 'runner.ts');
+/** VOLUME_REFRESH_MS is how often API-backed volumes of running pods are written again (the real kubelet: about a minute). */
+const VOLUME_REFRESH_MS = 10_000;
 
 /** PodRecord is the kubelet's state for one pod it runs. */
 interface PodRecord {
@@ -35,6 +37,9 @@ interface PodRecord {
   name: string;
   /** claims are the PersistentVolumeClaims its volumes use. */
   claims: string[];
+  /** token is the service account token its projected volumes show; refreshed says when API volumes were last written. */
+  token?: string;
+  refreshed?: number;
   net?: PodNetwork;
   runner?: ChildProcess;
   reports: ContainerReport[];
@@ -162,6 +167,8 @@ export class Kubelet {
         continue;
       }
       if (!rec && !isFinished(pod)) void this.#start(pod);
+      else if (rec?.runner && !rec.stopping && Date.now() - (rec.refreshed ?? 0) > VOLUME_REFRESH_MS)
+        void this.#refreshVolumes(pod, rec);
     }
     for (const rec of this.#pods.values()) if (!seen.has(rec.uid) && !rec.stopping) void this.#stop(rec, false);
   }
@@ -175,6 +182,28 @@ export class Kubelet {
         this.#d.logger.info({ volume: name }, 'removed the directory of a deleted volume');
       }
     this.#seenVolumes = now;
+  }
+
+  // ConfigMap, Secret, downward API and projected volumes of running pods are written again now and then,
+  // as the kubelet's sync loop does, so edits reach the pods (subPath mounts keep the file they had).
+  async #refreshVolumes(pod: V1Pod, rec: PodRecord): Promise<void> {
+    rec.refreshed = Date.now();
+    if (!rec.net || !(pod.spec?.volumes ?? []).some((v) => v.configMap || v.secret || v.downwardAPI || v.projected))
+      return;
+    await prepareVolumes(pod, {
+      dir: podVolumesDir(this.#d.paths, rec.uid),
+      volumesDir: volumesDir(this.#d.paths),
+      lookup: this.#lookup,
+      ...this.#storage,
+      claimedBy: () => undefined,
+      token: rec.token,
+      podIP: rec.net.ip,
+      generation: ++this.#generation,
+      log: () => undefined,
+      apiOnly: true,
+    }).catch((err: unknown) =>
+      this.#d.logger.debug({ pod: `${rec.namespace}/${rec.name}`, err: String(err) }, 'refreshing volumes failed'),
+    );
   }
 
   /** runningPods counts the pods with a live runner, for status output. */
@@ -297,6 +326,8 @@ export class Kubelet {
         log: (m) => this.#d.logger.info({ pod: `${rec.namespace}/${rec.name}` }, m),
       });
       rec.claims = [...prepared.values()].flatMap((v) => (v.claim ? [v.claim] : []));
+      rec.token = serviceAccount?.token;
+      rec.refreshed = Date.now();
       const plans: ContainerPlan[] = [];
       for (const c of containers) {
         plans.push({

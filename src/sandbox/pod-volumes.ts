@@ -46,6 +46,8 @@ export interface VolumeContext {
   podIP: string;
   generation: number;
   log(message: string): void;
+  /** apiOnly: only (re)write the API-backed volumes (the kubelet's periodic refresh of running pods). */
+  apiOnly?: boolean;
 }
 
 /** prepareVolumes makes every supported volume's directory and returns them by name. */
@@ -72,6 +74,7 @@ export async function prepareVolumes(pod: V1Pod, ctx: VolumeContext): Promise<Ma
       if (missing) throw new ConfigError(`MountVolume.SetUp failed for volume "${v.name}": ${missing}`);
       await writeAtomicDir(dir, r.files, ctx.generation);
       out.set(v.name, { source: dir, readOnly: true });
+    } else if (ctx.apiOnly) {
     } else if (v.emptyDir) {
       mkdirSync(dir, { recursive: true });
       chmodSync(dir, 0o777);
