@@ -166,14 +166,11 @@ function applyAddons(p: Paths, versions: Record<string, string>): void {
 function waitReady(p: Paths): void {
   kubectl(p, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=180s']);
   kubectl(p, ['-n', 'kube-system', 'rollout', 'status', 'deployment/coredns', '--timeout=180s']);
-  for (const [ns, kind] of [
-    ['demo', 'deployment'],
-    ['demo', 'statefulset'],
-    ['other', 'deployment'],
-  ] as const) {
-    for (const name of kubectl(p, ['-n', ns, 'get', kind, '-o', 'name']).trim().split('\n').filter(Boolean)) {
-      kubectl(p, ['-n', ns, 'rollout', 'status', name, '--timeout=180s']);
-    }
+  for (const o of demo()) {
+    const kind = String(o.kind);
+    if (kind !== 'Deployment' && kind !== 'StatefulSet') continue;
+    const meta = o.metadata as { name: string; namespace: string };
+    kubectl(p, ['-n', meta.namespace, 'rollout', 'status', `${kind.toLowerCase()}/${meta.name}`, '--timeout=180s']);
   }
 }
 
