@@ -130,6 +130,16 @@ export function registerIntercept(program: Command): void {
         throw err;
       }
       for (const w of info.warnings) process.stderr.write(`warning: ${w}\n`);
+      if (o.envFile && !info.env) {
+        client.close();
+        throw new DevnetError(
+          'cluster',
+          `no pod of ${service} to read the environment from; ${o.envFile} not written`,
+          {
+            hint: `The intercept is active; start the workload and intercept again, or \`devnet leave ${info.name}\`.`,
+          },
+        );
+      }
       if (o.envFile && info.env) {
         const { text, skipped } = formatEnv(info.env.vars, syntax);
         writeFileSync(o.envFile, text, { mode: 0o600 }); // it may hold Secrets

@@ -284,7 +284,16 @@ export class LaptopIntercepts {
           { hint: 'This Service cannot be intercepted by this devnet version.' },
         );
     }
-    const target = p.env || mount ? await targetPod(k.core, svc, (ports[0] as InterceptPort).targetPort) : undefined;
+    const warnings: string[] = [];
+    // A Service whose pods are all gone can still be intercepted: then there is no environment or volume to show.
+    const target =
+      p.env || mount
+        ? await targetPod(k.core, svc, (ports[0] as InterceptPort).targetPort).catch((err: unknown) => {
+            if (!(err instanceof DevnetError) || err.category !== 'cluster') throw err;
+            warnings.push(`${err.message}; intercepting without them`);
+            return undefined;
+          })
+        : undefined;
     const env = p.env && target ? await targetEnvironment(k.core, target) : undefined;
     const plans = mount && target ? planVolumes(target.pod, target.container, await this.#claimsOf(target)) : [];
     const gw = this.#d.gateway();
@@ -292,9 +301,10 @@ export class LaptopIntercepts {
     const claims: ClaimMount[] = plans
       .filter((x) => x.how === 'claim')
       .map((x) => ({ volume: x.volume, claim: x.claim as string }));
-    const warnings: string[] = [];
+    const localDown = new Map<number, string>();
     for (const port of new Set(ports.map((x) => x.local))) {
       const why = await probeLocal(port);
+      localDown.set(port, why ?? '');
       if (why)
         warnings.push(
           `nothing listens on 127.0.0.1:${port} yet (${why}): ${
@@ -323,7 +333,7 @@ export class LaptopIntercepts {
       lastError: '',
       registered: undefined,
       podIP: '',
-      localDown: new Map(),
+      localDown,
     };
     this.#live.set(key, live);
     let pod: Awaited<ReturnType<typeof engage>>;
@@ -360,10 +370,6 @@ export class LaptopIntercepts {
       caller.once('close', () => {
         if (this.#live.get(key) === live) void this.remove(name, namespace).catch(() => undefined);
       });
-    for (const w of warnings) {
-      const port = Number(/127\.0\.0\.1:(\d+)/.exec(w)?.[1]);
-      live.localDown.set(port, /\(([^)]*)\)/.exec(w)?.[1] ?? 'not listening');
-    }
     this.#startRenewing();
     let volumes: VolumeReport[] | undefined;
     if (mount && target) {
