@@ -158,7 +158,8 @@ export function registerIntercept(program: Command): void {
       }
       if (!running) {
         client.close();
-        if (format !== 'table') printData(info, format);
+        // The volume token stays out of scripts' output (it reads the claims).
+        if (format !== 'table') printData({ ...info, sftp: undefined }, format);
         else say(`${reachLine(info)}\n  devnet leave ${info.name}   # to stop\n`);
         return;
       }
