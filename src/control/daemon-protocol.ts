@@ -30,16 +30,22 @@ export const connectParams = z.strictObject({
 /** ConnectParams are `devnet connect`'s options, as sent over the control socket. */
 export type ConnectParams = z.infer<typeof connectParams>;
 
-/** interceptParams are `devnet intercept`'s options. */
+/** interceptParams are `devnet intercept`'s options (src/intercept/laptop.ts InterceptParams). */
 export const interceptParams = z.strictObject({
   service: name,
   namespace: name.optional(),
   name: name.optional(),
-  /** port is LOCAL or LOCAL:SVCPORT. */
-  port: z.string().max(11),
+  /** ports are LOCAL[:SVCPORT] each (SVCPORT a number or a port name). */
+  ports: z.array(z.string().max(80)).min(1).max(64),
   headers: z.record(z.string().max(256), z.string().max(4096)).optional(),
-  /** env: also return the environment of one of the Service's pods (--env-file). */
+  /** mirror: the pods keep answering; this laptop gets a copy of each request. */
+  mirror: z.boolean().optional(),
+  /** env: also return the environment of one of the Service's pods (--env-file, a command). */
   env: z.boolean().optional(),
+  /** mount: write the pod's volumes under `dir` (`created`: devnet made it and removes it). */
+  mount: z.strictObject({ dir: z.string().min(1).max(4096), created: z.boolean() }).optional(),
+  /** leaveWithCaller: leave the intercept when the asking connection closes (a command's intercept). */
+  leaveWithCaller: z.boolean().optional(),
 });
 
 /** InterceptParams are `devnet intercept`'s options, as sent over the control socket. */
@@ -63,7 +69,7 @@ const interceptInfo = shaped<InterceptInfo>({
   name: z.string(),
   namespace: z.string(),
   service: z.string(),
-  mode: z.enum(['global', 'personal']),
+  mode: z.enum(['global', 'personal', 'mirror']),
   headers: z.record(z.string(), z.string()),
   ports: z.array(interceptPort),
   owner: z.string(),
@@ -74,7 +80,7 @@ const listedIntercept = shaped<ListedIntercept>({
   service: z.string(),
   name: z.string(),
   owner: z.string(),
-  mode: z.enum(['global', 'personal']),
+  mode: z.enum(['global', 'personal', 'mirror']),
   headers: z.record(z.string(), z.string()),
   ports: z.array(interceptPort),
   health: z.string(),

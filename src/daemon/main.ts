@@ -101,7 +101,7 @@ async function main(): Promise<void> {
       },
       status: async () =>
         session ? { ...session.status(), intercepts: intercepts?.status() ?? [] } : { connected: false as const },
-      intercept: async (params, progress) => connected().intercepts.add(params, progress),
+      intercept: async (params, progress, peer) => connected().intercepts.add(params, progress, peer),
       leave: async (p) => connected().intercepts.remove(p.name, p.namespace),
       list: async () => connected().intercepts.list(),
       dnsContext: async () => session?.dnsContext() ?? null,

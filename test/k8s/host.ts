@@ -85,7 +85,8 @@ export function setupHost(p: Paths): void {
       ['-n', NETNS, '-batch', '-'],
       `link set lo up\naddr add ${NODE_IP}/${LINK_PREFIX} dev ${NODE_LINK}\nlink set ${NODE_LINK} up\n`,
     );
-    sh('ip', ['netns', 'exec', NETNS, 'nft', '-f', '-'], nodeFirewall());
+    // /usr/sbin/nft by path: npm puts node_modules/.bin first, where ava's @vercel/nft is also called nft.
+    sh('ip', ['netns', 'exec', NETNS, '/usr/sbin/nft', '-f', '-'], nodeFirewall());
     for (const s of [
       'net.ipv4.ip_forward=1',
       'net.bridge.bridge-nf-call-iptables=1',
@@ -234,7 +235,7 @@ export function hostSnapshot(): HostSnapshot {
     netns: lines('ip', ['netns', 'list']).map((l) => l.split(' ')[0] as string),
     links: lines('ip', ['-o', 'link']).map((l) => (l.split(': ')[1] ?? '').split('@')[0] as string),
     routes: lines('ip', ['route', 'show', 'table', 'all']),
-    nftables: lines('nft', ['list', 'tables']),
+    nftables: lines('/usr/sbin/nft', ['list', 'tables']),
     mounts: readFileSync('/proc/self/mountinfo', 'utf8')
       .split('\n')
       .filter(Boolean)

@@ -37,7 +37,16 @@ import {
   teardownHost,
 } from './host.ts';
 import { allSpecs, type Build, buildFile, importSpecs } from './import.ts';
-import { API_PORT, NETNS, type Paths, PRIVATE_DIRS, paths, startedByTests, UNREACHABLE_DNS } from './layout.ts';
+import {
+  API_PORT,
+  E2E_LOCK,
+  NETNS,
+  type Paths,
+  PRIVATE_DIRS,
+  paths,
+  startedByTests,
+  UNREACHABLE_DNS,
+} from './layout.ts';
 import { holdLock } from './lock.ts';
 import { ensurePki, pem } from './pki.ts';
 
@@ -171,7 +180,20 @@ function applyAddons(p: Paths, versions: Record<string, string>): void {
     ...coredns(corednsImage(versions.coredns as string)),
     ...demo(),
   ];
-  kubectl(p, ['apply', '-f', '-'], objects.map((o) => `---\n${stringify(o)}`).join(''));
+  const yaml = objects.map((o) => `---\n${stringify(o)}`).join('');
+  try {
+    kubectl(p, ['apply', '-f', '-'], yaml);
+  } catch (err) {
+    // A StatefulSet's claim templates (and most of its spec) cannot change: recreate the demo's.
+    if (!/updates to statefulset spec for fields other than/.test(String((err as { stderr?: string }).stderr)))
+      throw err;
+    for (const o of objects.filter((x) => x.kind === 'StatefulSet')) {
+      const meta = o.metadata as { name: string; namespace: string };
+      kubectl(p, ['-n', meta.namespace, 'delete', 'statefulset', meta.name, '--ignore-not-found', '--wait=true']);
+      log(`recreating StatefulSet ${meta.namespace}/${meta.name} (its spec changed where Kubernetes allows no update)`);
+    }
+    kubectl(p, ['apply', '-f', '-'], yaml);
+  }
 }
 
 /** restartDemo rolls the demo workloads onto a re-imported demo image (same tag, new content). */
@@ -219,10 +241,17 @@ async function up(): Promise<void> {
   if (!wasRunning && process.argv.includes('--by-tests')) writeFileSync(startedByTests(p), '');
   const record: Build = { bin, versions };
   writeFileSync(buildFile(p), JSON.stringify(record));
-  const imported = importSpecs(p, record, allSpecs(record), log);
+  // A test run refreshes the images between suites, never under one (suites hold the e2e lock),
+  // and leaves the published gateway tag alone: suites run their checkout's gateway under a tag of
+  // their own (test/k8s/import.ts).
+  const byTests = process.argv.includes('--by-tests');
+  const releaseE2E = byTests ? await holdLock(E2E_LOCK) : undefined;
+  const specs = allSpecs(record).filter((s) => !byTests || s.key !== 'gateway');
+  const imported = importSpecs(p, record, specs, log);
   applyAddons(p, versions);
   if (wasRunning && imported.includes('demo')) restartDemo(p);
   waitReady(p);
+  await releaseE2E?.();
   log(`up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   console.log(p.kubeconfig);
 }
