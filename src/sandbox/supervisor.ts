@@ -9,13 +9,13 @@ import { execFile } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
+import { FileJournal } from '../journal/journal.ts';
 import { type ApiServer, startApiServer } from './apiserver/index.ts';
 import { CLUSTER_DOMAIN } from './constants.ts';
 import { isReady } from './controllers/pods.ts';
 import { demoObjects } from './demo.ts';
 import { execTool } from './exec.ts';
 import { setupHost } from './hostnet.ts';
-import { Journal } from './journal.ts';
 import { type Clients, kubeConfigFor, makeClients } from './kube.ts';
 import { sandboxKubeconfig, writeKubeconfig } from './kubeconfig.ts';
 import { NodeAgent } from './node-agent.ts';
@@ -29,6 +29,9 @@ async function createDemo(c: Clients): Promise<void> {
   const d = demoObjects();
   await Promise.all(d.namespaces.map((body) => c.core.createNamespace({ body }).catch(ignoreExists)));
   await Promise.all([
+    ...d.configMaps.map((body) =>
+      c.core.createNamespacedConfigMap({ namespace: body.metadata?.namespace ?? '', body }).catch(ignoreExists),
+    ),
     ...d.services.map((body) =>
       c.core.createNamespacedService({ namespace: body.metadata?.namespace ?? '', body }).catch(ignoreExists),
     ),
@@ -85,7 +88,7 @@ async function main(): Promise<void> {
     renameSync(`${statusFile(paths)}.tmp`, statusFile(paths));
   };
   report({});
-  const journal = new Journal(runFile(paths, 'journal.jsonl'));
+  const journal = FileJournal.shared(runFile(paths, 'journal.jsonl'));
   let api: ApiServer | undefined;
   let agent: NodeAgent | undefined;
   let stopping = false;
