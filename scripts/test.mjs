@@ -25,7 +25,7 @@ function sweepStaleSandboxes() {
     let environ = '';
     try {
       cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmdline.includes('sandbox/supervisor.ts')) continue;
+      if (!/sandbox\/supervisor\.[tj]s\0/.test(cmdline)) continue;
       environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
     } catch {
       continue;

@@ -3,7 +3,7 @@
 // stays root; the daemon drops to the user who ran sudo.
 import { spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ControlClient } from '../daemon/control.ts';
@@ -14,6 +14,8 @@ import { isOwnerAlive } from '../helper/process.linux.ts';
 import { undoEnv } from '../helper/undo-env.ts';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** EXT is the code's extension: .ts in a checkout, .js in a built package (dist/ has no .ts to spawn). */
+const EXT = extname(fileURLToPath(import.meta.url));
 
 /** Invoker is the user devnet acts for: the sudo caller, or whoever runs it. */
 export interface Invoker {
@@ -101,7 +103,7 @@ export async function launchSession(who: Invoker, paths: DevnetPaths, env: NodeJ
   await Promise.all([
     startProcess(
       [
-        join(SRC, 'helper/main.ts'),
+        join(SRC, `helper/main${EXT}`),
         'serve',
         '--journal',
         paths.helperJournal,
@@ -117,7 +119,7 @@ export async function launchSession(who: Invoker, paths: DevnetPaths, env: NodeJ
     ),
     startProcess(
       [
-        join(SRC, 'daemon/main.ts'),
+        join(SRC, `daemon/main${EXT}`),
         '--socket',
         paths.daemonSocket,
         '--helper',

@@ -16,6 +16,24 @@ import { registerSandbox } from './sandbox.ts';
 import { registerStatus } from './status.ts';
 import { registerVersion } from './version.ts';
 
+// The last line of defence: whatever escapes a verb is still one message and a non-zero exit, never a stack
+// trace (DEVNET_DEBUG=1 shows it). `devnet ... | head` closing the pipe early is a normal end, not an error.
+function crashed(err: unknown): void {
+  const e = asDevnetError(err);
+  process.stderr.write(`devnet: ${e.category === 'internal' ? 'internal error: ' : ''}${e.message}\n`);
+  process.stderr.write(
+    `  ${e.hint ?? 'This is a bug in devnet: please report it with the archive `devnet gather-logs` writes.'}\n`,
+  );
+  if (process.env.DEVNET_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  process.exit(exitCodeFor(e.category));
+}
+process.on('uncaughtException', crashed);
+process.on('unhandledRejection', crashed);
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  crashed(err);
+});
+
 const program = new Command('devnet')
   .description("Make this machine a member of a Kubernetes cluster's network.")
   .version(VERSION, '-V, --version', "print devnet's version")
@@ -50,6 +68,7 @@ try {
     const e = asDevnetError(err);
     process.stderr.write(`devnet: ${e.message}\n`);
     if (e.hint) process.stderr.write(`  ${e.hint}\n`);
+    if (process.env.DEVNET_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     process.exitCode = exitCodeFor(e.category);
   }
 }

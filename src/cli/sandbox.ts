@@ -23,11 +23,6 @@ const out = (s: string) => process.stdout.write(`${s}\n`);
 
 /** registerSandbox adds the `sandbox` verb and its subcommands. */
 export function registerSandbox(program: Command): void {
-  // `devnet sandbox status | head` must not crash when the reader goes away.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
-  });
   const sandbox = program
     .command('sandbox')
     .description('a local Kubernetes-like cluster in network namespaces, for trying devnet and for tests');

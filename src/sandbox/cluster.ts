@@ -4,7 +4,7 @@
 // status, exec and kubeconfig read what is there.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { DevnetError } from '../errors.ts';
 import { CLUSTER_DNS_IP, CONTEXT_ADMIN, CONTEXT_DEV } from './constants.ts';
@@ -22,7 +22,7 @@ import {
 import { nodeNetns, podNetns, podRunDir, runFile, type SandboxPaths } from './paths.ts';
 import { kubeconfigFile, readStatus, type SupervisorStatus } from './supervisor-status.ts';
 
-const SUPERVISOR = join(import.meta.dirname, 'supervisor.ts');
+const SUPERVISOR = join(import.meta.dirname, `supervisor${extname(import.meta.filename)}`);
 
 /** requireRoot fails with a clear error when not root (namespaces and routes need CAP_NET_ADMIN). */
 export function requireRoot(): void {
@@ -149,6 +149,7 @@ export async function down(
   }
   rmSync(p.runDir, { recursive: true, force: true });
   rmSync(p.stateDir, { recursive: true, force: true });
+  rmSync(p.imageDir, { recursive: true, force: true });
   if (!opts.keepUserKubeconfig) {
     const path = userKubeconfigPath();
     const doc = readKubeconfig(path);

@@ -8,13 +8,14 @@
 // then deleted for good, as the kubelet does after graceful termination.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { NODE_NAME } from './constants.ts';
 import { isFinished, isTerminating } from './controllers/pods.ts';
 import type { Exec } from './exec.ts';
 import { type PodNetwork, podLinkName, setupPodNetwork, teardownPodNetwork } from './hostnet.ts';
+import type { StagedImage } from './image.ts';
 import { KNOWN_IMAGES, programFor } from './images.ts';
 import { PodIpam } from './ipam.ts';
 import type { Journal } from './journal.ts';
@@ -25,7 +26,7 @@ import type { ContainerPlan, ContainerReport, PodPlan, Probe, RunnerMessage } fr
 import { podStatus } from './pod-status.ts';
 import { containerSecurity } from './security.ts';
 
-const RUNNER = join(import.meta.dirname, 'runner.ts');
+const RUNNER = join(import.meta.dirname, `runner${extname(import.meta.filename)}`);
 
 /** PodRecord is the kubelet's state for one pod it runs. */
 interface PodRecord {
@@ -50,8 +51,8 @@ export interface KubeletDeps {
   journal: Journal;
   exec: Exec;
   logger: Logger;
-  /** checkout is the devnet checkout whose programs images map to. */
-  checkout: string;
+  /** image is the gateway image that devnet's images run from; a pod that runs it waits until it is staged. */
+  image: { layout: StagedImage; staged: Promise<unknown> };
   /** api has the CA certificate mounted into pods with their service account token. */
   api: { caCertPem: string };
   /** resync asks for a new pass over all pods (after a retry delay). */
@@ -201,8 +202,7 @@ export class Kubelet {
     this.#pods.set(uid, rec);
     const log = this.#d.logger.child({ pod: `${rec.namespace}/${rec.name}` });
     const containers = pod.spec?.containers ?? [];
-    const node = process.execPath;
-    const unknown = containers.filter((c) => !programFor(c.image ?? '', c.args ?? [], this.#d.checkout, node));
+    const unknown = containers.filter((c) => !programFor(c.image ?? '', c.args ?? [], this.#d.image.layout));
     if (unknown.length > 0) {
       rec.reports = containers.map((c) => ({
         name: c.name,
@@ -238,6 +238,12 @@ export class Kubelet {
       for (const { name, value } of podSysctls(pod)) {
         await this.#d.exec('ip', ['netns', 'exec', net.netns, 'sysctl', '-qw', `${name}=${value}`]);
       }
+      if (resolved.plans.some((c) => c.program.kind === 'exec')) {
+        await this.#d.image.staged.catch((err: Error) => {
+          throw new Error(`staging the gateway image failed: ${err.message}`);
+        });
+        if (rec.stopping) return;
+      }
       this.#spawnRunner(rec, pod, resolved.plans, resolved.serviceAccount, log);
     } catch (err) {
       log.error({ err: String(err) }, 'starting pod failed');
@@ -266,12 +272,7 @@ export class Kubelet {
         plans.push({
           name: c.name,
           image: c.image ?? '',
-          program: programFor(
-            c.image ?? '',
-            c.args ?? [],
-            this.#d.checkout,
-            process.execPath,
-          ) as ContainerPlan['program'],
+          program: programFor(c.image ?? '', c.args ?? [], this.#d.image.layout) as ContainerPlan['program'],
           env: await containerEnv(pod, c, ip, this.#lookup),
           ...(c.workingDir ? { workingDir: c.workingDir } : {}),
           security: containerSecurity(pod, c),
