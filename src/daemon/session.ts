@@ -11,7 +11,7 @@ import { CoreV1Api, type KubeConfig, NetworkingV1Api } from '@kubernetes/client-
 import type { Logger } from 'pino';
 import { type Cidr, mergeCidrs, parseCidr } from '../cidr.ts';
 import { ensureGateway, GATEWAY_TUNNEL_PORT, type GatewayInfo, waitForGateway } from '../cluster/gateway.ts';
-import { contextNamespace, loadKubeConfig } from '../cluster/kube.ts';
+import { connectKube, contextNamespace } from '../cluster/kube.ts';
 import { openPortForward } from '../cluster/portforward.ts';
 import { discoverPodRanges, discoverServiceRanges } from '../cluster/subnets.ts';
 import type { ExplainContext } from '../dns/explain.ts';
@@ -36,6 +36,8 @@ import { TunnelUpstream } from './tunnel-upstream.ts';
 /** ConnectParams are `devnet connect`'s options, as sent over the control socket. */
 export interface ConnectParams {
   kubeconfig?: string;
+  /** kubeconfigFiles is the KUBECONFIG list (or ~/.kube/config) the CLI resolved for the user; kubeconfig wins. */
+  kubeconfigFiles?: string[];
   context?: string;
   namespace?: string;
   gatewayNamespace?: string;
@@ -173,10 +175,13 @@ export class ConnectSession {
   async #start(): Promise<void> {
     const p = this.#params;
     const progress = this.#deps.progress;
-    this.#kc = loadKubeConfig({
-      ...(p.kubeconfig ? { kubeconfig: p.kubeconfig } : {}),
-      ...(p.context ? { context: p.context } : {}),
-    });
+    this.#kc = (
+      await connectKube({
+        ...(p.kubeconfig ? { kubeconfig: p.kubeconfig } : {}),
+        ...(p.kubeconfigFiles ? { kubeconfigFiles: p.kubeconfigFiles } : {}),
+        ...(p.context ? { context: p.context } : {}),
+      })
+    ).kc;
     this.#core = this.#kc.makeApiClient(CoreV1Api);
     this.#namespace = p.namespace ?? contextNamespace(this.#kc);
     this.#gatewayNs = p.gatewayNamespace ?? 'devnet';

@@ -169,15 +169,16 @@ export interface SandboxStatus {
   pods: { namespace: string; name: string; phase: string; ready: string; ip?: string; reason?: string }[];
 }
 
-/** adminClients builds API clients from the standalone kubeconfig's admin user (client-node is loaded only here: the other verbs start faster without it). */
+/** adminClients builds API clients from the standalone kubeconfig's admin context, through devnet's one kubeconfig loader (client-node is loaded only here: the other verbs start faster without it). */
 async function adminClients(p: SandboxPaths) {
-  const { kubeConfigFor, makeClients } = await import('./kube.ts');
-  const doc = readKubeconfig(kubeconfigFile(p));
-  const cluster = doc?.clusters?.[0]?.cluster as { server: string; 'certificate-authority-data': string } | undefined;
-  const user = doc?.users?.find((u) => u.name === 'devnet-sandbox-admin')?.user as { token: string } | undefined;
-  if (!cluster || !user) throw new DevnetError('user', 'the sandbox is not up', { hint: 'run `devnet sandbox up`' });
-  const caCertPem = Buffer.from(cluster['certificate-authority-data'], 'base64').toString('utf8');
-  return makeClients(kubeConfigFor({ url: cluster.server, caCertPem, token: user.token }));
+  const file = kubeconfigFile(p);
+  if (!existsSync(file)) throw new DevnetError('user', 'the sandbox is not up', { hint: 'run `devnet sandbox up`' });
+  const [{ makeClients }, { loadKube }, { KubeConfig }] = await Promise.all([
+    import('./kube.ts'),
+    import('../cluster/kubeconfig.ts'),
+    import('@kubernetes/client-node'),
+  ]);
+  return makeClients(loadKube({ explicit: file, files: [] }, { context: CONTEXT_ADMIN }, KubeConfig).kc);
 }
 
 function podReason(pod: V1Pod): string | undefined {
