@@ -123,6 +123,36 @@ rootTest('pods reach the API server as kubernetes.default.svc with their mounted
   });
 });
 
+rootTest(
+  "sandbox exec sees the pod's resolv.conf even after the host replaced its own (connected on the host)",
+  async (t) => {
+    const pod = await helloPod();
+    const ip = (await kubectl('get', 'svc', '-n', 'demo', 'hello', '-o', 'jsonpath={.spec.clusterIP}')).stdout.trim();
+    // What `devnet connect` (or NetworkManager) on the host does to the runner's view: renaming a new
+    // /etc/resolv.conf over the old one detaches the pod's bind mount in every namespace. Undo that
+    // bind inside the runner's mount namespace only, so the host's own file is never touched.
+    const pid = readFileSync(join(dir, 'run', 'pods', 'demo', pod, 'runner.pid'), 'utf8').trim();
+    const detach = await run('nsenter', [`--target=${pid}`, '--mount', 'umount', '/etc/resolv.conf']);
+    t.is(detach.code, 0, detach.stderr);
+    const runnerView = await run('nsenter', [`--target=${pid}`, '--mount', 'cat', '/etc/resolv.conf']);
+    t.notRegex(runnerView.stdout, /nameserver 10\.96\.0\.10/, 'the runner now sees the host resolver');
+
+    t.regex(
+      await inPod(pod, 'cat', '/etc/resolv.conf'),
+      /^search demo\.svc\.cluster\.local .*\nnameserver 10\.96\.0\.10\n/m,
+    );
+    t.regex(
+      await inPod(pod, 'getent', 'hosts', 'hello.demo'),
+      new RegExp(`^${ip.replace(/\./g, '\\.')}\\s+hello\\.demo`),
+    );
+    t.regex(
+      await inPod(pod, 'cat', '/var/run/secrets/kubernetes.io/serviceaccount/namespace'),
+      /^demo$/,
+      'the pod mounts',
+    );
+  },
+);
+
 rootTest('the host reaches only the API server: cluster ranges are unreachable, never routed out', async (t) => {
   t.true(await safetyRoutesPresent(env.DEVNET_SANDBOX_PREFIX as string));
   // Another test's devnet TUN may briefly claim the ranges (its routes win by design); never the default route.

@@ -9,7 +9,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { DevnetError } from '../errors.ts';
 import { CLUSTER_DNS_IP, CONTEXT_ADMIN, CONTEXT_DEV } from './constants.ts';
 import type { Exec } from './exec.ts';
-import { listNetns } from './hostnet.ts';
+import { listNetns, resolvConfPath } from './hostnet.ts';
 import { Journal, processStartTime } from './journal.ts';
 import { PROXY_TABLE } from './kube-proxy.ts';
 import {
@@ -20,6 +20,7 @@ import {
   writeKubeconfig,
 } from './kubeconfig.ts';
 import { nodeNetns, podNetns, podRunDir, runFile, type SandboxPaths } from './paths.ts';
+import { podViewArgv } from './security.ts';
 import { kubeconfigFile, readStatus, type SupervisorStatus } from './supervisor-status.ts';
 
 const SUPERVISOR = join(import.meta.dirname, `supervisor${extname(import.meta.filename)}`);
@@ -266,7 +267,13 @@ export async function status(p: SandboxPaths, exec: Exec): Promise<SandboxStatus
   return out;
 }
 
-/** execArgv is how to run a command in a pod: in its runner's network and mount namespaces (resolv.conf, service account), else in its network namespace. */
+/**
+ * execArgv is how to run a command in a pod, as `kubectl exec` would: in its
+ * runner's network and mount namespaces (the pod's /run with its service
+ * account), with the pod's resolv.conf bound afresh (security.ts
+ * podViewArgv: the runner's own bind may have been detached by the host);
+ * without a runner record, in its network namespace through `ip netns exec`.
+ */
 export async function execArgv(
   p: SandboxPaths,
   exec: Exec,
@@ -284,7 +291,7 @@ export async function execArgv(
   // The runner must still be in one of our pod namespaces (a recycled PID would not be).
   const running = pid ? (await exec('ip', ['netns', 'identify', String(pid)]).catch(() => '')).trim() : '';
   if (pid && running.startsWith(`${p.prefix}-pod-`)) {
-    return ['nsenter', `--target=${pid}`, '--net', '--mount', '--', ...command];
+    return ['nsenter', `--target=${pid}`, '--net', '--mount', '--', ...podViewArgv(resolvConfPath(running), command)];
   }
   // Slow path: ask the API, for a precise error (not found, not running) or a pod without a runner record.
   const { netns } = await podNetnsFor(p, exec, namespace, name);

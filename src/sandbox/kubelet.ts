@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { NODE_NAME } from './constants.ts';
 import { isFinished, isTerminating } from './controllers/pods.ts';
 import type { Exec } from './exec.ts';
-import { type PodNetwork, podLinkName, setupPodNetwork, teardownPodNetwork } from './hostnet.ts';
+import { type PodNetwork, podLinkName, resolvConfPath, setupPodNetwork, teardownPodNetwork } from './hostnet.ts';
 import type { StagedImage } from './image.ts';
 import { KNOWN_IMAGES, programFor } from './images.ts';
 import { PodIpam } from './ipam.ts';
@@ -344,6 +344,7 @@ export class Kubelet {
       logDir: dir,
       restartPolicy: (pod.spec?.restartPolicy as PodPlan['restartPolicy']) ?? 'Always',
       containers,
+      resolvConf: resolvConfPath(net.netns),
       ...(serviceAccount ? { serviceAccount } : {}),
     };
     const runner = spawn('ip', ['netns', 'exec', net.netns, process.execPath, RUNNER], {

@@ -18,7 +18,7 @@ import type { Demo, RunningDemo } from './images/program.ts';
 import type { ContainerPlan, ContainerReport, ContainerState, PodPlan, RunnerMessage } from './pod-plan.ts';
 import { servePortForward } from './portforward-shim.ts';
 import { ProbeLoop } from './probes.ts';
-import { confinedArgv } from './security.ts';
+import { confinedArgv, podViewArgv } from './security.ts';
 
 const DEMOS: Record<string, Demo> = { hello: startHello, echo: startEcho, db: startDb };
 const MAX_BACKOFF_MS = 30_000;
@@ -111,7 +111,8 @@ class ContainerRun {
   }
 
   #spawn(argv: string[], startedAt: string, gen: number): ChildProcess {
-    const [cmd, ...args] = confinedArgv(argv, this.plan.security ?? {});
+    const confined = confinedArgv(argv, this.plan.security ?? {});
+    const [cmd, ...args] = this.#pod.resolvConf ? podViewArgv(this.#pod.resolvConf, confined) : confined;
     if (!cmd) throw new Error('empty command');
     const env = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: '/root', ...this.plan.env };
     const child = spawn(cmd, args, {
