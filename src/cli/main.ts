@@ -7,6 +7,7 @@ import { VERSION } from '../version.ts';
 import { registerConnect } from './connect.ts';
 import { registerDns } from './dns.ts';
 import { registerGateway } from './gateway.ts';
+import { registerGatherLogs } from './gather-logs.ts';
 import { registerIntercept } from './intercept.ts';
 import { connectDaemon, pathsFor } from './launch.ts';
 import { registerLeave } from './leave.ts';
@@ -56,6 +57,7 @@ registerDns(program, async () => {
   }
 });
 registerGateway(program);
+registerGatherLogs(program);
 registerVersion(program);
 registerSandbox(program);
 
