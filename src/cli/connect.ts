@@ -47,6 +47,8 @@ export function registerConnect(program: Command): void {
           hint: 'Run it with sudo: `sudo devnet connect`. Only a small helper keeps root; the rest runs as you.',
         });
       }
+      const { preflight, systemDeps } = await import('../preflight/index.ts');
+      await preflight('connect', systemDeps, { install: false });
       const who = invoker();
       const paths = pathsFor(who);
       const existing = await connectDaemon(paths).catch(() => undefined);

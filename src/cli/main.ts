@@ -12,6 +12,7 @@ import { registerIntercept } from './intercept.ts';
 import { connectDaemon, pathsFor } from './launch.ts';
 import { registerLeave } from './leave.ts';
 import { registerList } from './list.ts';
+import { registerPreflight } from './preflight.ts';
 import { registerQuit } from './quit.ts';
 import { registerSandbox } from './sandbox.ts';
 import { registerStatus } from './status.ts';
@@ -60,6 +61,7 @@ registerGateway(program);
 registerGatherLogs(program);
 registerVersion(program);
 registerSandbox(program);
+registerPreflight(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -32,6 +32,8 @@ export function registerSandbox(program: Command): void {
     .description('create the sandbox cluster (idempotent) and merge its contexts into your kubeconfig')
     .action(async () => {
       const p = sandboxPaths();
+      const { preflight, systemDeps } = await import('../preflight/index.ts');
+      await preflight('sandbox', systemDeps, { install: false });
       const { up } = await cluster();
       const r = await up(p, execTool);
       out(r.created ? `devnet sandbox is up (${r.seconds.toFixed(1)} s)` : 'devnet sandbox is already up');

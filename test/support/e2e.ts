@@ -59,9 +59,12 @@ export class E2E {
   laptopEnv: NodeJS.ProcessEnv = {};
   laptop: Netns | undefined;
   readonly #children: ChildProcess[] = [];
+  /** bin is the devnet under test: this checkout's, or (opts.bin) an installed executable run as a user would. */
+  readonly #bin: string | undefined;
 
-  constructor(tag: string) {
+  constructor(tag: string, opts: { bin?: string } = {}) {
     this.tag = tag;
+    this.#bin = opts.bin;
     this.dir = mkdtempSync(join(tmpdir(), `devnet-${tag}-`));
   }
 
@@ -129,7 +132,12 @@ export class E2E {
 
   /** sandbox runs `devnet sandbox ...` against this test's sandbox. */
   sandbox(...args: string[]): Promise<Run> {
-    return run(process.execPath, [BIN, 'sandbox', ...args], this.sandboxEnv, 120_000);
+    const [cmd, argv] = this.#command(['sandbox', ...args]);
+    return run(cmd, argv, this.sandboxEnv, 120_000);
+  }
+
+  #command(args: string[]): [string, string[]] {
+    return this.#bin ? [this.#bin, args] : [process.execPath, [BIN, ...args]];
   }
 
   /** kubectl runs kubectl against the sandbox and returns trimmed stdout. */
@@ -149,7 +157,8 @@ export class E2E {
 
   /** devnet runs the devnet CLI on the laptop. */
   devnet(...args: string[]): Promise<Run> {
-    return this.onLaptop(process.execPath, [BIN, ...args], 90_000);
+    const [cmd, argv] = this.#command(args);
+    return this.onLaptop(cmd, argv, 90_000);
   }
 
   /** killDevnet kill -9s every devnet process of this laptop (found by its run dir). */

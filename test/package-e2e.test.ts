@@ -1,0 +1,150 @@
+// The package as users install it: `npm pack`, then `npm install -g
+// --prefix DIR` of the tarball with no compiler on PATH, then DIR/bin/devnet
+// runs the sandbox, connects, and intercepts exactly as the checkout does
+// (test/support/e2e.ts with that executable). Packing happens in a copy of
+// this checkout's files, so the checkout's own build/ and dist/ are kept.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import test from 'ava';
+import { E2E, run } from './support/e2e.ts';
+import { isRoot, rootTest } from './support/root.ts';
+
+const root = join(import.meta.dirname, '..');
+const dir = mkdtempSync(join(tmpdir(), 'devnet-pkg-'));
+const prefix = join(dir, 'prefix');
+const installed = join(prefix, 'lib', 'node_modules', 'devnet');
+/** noCompiler is a PATH with node, npm and sh only: no python3, make, cc or g++. */
+const noCompiler = join(dir, 'no-compiler-bin');
+let tarball = '';
+let installOutput = '';
+let e: E2E | undefined;
+
+function which(cmd: string): string {
+  return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim();
+}
+
+test.before(async () => {
+  if (!isRoot) return;
+  // The checkout's files (tracked and new, not ignored), with its node_modules.
+  const work = join(dir, 'src');
+  const files = execFileSync('git', ['ls-files', '-z', '-co', '--exclude-standard'], { cwd: root, encoding: 'utf8' })
+    .split('\0')
+    .filter((f) => f && existsSync(join(root, f)));
+  for (const f of files) {
+    mkdirSync(dirname(join(work, f)), { recursive: true });
+    cpSync(join(root, f), join(work, f));
+  }
+  symlinkSync(join(root, 'node_modules'), join(work, 'node_modules'));
+  mkdirSync(join(dir, 'packed'));
+  const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', join(dir, 'packed')], {
+    cwd: work,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 600_000,
+  });
+  tarball = join(dir, 'packed', packed.trim().split('\n').at(-1) as string);
+
+  mkdirSync(noCompiler);
+  for (const tool of ['node', 'npm', 'sh']) symlinkSync(which(tool), join(noCompiler, tool));
+  const install = await run(
+    'npm',
+    [
+      'install',
+      '-g',
+      '--prefix',
+      prefix,
+      tarball,
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      '--foreground-scripts',
+    ],
+    { ...process.env, PATH: noCompiler },
+    600_000,
+  );
+  installOutput = install.stdout + install.stderr;
+  if (install.code !== 0) throw new Error(`npm install -g failed: ${installOutput}`);
+
+  e = new E2E('pkg', { bin: join(prefix, 'bin', 'devnet') });
+  await e.start();
+});
+
+test.after.always(async () => {
+  if (isRoot) await e?.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+rootTest('the tarball carries the addon prebuilt for linux-x64 and linux-arm64, and no .ts to run', async (t) => {
+  const list = (await run('tar', ['tzf', tarball], process.env)).stdout.split('\n');
+  t.true(list.includes('package/prebuilds/linux-x64/devnet.glibc.node'));
+  t.true(list.includes('package/prebuilds/linux-arm64/devnet.glibc.node'));
+  t.true(list.includes('package/dist/cli/main.js'));
+  t.deepEqual(
+    list.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')),
+    [],
+  );
+  const machine = (file: string) => readFileSync(join(installed, file)).readUInt16LE(18);
+  t.is(machine('prebuilds/linux-x64/devnet.glibc.node'), 62, 'EM_X86_64');
+  t.is(machine('prebuilds/linux-arm64/devnet.glibc.node'), 183, 'EM_AARCH64');
+});
+
+rootTest('npm install -g with no compiler on PATH uses the prebuilt addon and compiles nothing', (t) => {
+  t.regex(installOutput, /devnet: using the prebuilt TUN addon prebuilds\/linux-x64\/devnet\.glibc\.node/);
+  t.false(existsSync(join(installed, 'build')), 'nothing was built');
+});
+
+rootTest('the installed devnet runs the sandbox, connects, serves curl by name and intercepts', async (t) => {
+  const x = e as E2E;
+  const c = await x.devnet('connect', '--context', x.context, '-n', 'demo', '--dns-mode', 'resolvconf');
+  t.is(c.code, 0, `${c.stdout}${c.stderr}`);
+  t.teardown(() => x.devnet('quit').then(() => undefined));
+  const hello = await x.onLaptop('curl', ['-s', '--max-time', '5', 'http://hello.demo']);
+  t.regex(hello.stdout, /^hello from hello-/, hello.stderr);
+
+  x.laptopServer(9000, 'installed');
+  const i = await x.devnet('intercept', 'hello', '--port', '9000');
+  t.is(i.code, 0, `${i.stdout}${i.stderr}`);
+  const client = await x.kubectl(
+    'get',
+    'pods',
+    '-n',
+    'demo',
+    '-l',
+    'app=hello',
+    '-o',
+    'jsonpath={.items[0].metadata.name}',
+  );
+  let answer = '';
+  for (let n = 0; n < 50 && !answer.startsWith('laptop'); n++) {
+    answer = (await x.inPod('demo', client, ['curl', '-s', '--max-time', '3', 'http://hello.demo'])).stdout;
+  }
+  t.is(answer, 'laptop installed GET / x-dev=\n');
+  t.is((await x.devnet('leave', 'hello')).code, 0);
+});
+
+rootTest(
+  'without a matching prebuilt the install step builds from source, and without compilers says what to install',
+  async (t) => {
+    const copy = join(dir, 'fallback');
+    cpSync(installed, copy, { recursive: true, verbatimSymlinks: true });
+    rmSync(join(copy, 'prebuilds'), { recursive: true });
+    const noCc = await run(
+      join(noCompiler, 'node'),
+      [join(copy, 'scripts/build-native.mjs')],
+      { ...process.env, PATH: noCompiler },
+      300_000,
+    );
+    t.is(noCc.code, 0, 'the install itself does not fail');
+    t.regex(noCc.stdout, /no prebuilt TUN addon for linux-x64; building it from source/);
+    t.regex(
+      noCc.stderr,
+      /could not be built for linux-x64.*\n.*apt-get install --no-install-recommends python3 make g\+\+/,
+    );
+    const withCc = await run(process.execPath, [join(copy, 'scripts/build-native.mjs')], process.env, 300_000);
+    t.is(withCc.code, 0, withCc.stderr);
+    t.regex(withCc.stdout, /building it from source/);
+    t.true(existsSync(join(copy, 'build', 'Release', 'devnet_tun.node')));
+  },
+);
