@@ -86,13 +86,21 @@ function step(title, cmd, args) {
   }
 }
 
+// The end-to-end suites run against DEVNET_TEST_CLUSTER (k8s by default: the
+// real Kubernetes of test/k8s). When a selected test file uses the e2e
+// harness, this run holds the cluster's users lock (shared) and starts the
+// cluster if it is not running (k8s:up is idempotent; it also refreshes the
+// images from this checkout); the last run out takes down a cluster that a
+// test run started, so the host is left as it was found.
+const only = process.argv.slice(2);
+
 // A nested run: test/fresh-clone.test.ts runs this command (the README's `npm test`) inside a fresh
-// clone with DEVNET_TEST_NESTED=1. It runs the type-check, the lint, every unit test and the end-to-end
-// suites whose programs run from the checkout's own files (the sandbox and its staged gateway image,
-// connect's helper and daemon, intercept pods): what a clone's location and a fresh `npm ci` can break.
-// Suites that do not depend on where the checkout is (netstack, tunnel, DNS, benchmarks' reports, the
-// package) run once, in the outer run; the fresh-clone test itself never runs nested (no recursion).
-// docs/testing.md explains the choice.
+// clone with DEVNET_TEST_NESTED=1. It runs the type-check, the lint, every unit test and the suites
+// whose programs run from the checkout's own files (the sandbox and its staged gateway image,
+// connect's helper and daemon, intercept pods), on the sandbox: what a clone's location and a fresh
+// `npm ci` can break. Suites that do not depend on where the checkout is (netstack, tunnel, DNS, the
+// API server's own suites, the package) and the real cluster run once, in the outer run; the
+// fresh-clone test itself never runs nested (no recursion). docs/testing.md explains the choice.
 const NESTED_SUITES = [
   'src/**/*.test.ts',
   'test/cli-errors.test.ts',
@@ -101,11 +109,54 @@ const NESTED_SUITES = [
   'test/intercept-e2e.test.ts',
 ];
 const nested = process.env.DEVNET_TEST_NESTED === '1';
-const only = process.argv.slice(2);
 if (nested && only.length === 0) {
-  console.log(`== nested run in a fresh clone: ${NESTED_SUITES.join(' ')}`);
+  console.log(`== nested run in a fresh clone: ${NESTED_SUITES.join(' ')} (on the sandbox)`);
   only.push(...NESTED_SUITES);
+  process.env.DEVNET_TEST_CLUSTER = 'sandbox';
 }
+const testFiles = (dir) =>
+  readdirSync(join(root, dir), { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => join(dir, f));
+const selected = only.filter((a) => a.endsWith('.ts') && !a.includes('*'));
+const files = selected.length ? selected : [...testFiles('src'), ...testFiles('test')];
+const usesCluster = files.some((f) => {
+  try {
+    return /support\/e2e\.ts'/.test(readFileSync(join(root, f), 'utf8'));
+  } catch {
+    return false;
+  }
+});
+const cluster = process.env.DEVNET_TEST_CLUSTER ?? 'k8s';
+let releaseUsers;
+async function clusterUp() {
+  const { holdLock } = await import('../test/k8s/lock.ts');
+  const { TEST_USERS_LOCK } = await import('../test/k8s/layout.ts');
+  releaseUsers = await holdLock(TEST_USERS_LOCK, 'shared');
+  console.log('\n== the real test cluster (test/k8s): k8s:up');
+  const r = spawnSync(process.execPath, [join(root, 'test/k8s/main.ts'), 'up', '--by-tests'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (r.status !== 0) {
+    console.error('== the real test cluster did not come up (see above); the end-to-end suites need it');
+    process.exit(r.status ?? 1);
+  }
+}
+async function clusterDownIfLast() {
+  const { tryLock } = await import('../test/k8s/lock.ts');
+  const { TEST_USERS_LOCK, paths, startedByTests } = await import('../test/k8s/layout.ts');
+  releaseUsers?.();
+  if (!existsSync(startedByTests(paths()))) return;
+  const release = await tryLock(TEST_USERS_LOCK);
+  if (!release) return; // another test run still uses the cluster
+  console.log('\n== the real test cluster was started by tests: k8s:down');
+  spawnSync(process.execPath, [join(root, 'test/k8s/main.ts'), 'down'], { cwd: root, stdio: 'inherit' });
+  release();
+}
+const withCluster = usesCluster && cluster === 'k8s' && process.getuid?.() === 0;
+
 sweepStaleNetns();
 if (only.length === 0 || nested) {
   step('type-check', process.execPath, [
@@ -116,5 +167,17 @@ if (only.length === 0 || nested) {
   ]);
   step('lint', bin('biome'), ['check', '.']);
 }
-step('tests', process.execPath, [join(root, 'node_modules/ava/entrypoints/cli.js'), ...only]);
+console.log('\n== tests');
+if (withCluster) await clusterUp();
+const tests = spawnSync(process.execPath, [join(root, 'node_modules/ava/entrypoints/cli.js'), ...only], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, DEVNET_TEST_CLUSTER: cluster },
+});
 sweepStaleNetns();
+if (withCluster) await clusterDownIfLast();
+if (tests.status !== 0) {
+  console.error('== tests failed');
+  process.exit(tests.status ?? 1);
+}
+process.exit(0);

@@ -79,8 +79,20 @@ contexts: [{name: elsewhere, context: {cluster: elsewhere, user: someone}}]
     t.regex(text, /10\.96\.0\.0\/12 dev devnet0/, 'the routes');
     t.regex(text, /nameserver 198\.18\.0\.2/, 'the DNS configuration');
     // The secrets in play: every kubeconfig user's token, and the gateway's session token.
-    const kubeconfig = parse(readFileSync(saved, 'utf8')) as { users: { user: { token?: string } }[] };
-    const secrets = kubeconfig.users.map((u) => u.user.token).filter((s): s is string => !!s);
+    // Tokens, and for certificate users the key data and each line of the decoded key's body.
+    const kubeconfig = parse(readFileSync(saved, 'utf8')) as {
+      users: { user: { token?: string; 'client-key-data'?: string } }[];
+    };
+    const secrets: string[] = [];
+    for (const { user } of kubeconfig.users) {
+      if (user.token) secrets.push(user.token);
+      const key = user['client-key-data'];
+      if (key) {
+        secrets.push(key);
+        const body = Buffer.from(key, 'base64').toString('utf8').split('\n');
+        secrets.push(...body.filter((l) => l.length > 20 && !l.startsWith('-----')));
+      }
+    }
     secrets.push(
       Buffer.from(
         await e.kubectl('get', 'secret', '-n', 'devnet', 'devnet-gateway-token', '-o', 'jsonpath={.data.token}'),

@@ -1,7 +1,7 @@
-// `devnet intercept` end to end on a sandbox of its own, through the real
-// CLI on a "laptop" namespace (test/support/e2e.ts). Requests come from
-// inside a cluster pod (`devnet sandbox exec`), as the cluster's own
-// clients would send them.
+// `devnet intercept` end to end on the cluster the e2e harness gives (the real
+// Kubernetes by default, or a sandbox of its own), through the real CLI on a
+// "laptop" namespace (test/support/e2e.ts). Requests come from inside a
+// cluster pod (`kubectl exec`), as the cluster's own clients would send them.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -27,11 +27,7 @@ async function diagnose(): Promise<string> {
   for (const n of names) {
     const name = n.replace(/^pod\//, '');
     out += `${name}: ${await e.kubectl('get', 'pod', '-n', 'demo', name, '-o', 'jsonpath={.status}')}\n`;
-    try {
-      out += readFileSync(`${e.dir}/sandbox-run/pods/demo/${name}/pod.log`, 'utf8').slice(-2000);
-    } catch {
-      out += '(no pod log)\n';
-    }
+    out += `${(await e.podLog('demo', name)).slice(-2000)}\n`;
   }
   return out;
 }

@@ -5,10 +5,12 @@
 // this checkout's files, so the checkout's own build/ and dist/ are kept.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import test from 'ava';
 import { E2E, run } from './support/e2e.ts';
+import { clusterKind } from './support/k8s.ts';
 import { isRoot, rootTest } from './support/root.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -20,6 +22,14 @@ const noCompiler = join(dir, 'no-compiler-bin');
 let tarball = '';
 let installOutput = '';
 let e: E2E | undefined;
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
 
 function which(cmd: string): string {
   return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim();
@@ -68,7 +78,7 @@ test.before(async (t) => {
   installOutput = install.stdout + install.stderr;
   if (install.code !== 0) throw new Error(`npm install -g failed: ${installOutput}`);
 
-  e = new E2E('pkg', { bin: join(prefix, 'bin', 'devnet') });
+  e = new E2E('pkg', clusterKind(), { bin: join(prefix, 'bin', 'devnet') });
   await e.start();
 });
 
@@ -96,7 +106,7 @@ rootTest('npm install -g with no compiler on PATH uses the prebuilt addon and co
   t.false(existsSync(join(installed, 'build')), 'nothing was built');
 });
 
-rootTest('the installed devnet runs the sandbox, connects, serves curl by name and intercepts', async (t) => {
+rootTest('the installed devnet connects, serves curl by name and intercepts', async (t) => {
   const x = e as E2E;
   const c = await x.devnet('connect', '--context', x.context, '-n', 'demo', '--dns-mode', 'resolvconf');
   t.is(c.code, 0, `${c.stdout}${c.stderr}`);
@@ -123,6 +133,33 @@ rootTest('the installed devnet runs the sandbox, connects, serves curl by name a
   }
   t.is(answer, 'laptop installed GET / x-dev=\n');
   t.is((await x.devnet('leave', 'hello')).code, 0);
+});
+
+rootTest('the installed devnet runs the sandbox, whose gateway comes Ready from the staged dist/ image', async (t) => {
+  const bin = join(prefix, 'bin', 'devnet');
+  const s = join(dir, 'own-sandbox');
+  const env = {
+    ...process.env,
+    DEVNET_SANDBOX_STATE: join(s, 'state'),
+    DEVNET_SANDBOX_RUN: join(s, 'run'),
+    DEVNET_SANDBOX_PREFIX: `dnt-${process.pid}-pks`,
+    DEVNET_SANDBOX_PORT: String(await freePort()),
+    KUBECONFIG: join(s, 'kubeconfig'),
+  };
+  t.teardown(async () => {
+    await run(bin, ['sandbox', 'down'], env, 120_000);
+  });
+  const up = await run(bin, ['sandbox', 'up'], env, 180_000);
+  t.is(up.code, 0, `${up.stdout}${up.stderr}`);
+  const gw = await run(bin, ['gateway', 'install', '--context', 'devnet-sandbox'], env, 180_000);
+  t.is(gw.code, 0, `${gw.stdout}${gw.stderr}`);
+  const image = `/var/lib/devnet-sandbox-image/dnt-${process.pid}-pks`;
+  t.true(existsSync(join(image, 'app', 'dist', 'gateway', 'main.js')), 'the image carries the built code');
+  const status = await run(bin, ['gateway', 'status', '--context', 'devnet-sandbox', '-o', 'json'], env);
+  t.true(
+    JSON.parse(status.stdout).pods.some((p: { ready: boolean }) => p.ready),
+    status.stdout,
+  );
 });
 
 rootTest(

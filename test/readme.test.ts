@@ -9,7 +9,9 @@ const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
 test('every link and path in the README is inside the repository and exists', (t) => {
   const links = [...readme.matchAll(/\]\(([^)#\s]+)[^)]*\)/g)].map((m) => m[1] as string);
-  const paths = [...readme.matchAll(/`((?:\.\.?\/|docs\/|src\/|test\/|scripts\/)[^`\s]*)`/g)].map((m) => m[1] as string);
+  const paths = [...readme.matchAll(/`((?:\.\.?\/|docs\/|src\/|test\/|scripts\/)[^`\s]*)`/g)].map(
+    (m) => m[1] as string,
+  );
   t.true(links.length > 0);
   for (const target of [...links, ...paths].filter((l) => !/^[a-z]+:/.test(l))) {
     const abs = resolve(root, target);

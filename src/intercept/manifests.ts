@@ -6,9 +6,9 @@
 // in intercept mode, passing the restricted Pod Security Standard.
 import {
   GATEWAY_HEALTH_PORT,
-  GATEWAY_IMAGE_REPO,
   GATEWAY_INTERCEPT_PORT,
   GATEWAY_UID,
+  gatewayImage,
   type KubeObject,
 } from '../cluster/gateway-manifests.ts';
 import { VERSION } from '../version.ts';
@@ -124,7 +124,7 @@ export function interceptObjects(o: InterceptObjectsOptions): KubeObject[] {
         containers: [
           {
             name: 'intercept',
-            image: o.image ?? `${GATEWAY_IMAGE_REPO}:${version}`,
+            image: o.image ?? gatewayImage(version),
             imagePullPolicy: 'IfNotPresent',
             args: ['intercept'],
             env: [
