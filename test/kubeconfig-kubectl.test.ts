@@ -191,7 +191,7 @@ for (const c of cases) {
       if (cmd && c.execBase && !isAbsolute(cmd)) u.user.exec.command = join(c.execBase, cmd);
     }
     const flag = (name: string) => {
-      const i = c.args.findIndex((a) => a === name);
+      const i = c.args.indexOf(name);
       return i >= 0 ? c.args[i + 1] : undefined;
     };
     const kubeconfig = flag('--kubeconfig');
