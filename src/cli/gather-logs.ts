@@ -58,8 +58,13 @@ export function registerGatherLogs(program: Command): void {
     const gatewayNs = 'gateway' in status && status.gateway ? status.gateway.namespace : o.gatewayNamespace;
     const secrets: string[] = [];
     let view = '(no kubeconfig could be loaded)\n';
+    const who = invoker();
     // The cluster part is best effort: an unreachable server or a missing kubeconfig is a note in the archive.
+    // Under sudo it is left out: credentials (exec plugins) run as their user, never as root.
     const kube = await (async () => {
+      if (process.getuid?.() === 0 && who.uid !== 0) {
+        throw new Error('left out under sudo; run `devnet gather-logs` as yourself to include the cluster part');
+      }
       const [{ loadTarget }, { probeApiServer }, { CoreV1Api, VersionApi }] = await Promise.all([
         import('../cluster/kube.ts'),
         import('../cluster/reach.ts'),
@@ -86,7 +91,6 @@ export function registerGatherLogs(program: Command): void {
     const unreachable = async () => {
       throw kube as Error;
     };
-    const who = invoker();
     const paths = pathsFor(who);
     // The sandbox's logs, where it runs (its default run dir, as src/sandbox/paths.ts; the CLI verbs do not import the sandbox).
     const sandboxRun = process.env.DEVNET_SANDBOX_RUN || '/run/devnet-sandbox';
