@@ -119,7 +119,7 @@ const testFiles = (dir) =>
     .map(String)
     .filter((f) => f.endsWith('.test.ts'))
     .map((f) => join(dir, f));
-const selected = only.filter((a) => a.endsWith('.ts') && !a.includes('*'));
+const selected = only.filter((a) => a.endsWith('.ts'));
 const files = selected.length ? selected : [...testFiles('src'), ...testFiles('test')];
 const usesCluster = files.some((f) => {
   try {
