@@ -147,13 +147,14 @@ async function clusterUp() {
 async function clusterDownIfLast() {
   const { tryLock } = await import('../test/k8s/lock.ts');
   const { TEST_USERS_LOCK, paths, startedByTests } = await import('../test/k8s/layout.ts');
-  releaseUsers?.();
+  await releaseUsers?.();
   if (!existsSync(startedByTests(paths()))) return;
   const release = await tryLock(TEST_USERS_LOCK);
   if (!release) return; // another test run still uses the cluster
   console.log('\n== the real test cluster was started by tests: k8s:down');
-  spawnSync(process.execPath, [join(root, 'test/k8s/main.ts'), 'down'], { cwd: root, stdio: 'inherit' });
-  release();
+  const r = spawnSync(process.execPath, [join(root, 'test/k8s/main.ts'), 'down'], { cwd: root, stdio: 'inherit' });
+  await release();
+  return r.status === 0;
 }
 const withCluster = usesCluster && cluster === 'k8s' && process.getuid?.() === 0;
 
@@ -175,7 +176,10 @@ const tests = spawnSync(process.execPath, [join(root, 'node_modules/ava/entrypoi
   env: { ...process.env, DEVNET_TEST_CLUSTER: cluster },
 });
 sweepStaleNetns();
-if (withCluster) await clusterDownIfLast();
+if (withCluster && (await clusterDownIfLast()) === false) {
+  console.error('== the real test cluster was not taken down cleanly (see above)');
+  process.exit(tests.status || 1);
+}
 if (tests.status !== 0) {
   console.error('== tests failed');
   process.exit(tests.status ?? 1);

@@ -128,6 +128,7 @@ export class Kubelet {
     this.#lookup = {
       secret: (namespace, name) => core.readNamespacedSecret({ namespace, name }).catch(ignoreNotFound),
       configMap: (namespace, name) => core.readNamespacedConfigMap({ namespace, name }).catch(ignoreNotFound),
+      services: async (namespace) => (await core.listNamespacedService({ namespace })).items,
     };
   }
 

@@ -243,7 +243,7 @@ export function programs(p: Paths, bin: string): Program[] {
         `--service-account-signing-key-file=${pki('sa.key')}`,
         '--authorization-mode=Node,RBAC',
         '--enable-admission-plugins=NodeRestriction',
-        '--allow-privileged=false',
+        '--allow-privileged=true',
         '--profiling=false',
         '--v=1',
       ],

@@ -85,7 +85,8 @@ export function setupHost(p: Paths): void {
       ['-n', NETNS, '-batch', '-'],
       `link set lo up\naddr add ${NODE_IP}/${LINK_PREFIX} dev ${NODE_LINK}\nlink set ${NODE_LINK} up\n`,
     );
-    sh('ip', ['netns', 'exec', NETNS, 'nft', '-f', '-'], nodeFirewall());
+    // /usr/sbin/nft by path: npm puts node_modules/.bin first, where ava's @vercel/nft is also called nft.
+    sh('ip', ['netns', 'exec', NETNS, '/usr/sbin/nft', '-f', '-'], nodeFirewall());
     for (const s of [
       'net.ipv4.ip_forward=1',
       'net.bridge.bridge-nf-call-iptables=1',
@@ -210,4 +211,54 @@ export function teardownHost(p: Paths): void {
       }
     }
   }
+}
+
+/** HostSnapshot is what must be the same before `up` and after `down`. */
+export type HostSnapshot = Record<string, string[]>;
+
+/** BEFORE_FILE holds the host as it was before a fresh `up` (outside the state dir, which `down` removes). */
+export const BEFORE_FILE = '/run/devnet-k8s-host-before.json';
+
+/** hostSnapshot reads the host's namespaces, links, routes, firewall, mounts, the kernel settings the kubelet changes, and the fixed dirs it writes. */
+export function hostSnapshot(): HostSnapshot {
+  const lines = (cmd: string, args: string[]) => {
+    try {
+      return sh(cmd, args)
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
+  return {
+    netns: lines('ip', ['netns', 'list']).map((l) => l.split(' ')[0] as string),
+    links: lines('ip', ['-o', 'link']).map((l) => (l.split(': ')[1] ?? '').split('@')[0] as string),
+    routes: lines('ip', ['route', 'show', 'table', 'all']),
+    nftables: lines('/usr/sbin/nft', ['list', 'tables']),
+    mounts: readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ')[4] as string),
+    sysctls: KUBELET_SYSCTLS.map((k) => `${k}=${readFileSync(`/proc/sys/${k}`, 'utf8').trim()}`),
+    dirs: ['/run/containerd', '/var/lib/cni', '/var/log/containers'].filter((d) => existsSync(d)),
+  };
+}
+
+/**
+ * hostDifferences lists what differs between two snapshots, leaving out what
+ * concurrently running tests own (names dnt-*) and /run/netns itself, which
+ * iproute2 makes a mount point the first time anything adds a namespace and
+ * never removes.
+ */
+export function hostDifferences(before: HostSnapshot, after: HostSnapshot): string[] {
+  const ours = (x: string) => !/dnt-/.test(x) && x !== '/run/netns';
+  const out: string[] = [];
+  for (const key of Object.keys(before)) {
+    const b = new Set((before[key] ?? []).filter(ours));
+    const a = new Set((after[key] ?? []).filter(ours));
+    for (const x of a) if (!b.has(x)) out.push(`${key}: added ${x}`);
+    for (const x of b) if (!a.has(x)) out.push(`${key}: removed ${x}`);
+  }
+  return out;
 }

@@ -35,8 +35,9 @@ export function devGatewayImage(): string {
   return `${gatewayImage()}-dev.${h.digest('hex').slice(0, 12)}`;
 }
 
-/** importSpecs builds and imports the given images where containerd lacks them. */
-export function importSpecs(p: Paths, build: Build, specs: ImageSpec[], log: (msg: string) => void): void {
+/** importSpecs builds and imports the given images where containerd lacks them; it returns the keys of the specs it imported. */
+export function importSpecs(p: Paths, build: Build, specs: ImageSpec[], log: (msg: string) => void): string[] {
+  const done: string[] = [];
   const recordFile = join(p.state, 'imported.json');
   const imported: Record<string, string> = existsSync(recordFile) ? JSON.parse(readFileSync(recordFile, 'utf8')) : {};
   for (const spec of specs) {
@@ -58,7 +59,9 @@ export function importSpecs(p: Paths, build: Build, specs: ImageSpec[], log: (ms
     now[key] = digest;
     writeFileSync(recordFile, JSON.stringify(now));
     log(`imported ${names.join(', ')} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    done.push(spec.key);
   }
+  return done;
 }
 
 /** allSpecs are the images `up` imports: the gateway under its published tag. */

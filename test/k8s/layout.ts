@@ -96,6 +96,9 @@ export function paths(env: NodeJS.ProcessEnv = process.env): Paths {
 /** startedByTests marks a cluster a test run started, so the run that is last out takes it down. */
 export const startedByTests = (p: Paths) => join(p.state, 'started-by-tests');
 
+/** E2E_LOCK serializes end-to-end suites on the one real cluster (and image refreshes by test runs between them). */
+export const E2E_LOCK = '/run/devnet-k8s-e2e.lock';
+
 /** TEST_USERS_LOCK is held shared by every test run using the cluster; the last one out gets it exclusively. */
 export const TEST_USERS_LOCK = '/run/devnet-k8s-users.lock';
 

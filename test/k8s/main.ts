@@ -24,9 +24,29 @@ import {
   kubeProxyConfig,
   userKubeconfig,
 } from './configs.ts';
-import { ensureDirs, killNode, netnsExists, nodeProcesses, removeCgroups, setupHost, teardownHost } from './host.ts';
+import {
+  BEFORE_FILE,
+  ensureDirs,
+  hostDifferences,
+  hostSnapshot,
+  killNode,
+  netnsExists,
+  nodeProcesses,
+  removeCgroups,
+  setupHost,
+  teardownHost,
+} from './host.ts';
 import { allSpecs, type Build, buildFile, importSpecs } from './import.ts';
-import { API_PORT, NETNS, type Paths, PRIVATE_DIRS, paths, startedByTests, UNREACHABLE_DNS } from './layout.ts';
+import {
+  API_PORT,
+  E2E_LOCK,
+  NETNS,
+  type Paths,
+  PRIVATE_DIRS,
+  paths,
+  startedByTests,
+  UNREACHABLE_DNS,
+} from './layout.ts';
 import { holdLock } from './lock.ts';
 import { ensurePki, pem } from './pki.ts';
 
@@ -163,17 +183,25 @@ function applyAddons(p: Paths, versions: Record<string, string>): void {
   kubectl(p, ['apply', '-f', '-'], objects.map((o) => `---\n${stringify(o)}`).join(''));
 }
 
+/** restartDemo rolls the demo workloads onto a re-imported demo image (same tag, new content). */
+function restartDemo(p: Paths): void {
+  for (const o of demo()) {
+    const kind = String(o.kind);
+    if (kind !== 'Deployment' && kind !== 'StatefulSet') continue;
+    const meta = o.metadata as { name: string; namespace: string };
+    kubectl(p, ['-n', meta.namespace, 'rollout', 'restart', `${kind.toLowerCase()}/${meta.name}`]);
+  }
+  log('demo workloads restarted on the new demo image');
+}
+
 function waitReady(p: Paths): void {
   kubectl(p, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=180s']);
   kubectl(p, ['-n', 'kube-system', 'rollout', 'status', 'deployment/coredns', '--timeout=180s']);
-  for (const [ns, kind] of [
-    ['demo', 'deployment'],
-    ['demo', 'statefulset'],
-    ['other', 'deployment'],
-  ] as const) {
-    for (const name of kubectl(p, ['-n', ns, 'get', kind, '-o', 'name']).trim().split('\n').filter(Boolean)) {
-      kubectl(p, ['-n', ns, 'rollout', 'status', name, '--timeout=180s']);
-    }
+  for (const o of demo()) {
+    const kind = String(o.kind);
+    if (kind !== 'Deployment' && kind !== 'StatefulSet') continue;
+    const meta = o.metadata as { name: string; namespace: string };
+    kubectl(p, ['-n', meta.namespace, 'rollout', 'status', `${kind.toLowerCase()}/${meta.name}`, '--timeout=180s']);
   }
 }
 
@@ -187,6 +215,8 @@ async function up(): Promise<void> {
   const p = paths();
   const wasRunning = supervisorPid(p) !== undefined;
   const { bin, versions } = build();
+  if (!wasRunning && !netnsExists() && !existsSync(BEFORE_FILE))
+    writeFileSync(BEFORE_FILE, JSON.stringify(hostSnapshot()));
   mkdirSync(p.state, { recursive: true, mode: 0o700 });
   writeConfigs(p, versions);
   setupHost(p);
@@ -198,9 +228,17 @@ async function up(): Promise<void> {
   if (!wasRunning && process.argv.includes('--by-tests')) writeFileSync(startedByTests(p), '');
   const record: Build = { bin, versions };
   writeFileSync(buildFile(p), JSON.stringify(record));
-  importSpecs(p, record, allSpecs(record), log);
+  // A test run refreshes the images between suites, never under one (suites hold the e2e lock),
+  // and leaves the published gateway tag alone: suites run their checkout's gateway under a tag of
+  // their own (test/k8s/import.ts).
+  const byTests = process.argv.includes('--by-tests');
+  const releaseE2E = byTests ? await holdLock(E2E_LOCK) : undefined;
+  const specs = allSpecs(record).filter((s) => !byTests || s.key !== 'gateway');
+  const imported = importSpecs(p, record, specs, log);
   applyAddons(p, versions);
+  if (wasRunning && imported.includes('demo')) restartDemo(p);
   waitReady(p);
+  await releaseE2E?.();
   log(`up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   console.log(p.kubeconfig);
 }
@@ -221,6 +259,16 @@ async function down(): Promise<void> {
   rmSync(p.state, { recursive: true, force: true });
   rmSync(p.run, { recursive: true, force: true });
   log('down: node namespace, link, routes, cgroups and state removed; kernel settings restored');
+  if (existsSync(BEFORE_FILE)) {
+    const diff = hostDifferences(JSON.parse(readFileSync(BEFORE_FILE, 'utf8')), hostSnapshot());
+    rmSync(BEFORE_FILE, { force: true });
+    if (diff.length) {
+      log(`the host is not as it was before up:\n  ${diff.join('\n  ')}`);
+      if (process.env.CI || process.argv.includes('--verify')) process.exit(3);
+    } else {
+      log('the host is as it was before up: namespaces, links, routes, nftables, mounts, kernel settings');
+    }
+  }
 }
 
 function status(): void {

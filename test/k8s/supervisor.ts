@@ -56,6 +56,9 @@ function setupMounts(): void {
     mount(type === 'cgroup2' ? ['-t', type, 'cgroup2', target] : ['-t', type, '-o', opts, 'cgroup', target]);
   }
   for (const dir of PRIVATE_DIRS) if (existsSync(dir)) mount(['-t', 'tmpfs', '-o', 'mode=755', 'devnet-k8s', dir]);
+  // The node's own resolver: an address it has no route to, so a lookup by containerd (an image
+  // pull nobody should attempt) or by CoreDNS's upstream fails at once and never reaches the host's DNS.
+  mount(['--bind', join(p.config, 'node-resolv.conf'), '/etc/resolv.conf']);
   mount(['--make-rshared', '/']);
 }
 

@@ -79,7 +79,7 @@ export class E2E {
   laptop: Netns | undefined;
   readonly laptops: Laptop[] = [];
   readonly #children: ChildProcess[] = [];
-  #release: (() => void) | undefined;
+  #release: (() => Promise<void>) | undefined;
   #apiPort = 0;
   #gatewayImage: string | undefined;
   /** #bin is the devnet under test: this checkout's, or (opts.bin) an installed executable run as a user would. */
@@ -301,7 +301,7 @@ export class E2E {
     if (this.cluster === 'sandbox' && this.sandboxEnv.DEVNET_SANDBOX_PREFIX) await this.sandbox('down');
     if (this.#release) {
       if (k8sRunning()) await this.#resetCluster();
-      this.#release();
+      await this.#release();
     }
     rmSync(this.dir, { recursive: true, force: true });
   }

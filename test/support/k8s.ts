@@ -7,9 +7,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { devGatewayImage, importDevGatewayImage } from '../k8s/import.ts';
-import { paths } from '../k8s/layout.ts';
+import { E2E_LOCK, paths } from '../k8s/layout.ts';
 
 export { holdLock } from '../k8s/lock.ts';
+export { E2E_LOCK };
 
 /** ClusterKind is the cluster the end-to-end suites run against. */
 export type ClusterKind = 'k8s' | 'sandbox';
@@ -20,9 +21,6 @@ export function clusterKind(env: NodeJS.ProcessEnv = process.env): ClusterKind {
   if (v !== 'k8s' && v !== 'sandbox') throw new Error(`DEVNET_TEST_CLUSTER must be k8s or sandbox, not "${v}"`);
   return v;
 }
-
-/** E2E_LOCK serializes suites on the one real cluster. */
-export const E2E_LOCK = '/run/devnet-k8s-e2e.lock';
 
 /** K8sAccess is what a suite needs of the running cluster. */
 export interface K8sAccess {

@@ -29,7 +29,9 @@ export async function startHello(ctx: DemoContext): Promise<RunningDemo> {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await listen(server, envPort(ctx.env, 'PORT', 8080));
+  const port = envPort(ctx.env, 'PORT', 8080);
+  await listen(server, port);
+  console.log(`hello: listening on :${port}`);
   return {
     close: () =>
       new Promise((resolve) => {
