@@ -43,7 +43,14 @@ rootTest('the gateway image runs as uid 65532 although the devnet it came from i
     ext: '.ts',
     node: process.execPath,
   });
-  t.deepEqual(journal.entries(), [{ kind: 'path', path: join(images, 'gw') }], 'journaled before it is made');
+  t.deepEqual(
+    journal.entries(),
+    [
+      { kind: 'emptydir', path: images },
+      { kind: 'path', path: join(images, 'gw') },
+    ],
+    'journaled before it is made',
+  );
 
   const files = walk(image.root).map((f) => relative(image.root, f));
   t.true(files.includes(join('app', 'src', 'gateway', 'main.ts')));

@@ -3,8 +3,8 @@
 // everything from the journal, then sweeps anything named with our prefix;
 // status, exec and kubeconfig read what is there.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { dirname, extname, join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { DevnetError } from '../errors.ts';
 import { CLUSTER_DNS_IP, CONTEXT_ADMIN, CONTEXT_DEV } from './constants.ts';
@@ -151,6 +151,11 @@ export async function down(
   rmSync(p.runDir, { recursive: true, force: true });
   rmSync(p.stateDir, { recursive: true, force: true });
   rmSync(p.imageDir, { recursive: true, force: true });
+  try {
+    rmdirSync(dirname(p.imageDir)); // the image store, when no other sandbox has an image there
+  } catch {
+    // not empty, or gone
+  }
   if (!opts.keepUserKubeconfig) {
     const path = userKubeconfigPath();
     const doc = readKubeconfig(path);

@@ -140,6 +140,8 @@ async function copyTree(from: string, to: string, keep: (rel: string) => boolean
  */
 export async function stageImage(root: string, journal: Journal, source: ProgramSource): Promise<StagedImage> {
   const image = imageLayout(root, source);
+  // The store folder is shared by sandboxes: removed only when the last image in it is.
+  journal.record({ kind: 'emptydir', path: dirname(root) });
   journal.record({ kind: 'path', path: root });
   await rm(root, { recursive: true, force: true });
   // Every folder above the image must be searchable by the pod's user, as /var/lib is.
