@@ -144,7 +144,10 @@ export async function stageImage(root: string, journal: Journal, source: Program
   journal.record({ kind: 'emptydir', path: dirname(root) });
   journal.record({ kind: 'path', path: root });
   await rm(root, { recursive: true, force: true });
-  // Every folder above the image must be searchable by the pod's user, as /var/lib is.
+  // Every folder above the image must be searchable by the pod's user, as /var/lib is: the folders made
+  // here are opened whatever the umask (folders that already existed are left as they are).
+  const made = await mkdir(dirname(root), { recursive: true, mode: 0o755 });
+  for (let d = dirname(root); made && d.startsWith(made); d = dirname(d)) await chmod(d, 0o755);
   await mkdir(join(root, 'bin'), { recursive: true, mode: 0o755 });
   await chmod(root, 0o755);
   await chmod(join(root, 'bin'), 0o755);
