@@ -22,6 +22,7 @@ function walk(d: string): string[] {
 }
 
 rootTest('the gateway image runs as uid 65532 although the devnet it came from is private', async (t) => {
+  process.umask(0o077); // as a careful admin's root shell: nothing the image needs may depend on the umask
   // A private copy of this devnet: the code, package.json and the production dependencies it needs.
   chmodSync(dir, 0o755); // the image store's parent is searchable, as /var/lib is
   const home = join(dir, 'private home');

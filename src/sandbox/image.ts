@@ -153,6 +153,7 @@ export async function stageImage(root: string, journal: Journal, source: Program
   await chmod(join(root, 'bin'), 0o755);
   const app = join(root, 'app');
   await mkdir(app, { mode: 0o755 });
+  await chmod(app, 0o755);
   await copyFile(source.node, image.node);
   await chmod(image.node, 0o755);
   await copyFile(join(source.root, 'package.json'), join(app, 'package.json'));
