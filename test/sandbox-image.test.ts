@@ -36,7 +36,8 @@ rootTest('the gateway image runs as uid 65532 although the devnet it came from i
     });
   }
   const images = join(dir, 'images');
-  mkdirSync(images, { mode: 0o755 });
+  mkdirSync(images);
+  chmodSync(images, 0o755);
   const journal = new Journal(join(dir, 'journal.jsonl'));
   const image = await stageImage(join(images, 'gw'), journal, {
     root: checkout,
