@@ -78,7 +78,10 @@ rootTest('up prints what it made; a second up is harmless', async (t) => {
   t.regex(merged, /current-context: devnet-sandbox\n/);
   const status = JSON.parse((await devnet('sandbox', 'status', '-o', 'json')).stdout);
   t.true(status.running);
-  t.true(status.components.every((c: { healthy: boolean; pid: number }) => c.healthy && c.pid > 0));
+  t.true(
+    status.components.every((c: { healthy: boolean; pid: number }) => c.healthy && c.pid > 0),
+    JSON.stringify(status.components),
+  );
   t.is(status.nodes[0].name, 'sandbox-node');
 });
 
