@@ -6,7 +6,7 @@
 // file) both must send the same Authorization header to a recording server.
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
+import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -302,4 +302,43 @@ contexts:
     t.truthy(kubectlAuth, context);
     t.is(devnetAuth, kubectlAuth, context);
   }
+});
+
+test('as kubectl: no credentials go to a plain-http server', async (t) => {
+  const seen: IncomingHttpHeaders[] = [];
+  const server = createHttpServer((req, res) => {
+    seen.push(req.headers);
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ kind: 'APIResourceList', groupVersion: 'v1', resources: [] }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => server.close());
+  write(
+    'plain/config',
+    `apiVersion: v1
+kind: Config
+current-context: plain
+clusters: [{name: plain, cluster: {server: "http://127.0.0.1:${(server.address() as AddressInfo).port}"}}]
+users: [{name: me, user: {token: secret-over-http}}]
+contexts: [{name: plain, context: {cluster: plain, user: me}}]
+`,
+  );
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: f('home'), KUBECONFIG: f('plain/config') };
+  const k = await kubectl(['get', '--raw', '/api/v1'], env);
+  t.is(k.code, 0, k.err);
+  t.true(
+    seen.every((h) => h.authorization === undefined),
+    'kubectl',
+  );
+  const before = seen.length;
+  const loaded = loadKube(kubeconfigSources({}, env, f('home')), {}, KubeConfig);
+  await loaded.kc
+    .makeApiClient(CoreV1Api)
+    .getAPIResources()
+    .catch(() => undefined);
+  t.true(seen.length > before, 'devnet asked');
+  t.true(
+    seen.every((h) => h.authorization === undefined),
+    'devnet',
+  );
 });

@@ -317,6 +317,15 @@ export function clientOptions(r: ResolvedKube): {
     ...(str(c['proxy-url']) ? { proxyUrl: c['proxy-url'] as string } : {}),
   };
   const user: { -readonly [K in keyof User]: User[K] } = { name: r.userName || 'user' };
+  // client-go sends no credentials to a plain-http server; neither does devnet.
+  if (server.startsWith('http:')) {
+    return {
+      clusters: [cluster],
+      users: [user],
+      contexts: [{ name: r.context, cluster: r.clusterName, user: user.name, namespace: r.namespace }],
+      currentContext: r.context,
+    };
+  }
   if (str(u.token)) user.token = u.token as string;
   if (str(u['client-certificate-data'])) user.certData = u['client-certificate-data'] as string;
   if (str(u['client-certificate'])) user.certFile = u['client-certificate'] as string;
