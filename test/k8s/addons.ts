@@ -6,7 +6,7 @@
 import { DEV_CLUSTER_RULES, DEV_ROLE_RULES } from '../../src/sandbox/apiserver/bootstrap.ts';
 import { demoObjects } from '../../src/sandbox/demo.ts';
 import { demoImage } from './cluster-images.ts';
-import { CLUSTER_DNS_IP, CLUSTER_DOMAIN, DEV_NAMESPACE, DEV_USER, UNREACHABLE_DNS } from './layout.ts';
+import { CLUSTER_DNS_IP, CLUSTER_DOMAIN, DEV_NAMESPACE, DEV_USER, paths, UNREACHABLE_DNS } from './layout.ts';
 
 type Obj = Record<string, unknown>;
 const RBAC = 'rbac.authorization.k8s.io';
@@ -190,5 +190,49 @@ export function demo(): Obj[] {
   });
   const services = d.services.filter((s) => s.metadata?.namespace !== 'kube-system');
   const extra = (d as unknown as { configMaps?: Obj[] }).configMaps ?? [];
-  return [...(d.namespaces as unknown as Obj[]), ...extra, ...(services as unknown as Obj[]), ...workloads];
+  return [
+    ...(d.namespaces as unknown as Obj[]),
+    ...extra,
+    ...demoStorage(d.statefulsets),
+    ...(services as unknown as Obj[]),
+    ...workloads,
+  ];
+}
+
+/**
+ * demoStorage gives the demo's claims somewhere to live without a provisioner: the default StorageClass
+ * `local-path` (no provisioner) and, for each StatefulSet replica's volumeClaimTemplate, a hostPath
+ * PersistentVolume on the node pre-bound to its claim (the PV controller binds them).
+ */
+export function demoStorage(sets: ReturnType<typeof demoObjects>['statefulsets']): Obj[] {
+  const out: Obj[] = [
+    {
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: 'local-path', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      provisioner: 'kubernetes.io/no-provisioner',
+      reclaimPolicy: 'Retain',
+      volumeBindingMode: 'Immediate',
+    },
+  ];
+  for (const s of sets)
+    for (const t of s.spec?.volumeClaimTemplates ?? [])
+      for (let i = 0; i < (s.spec?.replicas ?? 1); i++) {
+        const claim = `${t.metadata?.name}-${s.metadata?.name}-${i}`;
+        const name = `demo-${claim}`;
+        out.push({
+          apiVersion: 'v1',
+          kind: 'PersistentVolume',
+          metadata: { name },
+          spec: {
+            capacity: { storage: t.spec?.resources?.requests?.storage ?? '64Mi' },
+            accessModes: t.spec?.accessModes ?? ['ReadWriteOnce'],
+            persistentVolumeReclaimPolicy: 'Retain',
+            storageClassName: 'local-path',
+            hostPath: { path: `${paths().state}/volumes/${name}`, type: 'DirectoryOrCreate' },
+            claimRef: { namespace: s.metadata?.namespace, name: claim },
+          },
+        });
+      }
+  return out;
 }

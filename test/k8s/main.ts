@@ -180,7 +180,20 @@ function applyAddons(p: Paths, versions: Record<string, string>): void {
     ...coredns(corednsImage(versions.coredns as string)),
     ...demo(),
   ];
-  kubectl(p, ['apply', '-f', '-'], objects.map((o) => `---\n${stringify(o)}`).join(''));
+  const yaml = objects.map((o) => `---\n${stringify(o)}`).join('');
+  try {
+    kubectl(p, ['apply', '-f', '-'], yaml);
+  } catch (err) {
+    // A StatefulSet's claim templates (and most of its spec) cannot change: recreate the demo's.
+    if (!/updates to statefulset spec for fields other than/.test(String((err as { stderr?: string }).stderr)))
+      throw err;
+    for (const o of objects.filter((x) => x.kind === 'StatefulSet')) {
+      const meta = o.metadata as { name: string; namespace: string };
+      kubectl(p, ['-n', meta.namespace, 'delete', 'statefulset', meta.name, '--ignore-not-found', '--wait=true']);
+      log(`recreating StatefulSet ${meta.namespace}/${meta.name} (its spec changed where Kubernetes allows no update)`);
+    }
+    kubectl(p, ['apply', '-f', '-'], yaml);
+  }
 }
 
 /** restartDemo rolls the demo workloads onto a re-imported demo image (same tag, new content). */

@@ -180,11 +180,31 @@ export class E2E {
     return c;
   }
 
-  /** laptopServer starts test/support/laptop-http.ts on the laptop's 127.0.0.1:port, answering as `name`. */
-  laptopServer(port: number, name: string): ChildProcess {
+  /** laptopServer starts test/support/laptop-http.ts on the laptop's 127.0.0.1:port, answering as `name` (and appending each request to `log`). */
+  laptopServer(port: number, name: string, log?: string): ChildProcess {
     const laptop = (this.laptop as Netns).name;
     const script = join(ROOT, 'test/support/laptop-http.ts');
-    return this.background('ip', ['netns', 'exec', laptop, process.execPath, script, String(port), name]);
+    return this.background('ip', [
+      'netns',
+      'exec',
+      laptop,
+      process.execPath,
+      script,
+      String(port),
+      name,
+      ...(log ? [log] : []),
+    ]);
+  }
+
+  /** devnetProcess starts the devnet CLI on the laptop and returns the process (for signals); its pid is devnet's own. */
+  devnetProcess(...args: string[]): ChildProcess {
+    const laptop = (this.laptop as Netns).name;
+    const c = spawn('ip', ['netns', 'exec', laptop, process.execPath, BIN, ...args], {
+      env: this.laptopEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.#children.push(c);
+    return c;
   }
 
   /** sandbox runs `devnet sandbox ...` against this test's sandbox (sandbox suites only). */
@@ -231,6 +251,13 @@ export class E2E {
   /** nodeNetns is the network namespace of the cluster's node (where pod addresses are routed). */
   nodeNetns(): string {
     return this.cluster === 'k8s' ? K8S_NODE_NETNS : `${this.sandboxEnv.DEVNET_SANDBOX_PREFIX}-node`;
+  }
+
+  /** volumePath is a node directory for a test's hostPath PersistentVolume (one the cluster's node serves). */
+  volumePath(name: string): string {
+    return this.cluster === 'k8s'
+      ? `/var/lib/devnet-k8s/volumes/${name}`
+      : join(this.sandboxEnv.DEVNET_SANDBOX_STATE as string, 'volumes', name);
   }
 
   /** serviceCidrs lists the cluster's service ranges as the API reports them (ServiceCIDR objects). */
