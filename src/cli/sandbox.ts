@@ -110,8 +110,9 @@ export function registerSandbox(program: Command): void {
     .action(async (pod: string, command: string[], opts: { namespace: string }) => {
       const { execArgv, requireRoot } = await cluster();
       requireRoot();
-      const [cmd, ...args] = await execArgv(sandboxPaths(), execTool, opts.namespace, pod, command);
-      const child = spawn(cmd as string, args, { stdio: 'inherit' });
+      const { argv, env } = await execArgv(sandboxPaths(), execTool, opts.namespace, pod, command);
+      const [cmd, ...args] = argv;
+      const child = spawn(cmd as string, args, { stdio: 'inherit', env });
       const code = await new Promise<number>((resolve) => {
         child.on('error', () => resolve(127));
         child.on('exit', (c, sig) => resolve(c ?? (sig ? 128 + 15 : 1)));

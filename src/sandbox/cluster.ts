@@ -285,8 +285,8 @@ export async function execArgv(
   namespace: string,
   name: string,
   command: string[],
-): Promise<string[]> {
-  // Fast path, no API round trip: the kubelet records each runner's PID in the pod's run dir.
+): Promise<{ argv: string[]; env: NodeJS.ProcessEnv }> {
+  // Fast path, no API round trip: the kubelet records each runner's PID (and the container's environment) in the pod's run dir.
   let pid: number | undefined;
   try {
     pid = Number(readFileSync(join(podRunDir(p, namespace, name), 'runner.pid'), 'utf8').trim());
@@ -296,11 +296,33 @@ export async function execArgv(
   // The runner must still be in one of our pod namespaces (a recycled PID would not be).
   const running = pid ? (await exec('ip', ['netns', 'identify', String(pid)]).catch(() => '')).trim() : '';
   if (pid && running.startsWith(`${p.prefix}-pod-`)) {
-    return ['nsenter', `--target=${pid}`, '--net', '--mount', '--', ...podViewArgv(resolvConfPath(running), command)];
+    return {
+      argv: ['nsenter', `--target=${pid}`, '--net', '--mount', '--', ...podViewArgv(resolvConfPath(running), command)],
+      env: containerExecEnv(p, namespace, name),
+    };
   }
   // Slow path: ask the API, for a precise error (not found, not running) or a pod without a runner record.
   const { netns } = await podNetnsFor(p, exec, namespace, name);
-  return ['ip', 'netns', 'exec', netns, ...command];
+  return { argv: ['ip', 'netns', 'exec', netns, ...command], env: containerExecEnv(p, namespace, name) };
+}
+
+/** containerExecEnv is what a command run in a pod sees, as with `kubectl exec`: the first container's environment, not the caller's. */
+function containerExecEnv(p: SandboxPaths, namespace: string, name: string): NodeJS.ProcessEnv {
+  let env: Record<string, string> = {};
+  try {
+    env = JSON.parse(readFileSync(join(podRunDir(p, namespace, name), 'exec-env.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
+  } catch {
+    // a pod started before exec-env.json existed: its environment is unknown
+  }
+  return {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: '/root',
+    HOSTNAME: name,
+    ...env,
+  };
 }
 
 /** podNetnsFor finds a pod's network namespace through the API. */

@@ -424,6 +424,8 @@ export class Kubelet {
     rec.runner = runner;
     // `devnet sandbox exec` enters the runner's namespaces (network, and mounts for resolv.conf and the token).
     if (runner.pid) writeFileSync(join(dir, 'runner.pid'), `${runner.pid}\n`);
+    // ... with the first container's environment, as `kubectl exec` gives it (root-only: it may hold secrets).
+    writeFileSync(join(dir, 'exec-env.json'), JSON.stringify(containers[0]?.env ?? {}), { mode: 0o600 });
     runner.on('message', (m: RunnerMessage) => {
       if (m.type === 'status') {
         rec.reports = m.containers;
