@@ -57,7 +57,8 @@ export function podViewArgv(resolvConf: string, argv: string[]): string[] {
     'slave',
     'sh',
     '-c',
-    'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"',
+    // sh exports PWD; a command run in a container (kubectl exec) does not see one.
+    'mount --bind "$1" /etc/resolv.conf && shift && unset PWD && exec "$@"',
     'sh',
     resolvConf,
     ...argv,
