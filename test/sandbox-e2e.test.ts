@@ -135,8 +135,9 @@ rootTest(
     // /etc/resolv.conf over the old one detaches the pod's bind mount in every namespace. Undo that
     // bind inside the runner's mount namespace only, so the host's own file is never touched.
     const pid = readFileSync(join(dir, 'run', 'pods', 'demo', pod, 'runner.pid'), 'utf8').trim();
+    // ("not mounted": the host already replaced its resolv.conf since the pod started, the very case.)
     const detach = await run('nsenter', [`--target=${pid}`, '--mount', 'umount', '/etc/resolv.conf']);
-    t.is(detach.code, 0, detach.stderr);
+    t.true(detach.code === 0 || /not mounted/.test(detach.stderr), detach.stderr);
     const runnerView = await run('nsenter', [`--target=${pid}`, '--mount', 'cat', '/etc/resolv.conf']);
     t.notRegex(runnerView.stdout, /nameserver 10\.96\.0\.10/, 'the runner now sees the host resolver');
 
