@@ -129,7 +129,11 @@ rootTest('pods reach the API server as kubernetes.default.svc with their mounted
 rootTest(
   "sandbox exec sees the pod's resolv.conf even after the host replaced its own (connected on the host)",
   async (t) => {
-    const pod = await helloPod();
+    // A pod without volumes: its runner has exactly the bind `ip netns exec` made (a pod with a volume
+    // under /etc, like hello's /etc/hello, carries resolv.conf in an overlay of its own instead).
+    const pod = (
+      await kubectl('get', 'pods', '-n', 'demo', '-l', 'app=echo', '-o', 'jsonpath={.items[0].metadata.name}')
+    ).stdout.trim();
     const ip = (await kubectl('get', 'svc', '-n', 'demo', 'hello', '-o', 'jsonpath={.spec.clusterIP}')).stdout.trim();
     // What `devnet connect` (or NetworkManager) on the host does to the runner's view: renaming a new
     // /etc/resolv.conf over the old one detaches the pod's bind mount in every namespace. Undo that
