@@ -2,10 +2,10 @@
 
 import type { Command } from 'commander';
 import { kubeconfigSources } from '../cluster/kubeconfig.ts';
-import type { ConnectParams, SessionStatus } from '../daemon/session.ts';
+import type { ConnectParams } from '../control/daemon-protocol.ts';
 import { parseDnsMode } from '../dns/os/index.ts';
 import { DevnetError } from '../errors.ts';
-import { connectDaemon, invoker, isRoot, launchSession, pathsFor, repairStale } from './launch.ts';
+import { daemonIfRunning, invoker, isRoot, launchSession, pathsFor, repairStale } from './launch.ts';
 import { parseOutput, printData } from './output.ts';
 import { startProgress } from './progress.ts';
 import { printStatus } from './status.ts';
@@ -51,9 +51,9 @@ export function registerConnect(program: Command): void {
       await preflight('connect', systemDeps, { install: false });
       const who = invoker();
       const paths = pathsFor(who);
-      const existing = await connectDaemon(paths).catch(() => undefined);
+      const existing = await daemonIfRunning(paths, who);
       if (existing) {
-        const st = await existing.call<SessionStatus | { connected: false }>('status');
+        const st = await existing.call('status', null);
         existing.close();
         if ('context' in st) {
           throw new DevnetError('user', `already connected to ${st.context}`, {
@@ -80,14 +80,14 @@ export function registerConnect(program: Command): void {
       const progress = startProgress('starting devnet');
       let client: Awaited<ReturnType<typeof launchSession>> | undefined;
       try {
-        client = await launchSession(who, paths, process.env);
-        const status = await client.call<SessionStatus>('connect', params, (m) => progress.step(m));
+        client = await launchSession(who, paths, process.env, { allowConflicts: o.allowConflict });
+        const status = await client.call('connect', params, (m) => progress.step(m));
         progress.succeed(`connected to ${status.context} (namespace ${status.namespace})`);
         if (format === 'table') printStatus(status);
         else printData(status, format);
       } catch (err) {
         progress.fail();
-        await client?.call('quit').catch(() => undefined);
+        await client?.call('quit', null).catch(() => undefined);
         throw err;
       } finally {
         client?.close();

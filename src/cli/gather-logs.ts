@@ -38,7 +38,7 @@ async function daemonStatus(): Promise<SessionStatus | { connected: false }> {
   const client = await connectDaemon(pathsFor()).catch(() => undefined);
   if (!client) return { connected: false };
   try {
-    return await client.call<SessionStatus | { connected: false }>('status');
+    return (await client.call('status', null)) as SessionStatus | { connected: false };
   } finally {
     client.close();
   }

@@ -1,7 +1,6 @@
 // devnet's CLI: wires one file per verb (cli/<verb>.ts) into commander and
 // turns errors into messages that say what happened and what to do.
 import { Command, CommanderError } from 'commander';
-import type { ExplainContext } from '../dns/explain.ts';
 import { asDevnetError, exitCodeFor } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { registerConnect } from './connect.ts';
@@ -9,7 +8,7 @@ import { registerDns } from './dns.ts';
 import { registerGateway } from './gateway.ts';
 import { registerGatherLogs } from './gather-logs.ts';
 import { registerIntercept } from './intercept.ts';
-import { connectDaemon, pathsFor } from './launch.ts';
+import { daemonIfRunning, pathsFor } from './launch.ts';
 import { registerLeave } from './leave.ts';
 import { registerList } from './list.ts';
 import { registerPreflight } from './preflight.ts';
@@ -49,10 +48,10 @@ registerIntercept(program);
 registerLeave(program);
 registerList(program);
 registerDns(program, async () => {
-  const client = await connectDaemon(pathsFor()).catch(() => undefined);
+  const client = await daemonIfRunning(pathsFor());
   if (!client) return undefined;
   try {
-    return (await client.call<ExplainContext | null>('dnsContext')) ?? undefined;
+    return (await client.call('dnsContext', null)) ?? undefined;
   } finally {
     client.close();
   }

@@ -14,11 +14,13 @@ import {
 } from '@kubernetes/client-node';
 import { DevnetError } from '../errors.ts';
 import { restoreAll } from '../intercept/reconcile.ts';
+import { fingerprintOf, type GatewayCertificate, makeCertificate } from '../tls/certificate.ts';
 import { VERSION } from '../version.ts';
 import {
   GATEWAY_APP_LABEL,
   GATEWAY_NAME,
   GATEWAY_SECRET,
+  GATEWAY_TLS_SECRET,
   GATEWAY_TUNNEL_PORT,
   gatewayImage,
   gatewayManifests,
@@ -28,13 +30,15 @@ import { clusterError, isNotFound, statusOf } from './kube.ts';
 
 export { GATEWAY_TUNNEL_PORT };
 
-/** GatewayInfo is a ready gateway: its pod, version and session token. */
+/** GatewayInfo is a ready gateway: its pod, version, session token and the direct listener's pinned certificate. */
 export interface GatewayInfo {
   namespace: string;
   pod: string;
   podIP: string;
   version: string;
   token: string;
+  /** tlsFingerprint is the SHA-256 pin of the direct listener's certificate ('' when the Secret has none). */
+  tlsFingerprint: string;
 }
 
 /** GatewayDeps are the clients and clock the gateway functions use. */
@@ -149,28 +153,59 @@ export async function installedVersion(deps: GatewayDeps, namespace: string): Pr
   return (await installedGateway(deps, namespace))?.version;
 }
 
+const secretField = (s: KubernetesObject | undefined, key: string): string => {
+  const b64 = (s as { data?: Record<string, string> } | undefined)?.data?.[key];
+  return b64 ? Buffer.from(b64, 'base64').toString('utf8') : '';
+};
+
 /**
  * installGateway applies the gateway's objects: creates what is missing and
- * replaces what differs (an upgrade), keeping an existing token.
+ * replaces what differs (an upgrade), keeping an existing token and
+ * certificate. The direct listener's certificate is made here, by the
+ * installer, and its pin written beside the token, where laptops read it.
  */
 export async function installGateway(deps: GatewayDeps, namespace: string, version = VERSION): Promise<void> {
   const api = KubernetesObjectApi.makeApiClient(deps.kc);
-  const objects = gatewayManifests({ namespace, version, token: randomBytes(32).toString('base64url') });
+  const secret = (name: string) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace } });
+  const what = (kind: string, name: string) => `${kind} ${namespace}/${name}`;
+  const existingTls = await readOrUndefined(api, secret(GATEWAY_TLS_SECRET)).catch(() => undefined);
+  const existingCert = secretField(existingTls, 'tls.crt');
+  let tls: GatewayCertificate | undefined;
+  try {
+    tls = existingCert ? { certPem: existingCert, keyPem: '', fingerprint: fingerprintOf(existingCert) } : undefined;
+  } catch {
+    tls = undefined; // not a certificate: make a new one
+  }
+  const fresh = tls === undefined;
+  tls ??= makeCertificate('devnet-gateway');
+  const objects = gatewayManifests({ namespace, version, token: randomBytes(32).toString('base64url'), tls });
   for (const obj of objects) {
-    const what = `${obj.kind} ${namespace}/${obj.metadata.name as string}`;
+    const name = obj.metadata.name as string;
     try {
       const existing = await readOrUndefined(api, obj);
       if (!existing) {
-        deps.progress(`creating ${what}`);
+        deps.progress(`creating ${what(obj.kind, name)}`);
         await api.create(obj as KubernetesObject);
-      } else if (obj.kind === 'Namespace' || obj.kind === 'Secret') {
-        // Never replace a namespace; keep the token already issued.
+      } else if (obj.kind === 'Namespace') {
+        // Never replace a namespace.
+      } else if (obj.kind === 'Secret') {
+        // Keep the token and certificate already issued; fill in what an older version or a GitOps copy left empty.
+        const data = { ...((existing as { data?: Record<string, string> }).data ?? {}) };
+        const b64 = (v: string) => Buffer.from(v).toString('base64');
+        if (name === GATEWAY_TLS_SECRET && fresh) {
+          data['tls.crt'] = b64(tls.certPem);
+          data['tls.key'] = b64(tls.keyPem);
+        } else if (name === GATEWAY_SECRET && secretField(existing, 'tls-fingerprint') !== tls.fingerprint) {
+          data['tls-fingerprint'] = b64(tls.fingerprint);
+        } else continue;
+        deps.progress(`updating ${what(obj.kind, name)}`);
+        await api.replace({ ...existing, data } as KubernetesObject);
       } else {
         const labels = (existing.metadata?.labels ?? {}) as Record<string, string>;
         const sameImage =
           obj.kind !== 'Deployment' || deploymentImage(existing) === deploymentImage(obj as KubernetesObject);
         if (labels['app.kubernetes.io/version'] === version && sameImage) continue;
-        deps.progress(`upgrading ${what} to ${version}`);
+        deps.progress(`upgrading ${what(obj.kind, name)} to ${version}`);
         await api.replace({
           ...obj,
           metadata: { ...obj.metadata, resourceVersion: existing.metadata?.resourceVersion },
@@ -178,7 +213,7 @@ export async function installGateway(deps: GatewayDeps, namespace: string, versi
       }
     } catch (err) {
       if (obj.kind === 'Namespace' && statusOf(err)?.code === 403) continue; // may exist; a later step will tell
-      throw clusterError(`installing the gateway (${what})`, err);
+      throw clusterError(`installing the gateway (${what(obj.kind, name)})`, err);
     }
   }
 }
@@ -198,13 +233,14 @@ export async function waitForGateway(deps: GatewayDeps, namespace: string, timeo
     const ready = pods.filter(podReady).sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
     const pod = ready[0];
     if (pod) {
-      const token = await readToken(deps, namespace);
+      const { token, tlsFingerprint } = await readToken(deps, namespace);
       return {
         namespace,
         pod: pod.metadata?.name as string,
         podIP: pod.status?.podIP ?? '',
         version: pod.metadata?.labels?.['app.kubernetes.io/version'] ?? 'unknown',
         token,
+        tlsFingerprint,
       };
     }
     const problems = pods.map((p) => ({ pod: p, problem: podProblem(p) })).filter((x) => x.problem !== undefined);
@@ -232,16 +268,20 @@ export async function waitForGateway(deps: GatewayDeps, namespace: string, timeo
   }
 }
 
-async function readToken(deps: GatewayDeps, namespace: string): Promise<string> {
+// readToken reads what laptops need from the gateway's Secret, with the user's own credentials.
+async function readToken(deps: GatewayDeps, namespace: string): Promise<{ token: string; tlsFingerprint: string }> {
   try {
     const s = await deps.core.readNamespacedSecret({ name: GATEWAY_SECRET, namespace });
-    const b64 = s.data?.token;
-    const token = b64 ? Buffer.from(b64, 'base64').toString('utf8') : (s.stringData?.token ?? '');
+    const field = (k: string) => {
+      const b64 = s.data?.[k];
+      return (b64 ? Buffer.from(b64, 'base64').toString('utf8') : (s.stringData?.[k] ?? '')).trim();
+    };
+    const token = field('token');
     if (!token)
       throw new DevnetError('cluster', `the Secret ${namespace}/${GATEWAY_SECRET} has no token`, {
         hint: 'Run `devnet gateway install` again.',
       });
-    return token;
+    return { token, tlsFingerprint: field('tls-fingerprint') };
   } catch (err) {
     throw clusterError(`reading the gateway's session token`, err);
   }

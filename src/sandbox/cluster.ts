@@ -7,10 +7,11 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { dirname, extname, join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { DevnetError } from '../errors.ts';
+import { FileJournal } from '../journal/journal.ts';
+import { machineUndoEnv, processStartText as processStartTime } from '../journal/machine.ts';
 import { CLUSTER_DNS_IP, CONTEXT_ADMIN, CONTEXT_DEV } from './constants.ts';
 import type { Exec } from './exec.ts';
 import { listNetns, resolvConfPath } from './hostnet.ts';
-import { Journal, processStartTime } from './journal.ts';
 import { PROXY_TABLE } from './kube-proxy.ts';
 import {
   mergeKubeconfig,
@@ -36,8 +37,8 @@ export function requireRoot(): void {
 
 /** supervisorAlive reports the supervisor's pid when it is running. */
 export function supervisorAlive(p: SandboxPaths): number | undefined {
-  const j = new Journal(runFile(p, 'journal.jsonl'));
-  const rec = j.entries().find((e) => e.kind === 'process');
+  const j = FileJournal.shared(runFile(p, 'journal.jsonl'));
+  const rec = j.readSync().find((e) => e.kind === 'process');
   if (rec?.kind !== 'process') return undefined;
   return processStartTime(rec.pid) === rec.start ? rec.pid : undefined;
 }
@@ -70,9 +71,9 @@ export async function up(p: SandboxPaths, exec: Exec, timeoutMs = 90_000): Promi
     await down(p, exec, { keepUserKubeconfig: true });
     mkdirSync(p.runDir, { recursive: true, mode: 0o700 });
     mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
-    const journal = new Journal(runFile(p, 'journal.jsonl'));
-    journal.record({ kind: 'path', path: p.stateDir });
-    journal.record({ kind: 'path', path: p.runDir });
+    const journal = FileJournal.shared(runFile(p, 'journal.jsonl'));
+    journal.recordSync({ kind: 'path', path: p.stateDir });
+    journal.recordSync({ kind: 'path', path: p.runDir });
     const out = openSync(runFile(p, 'supervisor.out'), 'a');
     const child = spawn(process.execPath, [SUPERVISOR], {
       detached: true,
@@ -87,7 +88,7 @@ export async function up(p: SandboxPaths, exec: Exec, timeoutMs = 90_000): Promi
     });
     closeSync(out);
     const pid = child.pid as number;
-    journal.record({ kind: 'process', pid, start: processStartTime(pid) ?? '' });
+    journal.recordSync({ kind: 'process', pid, start: processStartTime(pid) ?? '' });
     child.unref();
     created = true;
   }
@@ -135,8 +136,8 @@ export async function down(
   opts: { keepUserKubeconfig?: boolean } = {},
 ): Promise<string[]> {
   requireRoot();
-  const journal = new Journal(runFile(p, 'journal.jsonl'));
-  const problems = await journal.undo(exec);
+  const journal = FileJournal.shared(runFile(p, 'journal.jsonl'));
+  const problems = (await journal.undoAll(machineUndoEnv)).map((f) => f.error);
   // Sweep by name too, in case the journal itself was lost.
   for (const ns of await listNetns(exec)) {
     if (ns === nodeNetns(p) || ns.startsWith(`${p.prefix}-pod-`)) {

@@ -10,7 +10,7 @@
 import { constants } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
-import type { Journal } from './journal.ts';
+import type { SyncJournal } from '../journal/journal.ts';
 
 /** ProgramSource is the devnet being run: its package root, its code folder (src/ in a checkout, dist/ in a package) and its Node. */
 export interface ProgramSource {
@@ -138,11 +138,11 @@ async function copyTree(from: string, to: string, keep: (rel: string) => boolean
  * package.json, the code tree and the production dependencies under app/.
  * The folder is journaled before it is made; a previous copy is replaced.
  */
-export async function stageImage(root: string, journal: Journal, source: ProgramSource): Promise<StagedImage> {
+export async function stageImage(root: string, journal: SyncJournal, source: ProgramSource): Promise<StagedImage> {
   const image = imageLayout(root, source);
   // The store folder is shared by sandboxes: removed only when the last image in it is.
-  journal.record({ kind: 'emptydir', path: dirname(root) });
-  journal.record({ kind: 'path', path: root });
+  journal.recordSync({ kind: 'emptydir', path: dirname(root) });
+  journal.recordSync({ kind: 'path', path: root });
   await rm(root, { recursive: true, force: true });
   // Every folder above the image must be searchable by the pod's user, as /var/lib is: the folders made
   // here are opened whatever the umask (folders that already existed are left as they are).

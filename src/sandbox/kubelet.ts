@@ -11,6 +11,7 @@ import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { SyncJournal } from '../journal/journal.ts';
 import { NODE_NAME } from './constants.ts';
 import { isFinished, isTerminating } from './controllers/pods.ts';
 import type { Exec } from './exec.ts';
@@ -18,7 +19,6 @@ import { type PodNetwork, podLinkName, resolvConfPath, setupPodNetwork, teardown
 import type { StagedImage } from './image.ts';
 import { KNOWN_IMAGES, programFor } from './images.ts';
 import { PodIpam } from './ipam.ts';
-import type { Journal } from './journal.ts';
 import { apiErrorCode, type Clients, ignoreNotFound } from './kube.ts';
 import { podNetns, podRunDir, podVolumesDir, type SandboxPaths, volumesDir } from './paths.ts';
 import { ConfigError, type ConfigLookup, containerEnv } from './pod-env.ts';
@@ -56,7 +56,7 @@ interface PodRecord {
 export interface KubeletDeps {
   paths: SandboxPaths;
   clients: Clients;
-  journal: Journal;
+  journal: SyncJournal;
   exec: Exec;
   logger: Logger;
   /** image is the gateway image that devnet's images run from; a pod that runs it waits until it is staged. */

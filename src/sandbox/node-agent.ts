@@ -16,6 +16,7 @@ import type {
   V1StatefulSet,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { SyncJournal } from '../journal/journal.ts';
 import { VERSION } from '../version.ts';
 import { relayToApiServer } from './api-service.ts';
 import { CLUSTER_DNS_IP, KUBERNETES_SERVICE_IP, NODE_IP, NODE_NAME, NODE_POD_CIDR } from './constants.ts';
@@ -24,7 +25,6 @@ import { ClusterDns } from './dns/server.ts';
 import { Zone } from './dns/zone.ts';
 import type { Exec } from './exec.ts';
 import type { StagedImage } from './image.ts';
-import type { Journal } from './journal.ts';
 import { type Cache, type Clients, startInformer } from './kube.ts';
 import { KubeProxy } from './kube-proxy.ts';
 import { Kubelet } from './kubelet.ts';
@@ -38,7 +38,7 @@ const RESYNC_MS = 5000;
 export interface NodeAgentDeps {
   paths: SandboxPaths;
   clients: Clients;
-  journal: Journal;
+  journal: SyncJournal;
   exec: Exec;
   logger: Logger;
   /** image is the gateway image: where it is, and when it is staged. */

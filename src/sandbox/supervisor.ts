@@ -8,6 +8,7 @@
 import { execFile } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import { pino } from 'pino';
+import { FileJournal } from '../journal/journal.ts';
 import { type ApiServer, startApiServer } from './apiserver/index.ts';
 import { CLUSTER_DOMAIN } from './constants.ts';
 import { isReady } from './controllers/pods.ts';
@@ -15,7 +16,6 @@ import { demoObjects } from './demo.ts';
 import { execTool } from './exec.ts';
 import { setupHost } from './hostnet.ts';
 import { imageLayout, stageImage, thisProgram } from './image.ts';
-import { Journal } from './journal.ts';
 import { type Clients, kubeConfigFor, makeClients } from './kube.ts';
 import { sandboxKubeconfig, writeKubeconfig } from './kubeconfig.ts';
 import { NodeAgent } from './node-agent.ts';
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     renameSync(`${statusFile(paths)}.tmp`, statusFile(paths));
   };
   report({});
-  const journal = new Journal(runFile(paths, 'journal.jsonl'));
+  const journal = FileJournal.shared(runFile(paths, 'journal.jsonl'));
   let api: ApiServer | undefined;
   let agent: NodeAgent | undefined;
   let stopping = false;
