@@ -25,7 +25,13 @@ import { type HostState, hostChanges, hostRouteTo, hostState, safetyRoutesPresen
 import { isRoot, rootTest } from './support/root.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'devnet-dp-'));
-const paths: SandboxPaths = { stateDir: join(dir, 'state'), runDir: dir, prefix: `dnt-${process.pid}-dp`, port: 0 };
+const paths: SandboxPaths = {
+  stateDir: join(dir, 'state'),
+  runDir: dir,
+  prefix: `dnt-${process.pid}-dp`,
+  port: 0,
+  imageDir: join(dir, 'image'),
+};
 const journal = FileJournal.shared(join(dir, 'journal.jsonl'));
 const runners: ChildProcess[] = [];
 let dns: ClusterDns | undefined;

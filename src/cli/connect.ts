@@ -1,8 +1,7 @@
 // `devnet connect`: make this machine a member of the cluster's network.
 
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { kubeconfigSources } from '../cluster/kubeconfig.ts';
 import type { ConnectParams } from '../control/daemon-protocol.ts';
 import { parseDnsMode } from '../dns/os/index.ts';
 import { DevnetError } from '../errors.ts';
@@ -48,6 +47,8 @@ export function registerConnect(program: Command): void {
           hint: 'Run it with sudo: `sudo devnet connect`. Only a small helper keeps root; the rest runs as you.',
         });
       }
+      const { preflight, systemDeps } = await import('../preflight/index.ts');
+      await preflight('connect', systemDeps, { install: false });
       const who = invoker();
       const paths = pathsFor(who);
       const existing = await daemonIfRunning(paths, who);
@@ -62,12 +63,10 @@ export function registerConnect(program: Command): void {
       }
       const note = await repairStale(paths);
       if (note) process.stderr.write(`${note}\n`);
-      const kubeconfig = o.kubeconfig
-        ? resolve(o.kubeconfig)
-        : process.env.KUBECONFIG ||
-          (existsSync(join(who.home, '.kube/config')) ? join(who.home, '.kube/config') : undefined);
+      // kubectl's choice of files, for the invoking user (sudo's HOME is root's); the daemon reads them as that user.
+      const sources = kubeconfigSources(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}, process.env, who.home);
       const params: ConnectParams = {
-        ...(kubeconfig ? { kubeconfig } : {}),
+        ...(sources.explicit ? { kubeconfig: sources.explicit } : { kubeconfigFiles: sources.files }),
         ...(o.context ? { context: o.context } : {}),
         ...(o.namespace ? { namespace: o.namespace } : {}),
         gatewayNamespace: o.gatewayNamespace,

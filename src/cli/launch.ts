@@ -6,7 +6,7 @@
 // descriptor, not by name.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { DAEMON_PROTOCOL, type DaemonProtocol } from '../control/daemon-protocol.ts';
@@ -25,6 +25,8 @@ import { recover } from '../journal/journal.ts';
 import { machineUndoEnv as undoEnv } from '../journal/machine.ts';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** EXT is the code's extension: .ts in a checkout, .js in a built package (dist/ has no .ts to spawn). */
+const EXT = extname(fileURLToPath(import.meta.url));
 
 /** Invoker is the user devnet acts for: the sudo caller, or whoever runs it. */
 export interface Invoker {
@@ -154,7 +156,7 @@ export interface LaunchOptions {
 /** helperArgv is the root helper's command line for a user's session (the helper trusts it: only root gives it). */
 export function helperArgv(who: Invoker, paths: DevnetPaths, opts: LaunchOptions): string[] {
   return [
-    join(SRC, 'helper/main.ts'),
+    join(SRC, `helper/main${EXT}`),
     'serve',
     '--journal',
     paths.helperJournal,
@@ -189,7 +191,7 @@ export async function launchSession(
     startProcess(helperArgv(who, paths, opts), paths.helperLog, {}),
     startProcess(
       [
-        join(SRC, 'daemon/main.ts'),
+        join(SRC, `daemon/main${EXT}`),
         '--socket',
         paths.daemonSocket,
         '--helper',

@@ -62,21 +62,56 @@ export function podReady(p: V1Pod): boolean {
   );
 }
 
-/** podProblem explains why a pod cannot become ready (image pull, crash loop, config), or undefined while it may still. */
-export function podProblem(p: V1Pod): string | undefined {
+/** PodProblem is why a pod cannot become ready, and what kind of fix it needs. */
+export interface PodProblem {
+  kind: 'image' | 'crash' | 'config';
+  message: string;
+}
+
+const indent = (text: string) => text.replace(/^/gm, '    ');
+
+/**
+ * podProblem explains why a pod cannot become ready (image pull, crash
+ * loop, config), or undefined while it may still. A crashing container is
+ * described by its last exit: code, reason and the message the runtime kept
+ * (with terminationMessagePolicy FallbackToLogsOnError, the log's tail).
+ */
+export function podProblem(p: V1Pod): PodProblem | undefined {
   for (const cs of p.status?.containerStatuses ?? []) {
     const w = cs.state?.waiting;
-    if (!w?.reason) continue;
-    if (['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName'].includes(w.reason)) {
-      return `cannot pull image ${cs.image}: ${w.reason}${w.message ? ` (${w.message})` : ''}`;
+    const last = cs.lastState?.terminated ?? cs.state?.terminated;
+    if (w?.reason && ['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName'].includes(w.reason)) {
+      return {
+        kind: 'image',
+        message: `cannot pull image ${cs.image}: ${w.reason}${w.message ? ` (${w.message})` : ''}`,
+      };
     }
-    if (
-      ['CrashLoopBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'].includes(w.reason)
-    ) {
-      return `container ${cs.name} fails: ${w.reason}${w.message ? ` (${w.message})` : ''}`;
+    if (w?.reason === 'CrashLoopBackOff' || (cs.state?.terminated && cs.state.terminated.exitCode !== 0)) {
+      const exit = last
+        ? `exited with code ${last.exitCode}${last.reason ? ` (${last.reason})` : ''}${last.message ? `:\n${indent(last.message.trimEnd())}` : ''}`
+        : `fails: ${w?.reason}${w?.message ? ` (${w.message})` : ''}`;
+      return { kind: 'crash', message: `container ${cs.name} ${exit}` };
+    }
+    if (w?.reason && ['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'].includes(w.reason)) {
+      return {
+        kind: 'config',
+        message: `container ${cs.name} fails: ${w.reason}${w.message ? ` (${w.message})` : ''}`,
+      };
     }
   }
   return undefined;
+}
+
+/** problemHint says what to do about a pod problem, per kind. */
+export function problemHint(problem: PodProblem, namespace: string, pod: string): string {
+  switch (problem.kind) {
+    case 'image':
+      return `Check \`kubectl describe pod -n ${namespace} ${pod}\`: the image must be reachable from the cluster's nodes (a private registry needs an image pull secret).`;
+    case 'crash':
+      return `See \`kubectl logs -n ${namespace} ${pod} --previous\` for the whole log.`;
+    case 'config':
+      return `See \`kubectl describe pod -n ${namespace} ${pod}\` for the object it is missing.`;
+  }
 }
 
 async function readOrUndefined(api: KubernetesObjectApi, obj: KubeObject): Promise<KubernetesObject | undefined> {
@@ -208,15 +243,12 @@ export async function waitForGateway(deps: GatewayDeps, namespace: string, timeo
         tlsFingerprint,
       };
     }
-    const problems = pods.map(podProblem).filter((p): p is string => p !== undefined);
-    if (problems.length > 0 && problems.length === pods.length) {
-      throw new DevnetError('cluster', `the gateway in namespace ${namespace} cannot start: ${problems[0]}`, {
-        hint:
-          'Check `kubectl describe pod -n ' +
-          namespace +
-          ' -l ' +
-          SELECTOR +
-          '`; a private registry needs an image pull secret.',
+    const problems = pods.map((p) => ({ pod: p, problem: podProblem(p) })).filter((x) => x.problem !== undefined);
+    const first = problems[0];
+    if (first?.problem && problems.length === pods.length) {
+      const name = first.pod.metadata?.name ?? '';
+      throw new DevnetError('cluster', `the gateway in namespace ${namespace} cannot start: ${first.problem.message}`, {
+        hint: problemHint(first.problem, namespace, name),
       });
     }
     const state =

@@ -14,6 +14,8 @@ const name = z.string().min(1).max(253);
 /** connectParams are `devnet connect`'s options. */
 export const connectParams = z.strictObject({
   kubeconfig: z.string().max(4096).optional(),
+  /** kubeconfigFiles is the KUBECONFIG list (or ~/.kube/config) the CLI resolved for the user; kubeconfig wins. */
+  kubeconfigFiles: z.array(z.string().max(4096)).max(64).optional(),
   context: name.optional(),
   namespace: name.optional(),
   gatewayNamespace: name.optional(),

@@ -10,7 +10,7 @@ import { CoreV1Api, type KubeConfig, NetworkingV1Api } from '@kubernetes/client-
 import type { Logger } from 'pino';
 import { type Cidr, mergeCidrs, parseCidr } from '../cidr.ts';
 import { ensureGateway, GATEWAY_TUNNEL_PORT, type GatewayInfo, waitForGateway } from '../cluster/gateway.ts';
-import { contextNamespace, loadKubeConfig } from '../cluster/kube.ts';
+import { connectKube, contextNamespace } from '../cluster/kube.ts';
 import { openPortForward } from '../cluster/portforward.ts';
 import { discoverPodRanges, discoverServiceRanges } from '../cluster/subnets.ts';
 import { type ClusterUser, whoAmI } from '../cluster/whoami.ts';
@@ -164,10 +164,13 @@ export class ConnectSession {
   async #start(): Promise<void> {
     const p = this.#params;
     const progress = this.#deps.progress;
-    this.#kc = loadKubeConfig({
-      ...(p.kubeconfig ? { kubeconfig: p.kubeconfig } : {}),
-      ...(p.context ? { context: p.context } : {}),
-    });
+    this.#kc = (
+      await connectKube({
+        ...(p.kubeconfig ? { kubeconfig: p.kubeconfig } : {}),
+        ...(p.kubeconfigFiles ? { kubeconfigFiles: p.kubeconfigFiles } : {}),
+        ...(p.context ? { context: p.context } : {}),
+      })
+    ).kc;
     this.#core = this.#kc.makeApiClient(CoreV1Api);
     this.#namespace = p.namespace ?? contextNamespace(this.#kc);
     this.#gatewayNs = p.gatewayNamespace ?? 'devnet';

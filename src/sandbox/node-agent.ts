@@ -24,6 +24,7 @@ import { type ClusterState, ControllerManager } from './controllers/manager.ts';
 import { ClusterDns } from './dns/server.ts';
 import { Zone } from './dns/zone.ts';
 import type { Exec } from './exec.ts';
+import type { StagedImage } from './image.ts';
 import { type Cache, type Clients, startInformer } from './kube.ts';
 import { KubeProxy } from './kube-proxy.ts';
 import { Kubelet } from './kubelet.ts';
@@ -40,7 +41,8 @@ export interface NodeAgentDeps {
   journal: SyncJournal;
   exec: Exec;
   logger: Logger;
-  checkout: string;
+  /** image is the gateway image: where it is, and when it is staged. */
+  image: { layout: StagedImage; staged: Promise<unknown> };
   /** api is the API server's address on the host, for the `kubernetes` Service relay. */
   api: { host: string; port: number; caCertPem: string };
 }
