@@ -4,7 +4,6 @@
 // connection), and DNS. It contains no protocol logic of its own: it composes
 // the components and keeps the tunnel up (heartbeat, reconnect with backoff).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { connect as tcpConnect } from 'node:net';
 import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { CoreV1Api, type KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
@@ -14,6 +13,10 @@ import { ensureGateway, GATEWAY_TUNNEL_PORT, type GatewayInfo, waitForGateway } 
 import { contextNamespace, loadKubeConfig } from '../cluster/kube.ts';
 import { openPortForward } from '../cluster/portforward.ts';
 import { discoverPodRanges, discoverServiceRanges } from '../cluster/subnets.ts';
+import { directCarrier } from '../dataplane/direct-transport.ts';
+import { serveDnsStream } from '../dataplane/dns-stream.ts';
+import { StackDriver } from '../dataplane/stack-driver.ts';
+import { TunnelUpstream } from '../dataplane/tunnel-upstream.ts';
 import type { ExplainContext } from '../dns/explain.ts';
 import type { ClusterResolver } from '../dns/forwarder.ts';
 import { encodeQuery, QTYPE } from '../dns/message.ts';
@@ -29,9 +32,6 @@ import { NativeTun } from '../tun/native.ts';
 import { connectSession, type Session } from '../tunnel/index.ts';
 import { VERSION } from '../version.ts';
 import { readSnapshot } from './cluster-view.ts';
-import { serveDnsStream } from './dns-stream.ts';
-import { StackDriver } from './stack-driver.ts';
-import { TunnelUpstream } from './tunnel-upstream.ts';
 
 /** ConnectParams are `devnet connect`'s options, as sent over the control socket. */
 export interface ConnectParams {
@@ -319,24 +319,7 @@ export class ConnectSession {
   }
 
   async #openCarrier(gw: GatewayInfo): Promise<Duplex> {
-    if ((this.#params.transport ?? 'portforward') === 'direct') {
-      const addr = this.#params.directAddress;
-      const m = addr ? /^(.+):(\d+)$/.exec(addr) : null;
-      if (!m) throw new DevnetError('user', '--transport direct needs --direct-address HOST:PORT');
-      const sock = tcpConnect({ host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) });
-      sock.setNoDelay(true);
-      await new Promise<void>((res, rej) => {
-        sock.once('connect', () => res());
-        sock.once('error', (err) =>
-          rej(
-            new DevnetError('cluster', `cannot reach the gateway at ${addr}: ${err.message}`, {
-              hint: 'Is the gateway started with --direct-listen on that address, and routable from here?',
-            }),
-          ),
-        );
-      });
-      return sock;
-    }
+    if ((this.#params.transport ?? 'portforward') === 'direct') return directCarrier(this.#params.directAddress)();
     return openPortForward(this.#kc, { namespace: gw.namespace, pod: gw.pod, port: GATEWAY_TUNNEL_PORT });
   }
 
