@@ -93,17 +93,18 @@ export class SendScheduler {
     if (!this.#pumping) this.pump();
   }
 
-  /** pump sends DATA round-robin, one frame per channel per turn, while credit and carrier room last. */
+  /**
+   * pump sends DATA round-robin, one frame per channel per turn, while credit
+   * and carrier room last. The rotation holds only channels with bytes
+   * queued: a channel's CLOSE goes out right behind its last DATA (or at once
+   * when nothing is queued, see StreamChannel.end), so a channel waiting for
+   * credit never holds back another channel's CLOSE.
+   */
   pump(): void {
     if (!this.enabled || this.#pumping) return;
     this.#pumping = true;
     try {
       while (this.#readyHead < this.#ready.length) {
-        if (this.#port.carrierFull()) {
-          this.stalls.carrier++;
-          this.#awaitingDrain = true;
-          break;
-        }
         const ch = this.#ready[this.#readyHead]!;
         if (ch.state !== 'open') {
           this.#unschedule(ch);
@@ -111,14 +112,7 @@ export class SendScheduler {
         }
         if (ch.queuedBytes === 0) {
           this.#unschedule(ch);
-          if (ch.closeQueued) {
-            ch.closeQueued = false;
-            this.#port.sendClose(ch);
-          }
-          if (ch.needDrain && ch.state === 'open') {
-            ch.needDrain = false;
-            ch.emit('drain');
-          }
+          this.#queueEmptied(ch);
           continue;
         }
         if (ch.sendCredit === 0) {
@@ -131,6 +125,11 @@ export class SendScheduler {
           this.#blockedOnSession = true; // a session WINDOW restarts the pump
           break;
         }
+        if (this.#port.carrierFull()) {
+          this.stalls.carrier++;
+          this.#awaitingDrain = true; // the carrier's 'drain' restarts the pump
+          break;
+        }
         const first = ch.queue[0]!;
         const n = Math.min(first.length, ch.sendCredit, this.#sessionCredit, this.#maxDataPayload);
         if (n === first.length) ch.queue.shift();
@@ -139,8 +138,11 @@ export class SendScheduler {
         ch.sendCredit -= n;
         this.#sessionCredit -= n;
         this.#port.writeData(ch, n === first.length ? first : first.subarray(0, n));
-        // Round robin: move on to the next channel if others wait.
-        if (this.#ready.length - this.#readyHead > 1) {
+        if (ch.queuedBytes === 0) {
+          this.#unschedule(ch);
+          this.#queueEmptied(ch);
+        } else if (this.#ready.length - this.#readyHead > 1) {
+          // Round robin: move on to the next channel if others wait.
           this.#readyHead++;
           this.#ready.push(ch);
         }
@@ -148,6 +150,18 @@ export class SendScheduler {
     } finally {
       this.#pumping = false;
       this.#compactReady();
+    }
+  }
+
+  /** #queueEmptied sends the CLOSE that waited behind a channel's bytes and owes the writer its 'drain'. */
+  #queueEmptied(ch: StreamChannel) {
+    if (ch.closeQueued) {
+      ch.closeQueued = false;
+      this.#port.sendClose(ch);
+    }
+    if (ch.needDrain && ch.state === 'open') {
+      ch.needDrain = false;
+      ch.emit('drain');
     }
   }
 

@@ -413,9 +413,14 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
   /** releaseChannel returns consumed bytes to the channel's and the session's windows (internal). */
   releaseChannel(ch: Channel, n: number): void {
     this.#releaseSession(n);
-    if (ch.remoteEnded || this.#state !== 'open') return;
+    if (ch.state !== 'open' || ch.remoteEnded || this.#state !== 'open') return;
     const inc = channelGrant(ch, n, this.#clock.now(), this.#heartbeat.srtt, this.limits);
     if (inc > 0) this.#write(encodeWindow(ch.id, inc));
+  }
+
+  /** returnToSession gives bytes of a channel that ended back to the session window only (internal). */
+  returnToSession(_ch: Channel, n: number): void {
+    this.#releaseSession(n);
   }
 
   /** accept sends OPEN_OK for a peer's channel (internal). */
@@ -437,7 +442,12 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
   /** forget drops a closed channel (internal). */
   forget(ch: Channel): void {
     if (this.#table.get(ch.id) !== ch) return;
-    this.#datagramParts.delete(ch.id);
+    // A datagram cut short by the channel's end was charged piece by piece: give it back.
+    const parts = this.#datagramParts.get(ch.id);
+    if (parts) {
+      this.#datagramParts.delete(ch.id);
+      this.#releaseSession(parts.reduce((sum, p) => sum + p.length, 0));
+    }
     // Whatever the peer had in flight toward this channel is dropped on
     // arrival and returned to the session window then (see #onData).
     const pending = this.#table.takeAnswer(ch.id);
@@ -575,6 +585,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
     this.#stats.bytesReceived += n;
     if (ch instanceof StreamChannel) {
       if (n === 0) return;
+      ch.unreleased += n;
       // Keep big pieces by reference; copy small ones so a held piece cannot
       // pin a much larger carrier chunk in memory.
       ch.emit('data', n * 4 < piece.buffer.byteLength ? Buffer.from(piece) : piece);
@@ -595,9 +606,8 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
       dgram = Buffer.concat(parts);
       this.#datagramParts.delete(id);
     }
-    const size = dgram.length;
     ch.emit('data', dgram);
-    this.releaseChannel(ch, size); // datagrams are consumed on delivery
+    this.releaseChannel(ch, dgram.length); // datagrams are consumed on delivery
   }
 
   #onWindow(id: number, inc: number) {
