@@ -12,6 +12,8 @@ interface Registration {
 /** InterceptRegistry maps intercept ids to the sessions that registered them. */
 export class InterceptRegistry {
   readonly #byId = new Map<string, Registration>();
+  /** #watched are the sessions whose end we listen for: one listener per session, however often it registers. */
+  readonly #watched = new WeakSet<Session>();
 
   /** register records a registration for `session`; an id held by another live session is refused. */
   register(session: Session, interceptId: string, ports: number[]): InterceptDecision {
@@ -25,9 +27,12 @@ export class InterceptRegistry {
         message: `intercept ${interceptId} is held by another session (${held.session.peer.clientId})`,
       };
     this.#byId.set(interceptId, { session, ports: [...ports] });
-    session.once('close', () => {
-      if (this.#byId.get(interceptId)?.session === session) this.#byId.delete(interceptId);
-    });
+    if (!this.#watched.has(session)) {
+      this.#watched.add(session);
+      session.once('close', () => {
+        for (const [id, r] of this.#byId) if (r.session === session) this.#byId.delete(id);
+      });
+    }
     return { ok: true, message: '' };
   }
 

@@ -19,6 +19,7 @@ import {
 import { VERSION } from '../version.ts';
 import { checkDestination, dialTcp, dialTimeout, rejectReasonFor } from './dial.ts';
 import { bridgeDatagrams, bridgeStream, openUdp } from './flows.ts';
+import { HandshakeGate } from './handshake-gate.ts';
 import { bridgeIcmp, type IcmpSupport } from './icmp.ts';
 import { InterceptRegistry } from './intercepts.ts';
 import type { GatewayMetrics } from './metrics.ts';
@@ -35,6 +36,8 @@ export interface GatewayServerOptions {
   /** deny lists destinations no session may reach (e.g. the gateway pod's own loopback). */
   deny: BlockList;
   maxSessions: number;
+  /** maxHandshakes bounds the connections per listener still in their handshake (default 64). */
+  maxHandshakes?: number;
   sessionLimits?: Partial<SessionLimits>;
   /** udpIdleMs resets UDP channels without traffic for this long. */
   udpIdleMs?: number;
@@ -50,12 +53,15 @@ export class GatewayServer {
   readonly #servers: Server[] = [];
   readonly #carriers = new Set<Duplex>();
   readonly #counted = new WeakMap<Session, { up: number; down: number }>();
+  /** #gates bound handshakes per listener; the first serves carriers handed to serve() directly. */
+  readonly #gates: HandshakeGate[];
   #draining = false;
 
   constructor(opts: GatewayServerOptions) {
     this.#o = opts;
     this.#log = opts.logger;
     if (opts.token.length === 0) throw new Error('the gateway needs a non-empty session token');
+    this.#gates = [new HandshakeGate(opts.maxHandshakes)];
   }
 
   /** collect brings the byte counters up to date from the live sessions (call before a scrape; not per frame). */
@@ -68,6 +74,11 @@ export class GatewayServer {
     return !this.#draining && this.#servers.every((s) => s.listening);
   }
 
+  /** handshakes is the number of connections in their handshake now, over all listeners. */
+  get handshakes(): number {
+    return this.#gates.reduce((n, g) => n + g.size, 0);
+  }
+
   /** sessionCount is the number of established sessions. */
   get sessionCount(): number {
     return this.#sessions.size;
@@ -75,8 +86,11 @@ export class GatewayServer {
 
   /** listen starts a TCP listener for tunnel sessions. */
   listen(host: string, port: number): Promise<AddressInfo> {
+    const gate = new HandshakeGate(this.#o.maxHandshakes);
+    this.#gates.push(gate);
     const server = createServer({ noDelay: true, allowHalfOpen: false }, (sock: Socket) => {
-      this.serve(sock, `${sock.remoteAddress}:${sock.remotePort}`);
+      sock.on('error', () => undefined); // a peer gone mid-handshake is the session's business, not a crash
+      this.serve(sock, `${sock.remoteAddress}:${sock.remotePort}`, gate);
     });
     this.#servers.push(server);
     return new Promise((resolve, reject) => {
@@ -90,10 +104,19 @@ export class GatewayServer {
   }
 
   /** serve runs one tunnel session over `carrier` (any Duplex); `remote` names the peer in logs. */
-  serve(carrier: Duplex, remote: string): void {
+  serve(carrier: Duplex, remote: string, gate: HandshakeGate = this.#gates[0] as HandshakeGate): void {
+    const m = this.#o.metrics;
+    if (!gate.admit(carrier)) {
+      m.sessionsTotal.inc({ result: 'LIMIT' });
+      this.#log.warn(
+        { remote, inHandshake: gate.size },
+        'tunnel connection refused: too many connections in their handshake',
+      );
+      carrier.destroy();
+      return;
+    }
     this.#carriers.add(carrier);
     carrier.once('close', () => this.#carriers.delete(carrier));
-    const m = this.#o.metrics;
     acceptSession(carrier, {
       gatewayName: `devnet-gateway/${VERSION}`,
       limits: this.#o.sessionLimits,
@@ -106,8 +129,12 @@ export class GatewayServer {
         return undefined;
       },
     }).then(
-      (s) => this.#run(s, remote),
+      (s) => {
+        gate.done(carrier);
+        this.#run(s, remote);
+      },
       (err: unknown) => {
+        gate.done(carrier);
         const code = err instanceof HandshakeError ? err.code : GoAwayCode.INTERNAL_ERROR;
         m.sessionsTotal.inc({ result: goAwayName(code) });
         this.#log.warn({ remote, code: goAwayName(code), reason: (err as Error).message }, 'tunnel connection refused');

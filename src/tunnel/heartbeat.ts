@@ -6,12 +6,12 @@ import type { SessionLimits } from './limits.ts';
 
 /** Heartbeat tracks one session's PINGs. */
 export class Heartbeat {
-  readonly #limits: Pick<SessionLimits, 'pingTimeoutMs'>;
+  readonly #limits: Pick<SessionLimits, 'pingTimeoutMs' | 'maxUnansweredPings'>;
   readonly #sent = new Map<number, number>(); // id → sent at; in send order
   #next = 1;
   #srtt = 0;
 
-  constructor(limits: Pick<SessionLimits, 'pingTimeoutMs'>) {
+  constructor(limits: Pick<SessionLimits, 'pingTimeoutMs' | 'maxUnansweredPings'>) {
     this.#limits = limits;
   }
 
@@ -25,8 +25,9 @@ export class Heartbeat {
     return [...this.#sent.keys()];
   }
 
-  /** ping records a PING sent now and returns its id. */
-  ping(now: number): number {
+  /** ping records a PING sent now and returns its id, or undefined when maxUnansweredPings already wait (send none). */
+  ping(now: number): number | undefined {
+    if (this.#sent.size >= this.#limits.maxUnansweredPings) return undefined;
     const id = this.#next;
     this.#next = (this.#next % 0xfffffffe) + 1;
     this.#sent.set(id, now);

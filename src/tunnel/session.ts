@@ -329,8 +329,10 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
   /** ping measures one round trip (milliseconds); rejects if the session closes first. */
   ping(): Promise<number> {
     if (this.#state !== 'open') return Promise.reject(new Error('the tunnel session is closed'));
+    const id = this.#sendPing();
+    if (id === undefined)
+      return Promise.reject(new Error(`${this.limits.maxUnansweredPings} PINGs are already awaiting an answer`));
     return new Promise((resolve, reject) => {
-      const id = this.#sendPing();
       this.#pingWaiters.set(id, { resolve, reject });
     });
   }
@@ -519,9 +521,9 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
     if (inc > 0 && this.#state === 'open') this.#write(encodeWindow(0, inc));
   }
 
-  #sendPing(): number {
+  #sendPing(): number | undefined {
     const id = this.#heartbeat.ping(this.#clock.now());
-    this.#sendControl(FrameType.PING, 0, { id });
+    if (id !== undefined) this.#sendControl(FrameType.PING, 0, { id });
     return id;
   }
 
