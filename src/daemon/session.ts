@@ -16,6 +16,7 @@ import { discoverPodRanges, discoverServiceRanges } from '../cluster/subnets.ts'
 import { directCarrier } from '../dataplane/direct-transport.ts';
 import { serveDnsStream } from '../dataplane/dns-stream.ts';
 import { StackDriver } from '../dataplane/stack-driver.ts';
+import { TunnelSessions } from '../dataplane/tunnel-sessions.ts';
 import { TunnelUpstream } from '../dataplane/tunnel-upstream.ts';
 import type { ExplainContext } from '../dns/explain.ts';
 import type { ClusterResolver } from '../dns/forwarder.ts';
@@ -84,6 +85,8 @@ export interface SessionStatus {
     reconnects: number;
     lastError: string;
     since: string;
+    /** draining counts the open channels of replaced sessions still finishing (after a gateway rollout). */
+    draining: { sessions: number; channels: number };
   };
   flows: { tcp: number; datagram: number; opened: number; rejected: number };
 }
@@ -140,7 +143,9 @@ export class ConnectSession {
   #tun: NativeTun | undefined;
   #driver: StackDriver | undefined;
   #upstream: TunnelUpstream | undefined;
+  /** #session is the session new flows use; replaced ones drain in #sessions. */
   #session: Session | undefined;
+  readonly #sessions = new TunnelSessions();
   #dns: DnsSession | undefined;
   #snapshotSeen: ClusterSnapshot | undefined;
   #reconnects = 0;
@@ -333,6 +338,7 @@ export class ConnectSession {
       logger: this.#log.child({ component: 'tunnel' }),
     });
     this.#session = session;
+    this.#sessions.replace(session, 'replaced by a new session');
     this.#since = new Date().toISOString();
     this.onTunnel?.(session);
     session.on('close', (end) => {
@@ -377,9 +383,11 @@ export class ConnectSession {
 
   async #reconnect(): Promise<void> {
     if (this.#closed) return;
-    const old = this.#session;
+    // The old session is not closed: its open channels keep flowing while it
+    // drains (a gateway rollout sends GOAWAY SHUTTING_DOWN first); new flows
+    // wait for the new session.
     this.#session = undefined;
-    if (old && !old.closed) old.close('reconnecting');
+    this.#sessions.replace(undefined, 'the gateway is going away: reconnecting');
     this.#gateway = await waitForGateway(
       { kc: this.#kc, core: this.#core, progress: () => undefined },
       this.#gatewayNs,
@@ -452,6 +460,10 @@ export class ConnectSession {
         reconnects: this.#reconnects,
         lastError: this.#lastError,
         since: this.#since,
+        draining: {
+          sessions: this.#sessions.draining.length,
+          channels: this.#sessions.draining.reduce((n, d) => n + d.channelCount, 0),
+        },
       },
       flows: {
         tcp: this.#driver?.stack.tcpConnections ?? 0,
@@ -493,7 +505,7 @@ export class ConnectSession {
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     await this.#dns?.close().catch((err: Error) => this.#log.warn({ err: err.message }, 'DNS restore failed'));
     this.#driver?.close();
-    this.#session?.close('devnet quit');
+    this.#sessions.close('devnet quit');
     this.#tun?.close();
   }
 }

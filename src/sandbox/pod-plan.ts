@@ -40,6 +40,8 @@ export interface PodPlan {
   /** logDir receives each container's stdout and stderr as `containers/<container>.log` (what `kubectl logs` would show). */
   logDir?: string;
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
+  /** terminationGracePeriodSeconds is how long a stopped container has between SIGTERM and SIGKILL (default 30). */
+  terminationGracePeriodSeconds?: number;
   containers: ContainerPlan[];
   /** serviceAccount is mounted at /var/run/secrets/kubernetes.io/serviceaccount (absent: automount disabled or no token). */
   serviceAccount?: { token: string; caCrt: string; namespace: string };
