@@ -1,6 +1,7 @@
 // GatewayServer: accepts tunnel sessions (over TCP listeners or any Duplex),
 // checks the token, and serves each OPEN by dialling the real destination,
 // each DNS_QUERY through the pod's resolver. Shutdown is GOAWAY, drain, close.
+import type { Socket as UdpSocket } from 'node:dgram';
 import type { AddressInfo, BlockList, Server, Socket } from 'node:net';
 import { createServer } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -26,6 +27,9 @@ import type { GatewayMetrics } from './metrics.ts';
 import type { PodResolver } from './resolver.ts';
 import { tokenMatches } from './token.ts';
 
+/** UDP_IDLE_MS is how long a UDP channel may carry nothing before the gateway resets it. */
+export const UDP_IDLE_MS = 120_000;
+
 /** GatewayServerOptions configure a gateway. */
 export interface GatewayServerOptions {
   token: string;
@@ -43,6 +47,16 @@ export interface GatewayServerOptions {
   udpIdleMs?: number;
 }
 
+/** GatewayTables is a read-only snapshot of a gateway's live tables (for soak and regression tests). */
+export interface GatewayTables {
+  /** sessions are the established sessions with the ids of their live channels. */
+  sessions: { id: string; clientId: string; channels: number[] }[];
+  /** sockets counts the live destination sockets the gateway dialled or opened for channels. */
+  sockets: { tcp: number; udp: number };
+  /** handshakes is the number of connections in their handshake now. */
+  handshakes: number;
+}
+
 /** GatewayServer is the in-cluster end of devnet tunnels. */
 export class GatewayServer {
   /** intercepts holds the laptop sessions' intercept registrations. */
@@ -52,6 +66,8 @@ export class GatewayServer {
   readonly #sessions = new Set<Session>();
   readonly #servers: Server[] = [];
   readonly #carriers = new Set<Duplex>();
+  /** #sockets are the live destination sockets, TCP and UDP, until they close. */
+  readonly #sockets = { tcp: new Set<Socket>(), udp: new Set<UdpSocket>() };
   readonly #counted = new WeakMap<Session, { up: number; down: number }>();
   /** #gates bound handshakes per listener; the first serves carriers handed to serve() directly. */
   readonly #gates: HandshakeGate[];
@@ -77,6 +93,19 @@ export class GatewayServer {
   /** handshakes is the number of connections in their handshake now, over all listeners. */
   get handshakes(): number {
     return this.#gates.reduce((n, g) => n + g.size, 0);
+  }
+
+  /** tables returns a read-only snapshot of the live sessions, channels and destination sockets. */
+  tables(): GatewayTables {
+    return {
+      sessions: [...this.#sessions].map((s) => ({
+        id: s.id,
+        clientId: s.peer.clientId,
+        channels: s.tables().channels,
+      })),
+      sockets: { tcp: this.#sockets.tcp.size, udp: this.#sockets.udp.size },
+      handshakes: this.handshakes,
+    };
   }
 
   /** sessionCount is the number of established sessions. */
@@ -211,6 +240,8 @@ export class GatewayServer {
           r.socket.destroy(); // the opener gave up meanwhile
           return;
         }
+        this.#sockets.tcp.add(r.socket);
+        r.socket.once('close', () => this.#sockets.tcp.delete(r.socket));
         ch.accept();
         opened();
         bridgeStream(ch, r.socket);
@@ -238,9 +269,11 @@ export class GatewayServer {
         r.socket.close();
         return;
       }
+      this.#sockets.udp.add(r.socket);
+      r.socket.once('close', () => this.#sockets.udp.delete(r.socket));
       ch.accept();
       opened();
-      bridgeDatagrams(ch, r.socket, this.#o.udpIdleMs ?? 120_000);
+      bridgeDatagrams(ch, r.socket, this.#o.udpIdleMs ?? UDP_IDLE_MS);
     });
   }
 
