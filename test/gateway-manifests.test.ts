@@ -7,7 +7,9 @@ import { parseAllDocuments } from 'yaml';
 import {
   GATEWAY_APP_LABEL,
   GATEWAY_HEALTH_PORT,
+  GATEWAY_IMAGE_REPO,
   GATEWAY_SECRET,
+  gatewayImage,
   gatewayManifests,
   type KubeObject,
   renderGatewayYaml,
@@ -101,4 +103,23 @@ test('the container args are valid gateway flags: tunnel on loopback, health on 
   const cfg = parseGatewayConfig(c.args, { DEVNET_GATEWAY_TOKEN: 'x' }, () => '');
   t.deepEqual(cfg.listen, { host: '127.0.0.1', port: 8300 });
   t.deepEqual(cfg.healthListen, { host: '0.0.0.0', port: GATEWAY_HEALTH_PORT });
+});
+
+test('DEVNET_GATEWAY_IMAGE names the image of the gateway and of intercept pods (a mirror registry or a local build)', (t) => {
+  t.is(gatewayImage('1.2.3', {}), `${GATEWAY_IMAGE_REPO}:1.2.3`);
+  t.is(
+    gatewayImage('1.2.3', { DEVNET_GATEWAY_IMAGE: 'mirror.corp/devnet/gateway:1.2.3' }),
+    'mirror.corp/devnet/gateway:1.2.3',
+  );
+  const saved = process.env.DEVNET_GATEWAY_IMAGE;
+  process.env.DEVNET_GATEWAY_IMAGE = 'mirror.corp/devnet/gateway:x';
+  try {
+    const dep = gatewayManifests().find((o) => o.kind === 'Deployment') as unknown as {
+      spec: { template: { spec: { containers: { image: string }[] } } };
+    };
+    t.is(dep.spec.template.spec.containers[0]?.image, 'mirror.corp/devnet/gateway:x');
+  } finally {
+    if (saved === undefined) delete process.env.DEVNET_GATEWAY_IMAGE;
+    else process.env.DEVNET_GATEWAY_IMAGE = saved;
+  }
 });

@@ -1,12 +1,13 @@
-// `devnet intercept` end to end on a sandbox of its own, through the real
-// CLI on a "laptop" namespace (test/support/e2e.ts). Requests come from
-// inside a cluster pod (`devnet sandbox exec`), as the cluster's own
-// clients would send them.
+// `devnet intercept` end to end on the cluster the e2e harness gives (the real
+// Kubernetes by default, or a sandbox of its own), through the real CLI on a
+// "laptop" namespace (test/support/e2e.ts). Requests come from inside a
+// cluster pod (`kubectl exec`), as the cluster's own clients would send them.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import test from 'ava';
 import { uninstallGateway } from '../src/cluster/gateway.ts';
+import { VERSION } from '../src/version.ts';
 import { E2E } from './support/e2e.ts';
 import { isRoot, rootTest } from './support/root.ts';
 
@@ -19,6 +20,15 @@ const curl = async (...args: string[]) =>
 const selector = () => e.kubectl('get', 'svc', 'hello', '-n', 'demo', '-o', 'jsonpath={.spec.selector}');
 const interceptPods = () =>
   e.kubectl('get', 'pods', '-n', 'demo', '-l', 'app.kubernetes.io/name=devnet-intercept', '-o', 'name');
+/** interceptPodsLeft waits (up to a pod's grace period) until no intercept pod is listed, and returns what is still listed. */
+async function interceptPodsLeft(): Promise<string> {
+  let left = await interceptPods();
+  for (let i = 0; i < 60 && left !== ''; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    left = await interceptPods();
+  }
+  return left;
+}
 
 /** diagnose returns what explains a failed intercept: the pod's status and log. */
 async function diagnose(): Promise<string> {
@@ -27,11 +37,7 @@ async function diagnose(): Promise<string> {
   for (const n of names) {
     const name = n.replace(/^pod\//, '');
     out += `${name}: ${await e.kubectl('get', 'pod', '-n', 'demo', name, '-o', 'jsonpath={.status}')}\n`;
-    try {
-      out += readFileSync(`${e.dir}/sandbox-run/pods/demo/${name}/pod.log`, 'utf8').slice(-2000);
-    } catch {
-      out += '(no pod log)\n';
-    }
+    out += `${(await e.podLog('demo', name)).slice(-2000)}\n`;
   }
   return out;
 }
@@ -53,7 +59,9 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  if (isRoot) await e.cleanup();
+  if (!isRoot) return;
+  await e.kubectlRun('delete', '-f', join(e.dir, 'web.yaml'), '--ignore-not-found', '--wait=false');
+  await e.cleanup();
 });
 
 rootTest('global intercept: the cluster reaches the laptop; leave restores the selector', async (t) => {
@@ -78,7 +86,7 @@ rootTest('global intercept: the cluster reaches the laptop; leave restores the s
   t.is(l.code, 0, l.stderr);
   t.is(await selector(), originalSelector);
   t.regex(await curl('http://hello.demo'), /^hello from hello-/);
-  t.is(await interceptPods(), '');
+  t.is(await interceptPodsLeft(), '');
 });
 
 const ENV_APP = `
@@ -103,7 +111,8 @@ spec:
     spec:
       containers:
       - name: web
-        image: ghcr.io/devnet-dev/demo-hello:latest
+        image: ghcr.io/devnet-dev/demo-hello:${VERSION}
+        imagePullPolicy: IfNotPresent
         ports: [{name: http, containerPort: 8080}]
         resources: {limits: {cpu: 500m, memory: 64Mi}}
         envFrom: [{configMapRef: {name: webcfg}}]
@@ -140,6 +149,7 @@ rootTest('--env-file writes the pod’s environment as the app sees it', async (
   const pod = await e.kubectl('get', 'pods', '-n', 'demo', '-l', 'app=web', '-o', 'jsonpath={.items[0].metadata.name}');
   const webIP = await e.kubectl('get', 'svc', 'web', '-n', 'demo', '-o', 'jsonpath={.spec.clusterIP}');
   const helloIP = await e.kubectl('get', 'svc', 'hello', '-n', 'demo', '-o', 'jsonpath={.spec.clusterIP}');
+  const kubernetesIP = await e.kubectl('get', 'svc', 'kubernetes', '-n', 'default', '-o', 'jsonpath={.spec.clusterIP}');
   t.like(env, {
     LOG_LEVEL: 'debug',
     FEATURE: 'on',
@@ -153,8 +163,20 @@ rootTest('--env-file writes the pod’s environment as the app sees it', async (
     WEB_SERVICE_PORT_HTTP: '80',
     HELLO_SERVICE_HOST: helloIP,
     HELLO_PORT_80_TCP: `tcp://${helloIP}:80`,
-    KUBERNETES_SERVICE_HOST: '10.96.0.1',
+    KUBERNETES_SERVICE_HOST: kubernetesIP,
   });
+  // Exactly what the app's own process sees (`kubectl exec POD -- env`), less what the
+  // runtime adds per container: HOSTNAME, HOME and the image's own PATH.
+  const inPod = await e.inPod('demo', pod, ['env']);
+  t.is(inPod.code, 0, inPod.stderr);
+  const podEnv = Object.fromEntries(
+    inPod.stdout
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+  for (const k of ['HOSTNAME', 'HOME', 'PATH']) delete podEnv[k];
+  t.deepEqual(env, podEnv);
   const seen: string[] = [];
   for (let i = 0; i < 10; i++) {
     const c = await e.inPod('demo', client, ['curl', '-sS', '--max-time', '5', 'http://web.demo']);
@@ -278,6 +300,6 @@ rootTest('gateway uninstall restores every intercepted Service before removing t
   );
   t.is(removed[0], 'intercepts on Service demo/hello');
   t.is(await selector(), originalSelector);
-  t.is(await interceptPods(), '');
+  t.is(await interceptPodsLeft(), '');
   t.is(await e.kubectl('get', 'deploy', '-n', 'devnet', '-o', 'name'), '');
 });

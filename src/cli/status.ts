@@ -58,7 +58,7 @@ export function printStatus(s: SessionStatus): void {
               .map(([k, v]) => `${k}=${v}`)
               .join(',')})`
           : ''
-      }, ${i.healthy ? 'healthy' : `unhealthy${i.lastError ? `: ${i.lastError}` : ''}`}`,
+      }, ${i.healthy ? 'healthy' : `unhealthy: ${i.health ?? i.lastError}`}${i.mountDir ? `; volumes under ${i.mountDir}` : ''}`,
     ]);
   process.stdout.write(`${table(['FIELD', 'VALUE'], rows).split('\n').slice(1).join('\n')}\n`);
 }

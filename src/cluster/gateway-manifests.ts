@@ -40,11 +40,16 @@ export type KubeObject = { apiVersion: string; kind: string; metadata: Record<st
   unknown
 >;
 
+/** gatewayImage is the gateway image for a version: DEVNET_GATEWAY_IMAGE when set (a mirror registry for an air-gapped cluster, or a local build), else the published image. Intercept pods run the same image. */
+export function gatewayImage(version: string = VERSION, env: NodeJS.ProcessEnv = process.env): string {
+  return env.DEVNET_GATEWAY_IMAGE || `${GATEWAY_IMAGE_REPO}:${version}`;
+}
+
 /** gatewayManifests returns Namespace, ServiceAccount, Secret, Service and Deployment, in apply order. */
 export function gatewayManifests(opts: GatewayManifestOptions = {}): KubeObject[] {
   const namespace = opts.namespace ?? 'devnet';
   const version = opts.version ?? VERSION;
-  const image = opts.image ?? `${GATEWAY_IMAGE_REPO}:${version}`;
+  const image = opts.image ?? gatewayImage(version);
   const labels = {
     'app.kubernetes.io/name': GATEWAY_APP_LABEL,
     'app.kubernetes.io/component': 'gateway',

@@ -20,6 +20,7 @@ import {
   GATEWAY_NAME,
   GATEWAY_SECRET,
   GATEWAY_TUNNEL_PORT,
+  gatewayImage,
   gatewayManifests,
   type KubeObject,
 } from './gateway-manifests.ts';
@@ -83,8 +84,14 @@ async function readOrUndefined(api: KubernetesObjectApi, obj: KubeObject): Promi
   }
 }
 
-/** installedVersion reads the version label of the gateway Deployment, or undefined if it is not installed. */
-export async function installedVersion(deps: GatewayDeps, namespace: string): Promise<string | undefined> {
+/** InstalledGateway is what the gateway Deployment runs. */
+export interface InstalledGateway {
+  version: string;
+  image: string | undefined;
+}
+
+/** installedGateway reads the gateway Deployment's version label and image, or undefined if it is not installed. */
+export async function installedGateway(deps: GatewayDeps, namespace: string): Promise<InstalledGateway | undefined> {
   const api = KubernetesObjectApi.makeApiClient(deps.kc);
   const dep = await readOrUndefined(api, {
     apiVersion: 'apps/v1',
@@ -93,7 +100,18 @@ export async function installedVersion(deps: GatewayDeps, namespace: string): Pr
   }).catch((err) => {
     throw clusterError(`reading the gateway in namespace ${namespace}`, err);
   });
-  return dep?.metadata?.labels?.['app.kubernetes.io/version'] ?? (dep ? 'unknown' : undefined);
+  if (!dep) return undefined;
+  return { version: dep.metadata?.labels?.['app.kubernetes.io/version'] ?? 'unknown', image: deploymentImage(dep) };
+}
+
+function deploymentImage(dep: KubernetesObject): string | undefined {
+  const spec = (dep as { spec?: { template?: { spec?: { containers?: { image?: string }[] } } } }).spec;
+  return spec?.template?.spec?.containers?.[0]?.image;
+}
+
+/** installedVersion reads the version label of the gateway Deployment, or undefined if it is not installed. */
+export async function installedVersion(deps: GatewayDeps, namespace: string): Promise<string | undefined> {
+  return (await installedGateway(deps, namespace))?.version;
 }
 
 /**
@@ -114,7 +132,9 @@ export async function installGateway(deps: GatewayDeps, namespace: string, versi
         // Never replace a namespace; keep the token already issued.
       } else {
         const labels = (existing.metadata?.labels ?? {}) as Record<string, string>;
-        if (labels['app.kubernetes.io/version'] === version) continue;
+        const sameImage =
+          obj.kind !== 'Deployment' || deploymentImage(existing) === deploymentImage(obj as KubernetesObject);
+        if (labels['app.kubernetes.io/version'] === version && sameImage) continue;
         deps.progress(`upgrading ${what} to ${version}`);
         await api.replace({
           ...obj,
@@ -197,12 +217,15 @@ async function readToken(deps: GatewayDeps, namespace: string): Promise<string> 
 
 /** ensureGateway installs or upgrades the gateway when needed, then waits for it. */
 export async function ensureGateway(deps: GatewayDeps, namespace: string, timeoutMs?: number): Promise<GatewayInfo> {
-  const installed = await installedVersion(deps, namespace);
-  if (installed !== VERSION) {
+  const installed = await installedGateway(deps, namespace);
+  const image = gatewayImage();
+  if (installed?.version !== VERSION || installed.image !== image) {
     deps.progress(
-      installed
-        ? `upgrading the gateway from ${installed} to ${VERSION}`
-        : `installing the gateway in namespace ${namespace}`,
+      !installed
+        ? `installing the gateway in namespace ${namespace}`
+        : installed.version !== VERSION
+          ? `upgrading the gateway from ${installed.version} to ${VERSION}`
+          : `switching the gateway to image ${image}`,
     );
     await installGateway(deps, namespace);
   }

@@ -95,7 +95,8 @@ async function main(): Promise<void> {
       },
       status: async () =>
         session ? { ...session.status(), intercepts: intercepts?.status() ?? [] } : { connected: false },
-      intercept: async (params, progress) => connected().intercepts.add(params as InterceptParams, progress),
+      intercept: async (params, progress, peer) =>
+        connected().intercepts.add(params as InterceptParams, progress, peer),
       leave: async (params) => {
         const p = (params ?? {}) as { name?: string; namespace?: string };
         if (typeof p.name !== 'string') throw new DevnetError('user', 'leave needs a name');

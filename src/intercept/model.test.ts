@@ -119,3 +119,22 @@ test('names stay valid DNS labels for long Service names', (t) => {
   t.true(originalServiceName(long).length <= 63);
   t.not(originalServiceName(long), originalServiceName(`${'a'.repeat(62)}b`));
 });
+
+test('checkAdd: mirrors go with personal intercepts and other mirrors, never with a global one', (t) => {
+  const mirror = (name: string, session: string): Entry => ({ ...entry(name, {}, session), mirror: true });
+  const withPersonal = withEntry(svc(), entry('alice', { 'x-dev': 'alice' }));
+  t.is(checkAdd(withPersonal, mirror('m1', 's2')), undefined);
+  const withMirror = withEntry(withPersonal, mirror('m1', 's2'));
+  t.is(checkAdd(withMirror, mirror('m2', 's3')), undefined);
+  t.is(checkAdd(withMirror, entry('bob', { 'x-dev': 'bob' }, 's3')), undefined);
+  t.regex(checkAdd(withMirror, entry('all', {}, 's4'))?.message ?? '', /already has a personal intercept alice/);
+  t.regex(
+    checkAdd(withEntry(svc(), mirror('m1', 's2')), entry('all', {}, 's4'))?.message ?? '',
+    /already has a mirror intercept m1 by alice@a/,
+  );
+  t.regex(
+    checkAdd(withEntry(svc(), entry('all', {}, 's4')), mirror('m1', 's2'))?.message ?? '',
+    /already has a global intercept all/,
+  );
+  t.is(parseEntry(JSON.stringify({ ...mirror('m', 's'), mirror: 'yes' })), undefined);
+});

@@ -41,6 +41,16 @@ export function podRunDir(p: SandboxPaths, namespace: string, pod: string): stri
   return join(p.runDir, 'pods', namespace, pod);
 }
 
+/** volumesDir holds the directories of provisioned PersistentVolumes (state: they outlive pods and reboots). */
+export function volumesDir(p: SandboxPaths): string {
+  return join(p.stateDir, 'volumes');
+}
+
+/** podVolumesDir holds a pod's own volumes (emptyDir, rendered ConfigMaps, Secrets, downward API). */
+export function podVolumesDir(p: SandboxPaths, uid: string): string {
+  return join(p.stateDir, 'pods', uid);
+}
+
 /** nodeNetns is the node network namespace's name. */
 export function nodeNetns(p: SandboxPaths): string {
   return `${p.prefix}-node`;

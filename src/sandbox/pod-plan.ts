@@ -17,6 +17,13 @@ export interface Probe {
   failureThreshold: number;
 }
 
+/** VolumeMount is a node directory (or file) bind-mounted at a container path. */
+export interface VolumeMount {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
 /** ContainerPlan is one container: its program, environment and probes. */
 export interface ContainerPlan {
   name: string;
@@ -28,6 +35,8 @@ export interface ContainerPlan {
   security?: ContainerSecurity;
   readinessProbe?: Probe;
   livenessProbe?: Probe;
+  /** mounts are the container's volumes (the runner mounts every container's in the pod's mount namespace). */
+  mounts?: VolumeMount[];
 }
 
 /** PodPlan is everything a runner needs to run one pod. */
@@ -43,6 +52,8 @@ export interface PodPlan {
   /** terminationGracePeriodSeconds is how long a stopped container has between SIGTERM and SIGKILL (default 30). */
   terminationGracePeriodSeconds?: number;
   containers: ContainerPlan[];
+  /** stagingDir is an empty node directory the runner may mount a tmpfs on (overlays for missing mount points). */
+  stagingDir?: string;
   /** serviceAccount is mounted at /var/run/secrets/kubernetes.io/serviceaccount (absent: automount disabled or no token). */
   serviceAccount?: { token: string; caCrt: string; namespace: string };
 }

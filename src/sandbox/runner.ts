@@ -15,6 +15,7 @@ import { startDb } from './images/db.ts';
 import { startEcho } from './images/echo.ts';
 import { startHello } from './images/hello.ts';
 import type { Demo, RunningDemo } from './images/program.ts';
+import { mountVolumes } from './pod-mounts.ts';
 import type { ContainerPlan, ContainerReport, ContainerState, PodPlan, RunnerMessage } from './pod-plan.ts';
 import { servePortForward } from './portforward-shim.ts';
 import { ProbeLoop } from './probes.ts';
@@ -262,11 +263,19 @@ export async function runPod(plan: PodPlan, send: (m: RunnerMessage) => void): P
     mkdirSync(join(plan.logDir, 'containers'), { recursive: true });
     for (const r of runs) r.logFd = openSync(join(plan.logDir, 'containers', `${r.plan.name}.log`), 'a');
   }
+  let ownRun = false;
   if (plan.serviceAccount) {
-    await mountServiceAccount(plan.serviceAccount).catch((err: Error) => {
-      process.stderr.write(`runner: service account not mounted: ${err.message}\n`);
-    });
+    ownRun = await mountServiceAccount(plan.serviceAccount).then(
+      () => true,
+      (err: Error) => {
+        process.stderr.write(`runner: service account not mounted: ${err.message}\n`);
+        return false;
+      },
+    );
   }
+  // Volumes after the pod's own /run, so mount points below it are made there.
+  const mounts = plan.containers.flatMap((c) => c.mounts ?? []);
+  if (mounts.length > 0 && plan.stagingDir) await mountVolumes(mounts, plan.stagingDir, ownRun ? [POD_RUN] : []);
   await Promise.all(runs.map((r) => r.start()));
   changed();
   return async () => {

@@ -29,6 +29,9 @@ async function createDemo(c: Clients): Promise<void> {
   const d = demoObjects();
   await Promise.all(d.namespaces.map((body) => c.core.createNamespace({ body }).catch(ignoreExists)));
   await Promise.all([
+    ...d.configMaps.map((body) =>
+      c.core.createNamespacedConfigMap({ namespace: body.metadata?.namespace ?? '', body }).catch(ignoreExists),
+    ),
     ...d.services.map((body) =>
       c.core.createNamespacedService({ namespace: body.metadata?.namespace ?? '', body }).catch(ignoreExists),
     ),
