@@ -3,8 +3,8 @@
 // over any Duplex (a TCP socket, a WebSocket stream, an in-memory pair).
 //
 // This file is the I/O shell: it reads frames from the carrier and
-// dispatches them, writes frames (corked, so one tick becomes one writev),
-// and ends the session. The logic lives in clock-free parts: the handshake
+// dispatches them, writes frames through a CarrierWriter (carrier-writer.ts:
+// one tick becomes one writev), and ends the session. The logic lives in clock-free parts: the handshake
 // (handshake.ts), the channel table (channel-table.ts), the send scheduler
 // and receive windows (scheduler.ts, credit.ts), the heartbeat
 // (heartbeat.ts) and the DNS and intercept exchanges (rpc.ts). Time and
@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
+import { CarrierWriter } from './carrier-writer.ts';
 import {
   type AnyChannel,
   type Channel,
@@ -50,7 +51,7 @@ import {
   toWelcome,
 } from './control.ts';
 import { channelGrant, ReceiveWindow } from './credit.ts';
-import { encodeControl, encodeHeader, encodeWindow, FrameReader, FrameType, frameTypeName } from './frame.ts';
+import { encodeControl, encodeWindow, FrameReader, FrameType, frameTypeName } from './frame.ts';
 import {
   CLIENT_HANDSHAKE,
   CLIENT_RECEIVES,
@@ -150,8 +151,6 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
   readonly #interceptService: InterceptService;
   #state: 'handshake' | 'open' | 'closed' = 'handshake';
   #peerChannelWindow = 0;
-  #readPaused = false;
-  #corked = false;
   #goAwaySent = false;
   #peerDraining = false;
   #pingWaiters = new Map<number, { resolve(ms: number): void; reject(e: Error): void }>();
@@ -162,7 +161,8 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
   #gatewayOpts: GatewayOptions | undefined;
   #offered: VersionRange = offeredVersions();
   #datagramParts = new Map<number, Buffer[]>();
-  #stats = { bytesSent: 0, bytesReceived: 0, carrierBytesSent: 0, carrierBytesReceived: 0, framesSent: 0 };
+  readonly #writer: CarrierWriter;
+  #received = { bytesReceived: 0, carrierBytesReceived: 0 };
   #framesReceived = 0;
   #lastRx = 0;
   #channelsOpened = 0;
@@ -174,12 +174,13 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
     this.role = role;
     this.limits = Object.freeze({ ...DEFAULT_LIMITS, ...opts.limits });
     this.#carrier = carrier;
+    this.#writer = new CarrierWriter(carrier, this.limits);
     this.#log = opts.logger ?? silentLogger;
     this.#clock = opts.clock ?? realClock;
     this.#table = new ChannelTable(role);
     this.#send = new SendScheduler(
       {
-        carrierFull: () => this.#carrierFull(),
+        carrierFull: () => this.#writer.full(),
         writeData: (ch, payload) => this.#writeData(ch, payload),
         sendClose: (ch) => this.sendClose(ch),
       },
@@ -271,7 +272,8 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
   /** stats returns the session's counters. */
   stats(): SessionStats {
     return {
-      ...this.#stats,
+      ...this.#writer.stats,
+      ...this.#received,
       framesReceived: this.#framesReceived,
       channelsOpened: this.#channelsOpened,
       channelsOpen: this.#table.size,
@@ -468,35 +470,13 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
 
   // ---- sending ------------------------------------------------------------
 
-  #uncork = (): void => {
-    this.#corked = false;
-    this.#carrier.uncork();
-  };
-
-  #cork() {
-    if (!this.#corked) {
-      this.#corked = true;
-      this.#carrier.cork();
-      process.nextTick(this.#uncork);
-    }
-  }
-
   #write(buf: Buffer | Uint8Array) {
-    if (this.#carrier.destroyed || this.#carrier.writableEnded) return;
-    this.#cork();
-    this.#stats.carrierBytesSent += buf.byteLength;
-    this.#stats.framesSent++;
-    this.#carrier.write(buf);
+    this.#writer.frame(buf);
   }
 
   #writeData(ch: Channel, payload: Uint8Array) {
-    if (this.#carrier.destroyed || this.#carrier.writableEnded) return;
-    this.#cork();
-    this.#carrier.write(encodeHeader(FrameType.DATA, 0, ch.id, payload.byteLength));
-    this.#carrier.write(payload);
-    this.#stats.framesSent++;
-    this.#stats.carrierBytesSent += payload.byteLength + 12;
-    this.#stats.bytesSent += payload.byteLength;
+    if (!this.#writer.writable) return;
+    this.#writer.data(ch.id, payload);
     ch.bytesSent += payload.byteLength;
   }
 
@@ -504,15 +484,8 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
     this.#write(encodeControl(type, channel, encodeMessage(type, fields)));
   }
 
-  #carrierFull(): boolean {
-    return this.#carrier.writableLength >= Math.max(this.limits.carrierHighWater, this.#carrier.writableHighWaterMark);
-  }
-
   #onCarrierDrain = (): void => {
-    if (this.#readPaused && this.#carrier.writableLength < this.limits.carrierHardLimit) {
-      this.#readPaused = false;
-      this.#carrier.resume();
-    }
+    this.#writer.drained();
     this.#send.carrierDrained();
   };
 
@@ -545,7 +518,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
   #onCarrierData = (chunk: Buffer | string): void => {
     if (this.#state === 'closed') return;
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    this.#stats.carrierBytesReceived += buf.length;
+    this.#received.carrierBytesReceived += buf.length;
     this.#lastRx = this.#clock.now();
     try {
       this.#reader.push(buf);
@@ -555,11 +528,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
       this.#fail(GoAwayCode.INTERNAL_ERROR, `internal error: ${(err as Error).message}`, true);
       return;
     }
-    if (!this.#readPaused && this.#carrier.writableLength >= this.limits.carrierHardLimit) {
-      // The peer makes us answer faster than it reads: stop reading until it catches up.
-      this.#readPaused = true;
-      this.#carrier.pause();
-    }
+    this.#writer.afterRead(); // the peer makes us answer faster than it reads: stop reading until it catches up
   };
 
   #onData(id: number, piece: Buffer, last: boolean) {
@@ -584,7 +553,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
       return ch.reset('flow-control', 'the peer sent beyond the channel window');
     }
     ch.bytesReceived += n;
-    this.#stats.bytesReceived += n;
+    this.#received.bytesReceived += n;
     if (ch instanceof StreamChannel) {
       if (n === 0) return;
       ch.unreleased += n;
