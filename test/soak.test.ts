@@ -163,6 +163,56 @@ rootTest(
   },
 );
 
+rootTest('soak (e): a peer that stops reading: memory stays bounded on laptop and gateway', async (t) => {
+  const l = await getLab();
+  const session = l.active;
+  if (!session) return t.fail('no session');
+  // Downloads whose app stops reading: the destination keeps writing as long as it may.
+  let pushed = 0;
+  const endless = await listen((s) => {
+    const block = patternBlock(5);
+    const pump = (): void => {
+      while (!s.destroyed && s.write(block)) pushed += block.length;
+      if (!s.destroyed) s.once('drain', pump);
+    };
+    pump();
+  });
+  // Uploads whose destination stops reading.
+  const deafSockets: net.Socket[] = [];
+  const deaf = await listen((s) => {
+    s.pause();
+    deafSockets.push(s);
+  });
+  const rss0 = process.memoryUsage().rss;
+  const stalled = Array.from({ length: 8 }, () => l.soakPeer(['stall', LAB_V4, endless, SCALE.stallSeconds], 300_000));
+  const uploads = Array.from({ length: 8 }, () =>
+    l.net
+      .peer(['upload', LAB_V4, deaf, 1 << 30, 'nohash'], (SCALE.stallSeconds + 5) * 1000)
+      .catch(() => ({ stopped: true })),
+  );
+  let peakHeld = 0;
+  let peakRss = rss0;
+  for (let i = 0; i < SCALE.stallSeconds * 4; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    const rx = session.tables().receive;
+    peakHeld = Math.max(peakHeld, rx.window - rx.available - rx.released);
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }
+  // The apps read nothing (Node takes a chunk or two from the socket before its pause holds).
+  for (const r of await Promise.all(stalled)) t.true((r.read as number) <= MiB, JSON.stringify(r));
+  await Promise.all(uploads);
+  t.log(
+    `destinations pushed ${(pushed / MiB).toFixed(0)} MiB; laptop held at most ${(peakHeld / MiB).toFixed(1)} MiB; RSS grew ${((peakRss - rss0) / MiB).toFixed(0)} MiB`,
+  );
+  t.true(peakHeld <= session.limits.sessionWindow, 'the laptop never holds more than its session window');
+  t.true(peakRss - rss0 < 512 * MiB, 'the process (laptop and gateway) did not buffer what the readers refused');
+  // The deaf destinations finally hang up (the uploading apps are gone; their kernels still wait on a zero window).
+  for (const s of deafSockets) s.destroy();
+  assertEmpty(t, await settled(l, 60_000));
+});
+
+// Last: until the netstack bounds the parts of a packet (the other half of issue 14), this one
+// crashes the test process ('a packet may have at most 16 parts'), as it crashed the daemon.
 rootTest(
   'soak (c): tiny writes from both ends interleaved with bulk transfers: no crash, no stall, bytes intact',
   async (t) => {
@@ -217,51 +267,3 @@ rootTest(
     assertEmpty(t, await settled(l, 60_000));
   },
 );
-
-rootTest('soak (e): a peer that stops reading: memory stays bounded on laptop and gateway', async (t) => {
-  const l = await getLab();
-  const session = l.active;
-  if (!session) return t.fail('no session');
-  // Downloads whose app stops reading: the destination keeps writing as long as it may.
-  let pushed = 0;
-  const endless = await listen((s) => {
-    const block = patternBlock(5);
-    const pump = (): void => {
-      while (!s.destroyed && s.write(block)) pushed += block.length;
-      if (!s.destroyed) s.once('drain', pump);
-    };
-    pump();
-  });
-  // Uploads whose destination stops reading.
-  const deafSockets: net.Socket[] = [];
-  const deaf = await listen((s) => {
-    s.pause();
-    deafSockets.push(s);
-  });
-  const rss0 = process.memoryUsage().rss;
-  const stalled = Array.from({ length: 8 }, () => l.soakPeer(['stall', LAB_V4, endless, SCALE.stallSeconds], 300_000));
-  const uploads = Array.from({ length: 8 }, () =>
-    l.net
-      .peer(['upload', LAB_V4, deaf, 1 << 30, 'nohash'], (SCALE.stallSeconds + 5) * 1000)
-      .catch(() => ({ stopped: true })),
-  );
-  let peakHeld = 0;
-  let peakRss = rss0;
-  for (let i = 0; i < SCALE.stallSeconds * 4; i++) {
-    await new Promise((r) => setTimeout(r, 250));
-    const rx = session.tables().receive;
-    peakHeld = Math.max(peakHeld, rx.window - rx.available - rx.released);
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  }
-  // The apps read nothing (Node takes a chunk or two from the socket before its pause holds).
-  for (const r of await Promise.all(stalled)) t.true((r.read as number) <= MiB, JSON.stringify(r));
-  await Promise.all(uploads);
-  t.log(
-    `destinations pushed ${(pushed / MiB).toFixed(0)} MiB; laptop held at most ${(peakHeld / MiB).toFixed(1)} MiB; RSS grew ${((peakRss - rss0) / MiB).toFixed(0)} MiB`,
-  );
-  t.true(peakHeld <= session.limits.sessionWindow, 'the laptop never holds more than its session window');
-  t.true(peakRss - rss0 < 512 * MiB, 'the process (laptop and gateway) did not buffer what the readers refused');
-  // The deaf destinations finally hang up (the uploading apps are gone; their kernels still wait on a zero window).
-  for (const s of deafSockets) s.destroy();
-  assertEmpty(t, await settled(l, 60_000));
-});
