@@ -15,7 +15,7 @@ import { TunnelUpstream } from '../../src/dataplane/tunnel-upstream.ts';
 import { denyList } from '../../src/gateway/config.ts';
 import { GatewayMetrics } from '../../src/gateway/metrics.ts';
 import { GatewayServer } from '../../src/gateway/server.ts';
-import type { Upstream } from '../../src/netstack/upstream.ts';
+import type { Flow, Upstream } from '../../src/netstack/upstream.ts';
 import { connectSession, type Session, type SessionLimits } from '../../src/tunnel/index.ts';
 import { NetstackLab } from './netstack-lab.ts';
 
@@ -46,6 +46,7 @@ export class DataplaneLab {
   readonly #port: number;
   readonly #limits: Partial<SessionLimits>;
   readonly #sessions: Session[] = [];
+  readonly #pinned = new Map<number, Session>();
   #active: Session | undefined;
 
   private constructor(net: NetstackLab, gateway: GatewayServer, port: number, limits: Partial<SessionLimits>) {
@@ -69,18 +70,25 @@ export class DataplaneLab {
     });
     const addr = await gateway.listen('127.0.0.1', 0);
     let lab: DataplaneLab | undefined;
-    const tunnel = new TunnelUpstream({ session: () => lab?.active, dialTimeoutMs: 5000 });
+    // One TunnelUpstream per session: a flow uses the session pinned to its port, else the active one.
+    const upstreams = new WeakMap<Session, TunnelUpstream>();
+    const tunnelFor = (port: number): TunnelUpstream => {
+      const s = lab?.sessionFor(port);
+      if (!s) return new TunnelUpstream({ session: () => undefined });
+      let u = upstreams.get(s);
+      if (!u) {
+        u = new TunnelUpstream({ session: () => s, dialTimeoutMs: 5000 });
+        upstreams.set(s, u);
+      }
+      return u;
+    };
+    const loopback = (flow: Flow): Flow => ({
+      ...flow,
+      dst: { address: flow.version === 4 ? '127.0.0.1' : '::1', port: flow.dst.port },
+    });
     const toLoopback: Upstream = {
-      openStream: (flow, stream) =>
-        tunnel.openStream(
-          { ...flow, dst: { address: flow.version === 4 ? '127.0.0.1' : '::1', port: flow.dst.port } },
-          stream,
-        ),
-      openDatagram: (flow, dg) =>
-        tunnel.openDatagram(
-          { ...flow, dst: { address: flow.version === 4 ? '127.0.0.1' : '::1', port: flow.dst.port } },
-          dg,
-        ),
+      openStream: (flow, stream) => tunnelFor(flow.dst.port).openStream(loopback(flow), stream),
+      openDatagram: (flow, dg) => tunnelFor(flow.dst.port).openDatagram(loopback(flow), dg),
     };
     const net = await NetstackLab.create(tag, { upstream: () => toLoopback, stack: { verifyChecksums: false } });
     lab = new DataplaneLab(net, gateway, addr.port, opts.limits ?? {});
@@ -113,6 +121,16 @@ export class DataplaneLab {
   /** use makes an existing session the one new flows use. */
   use(s: Session): void {
     this.#active = s;
+  }
+
+  /** pin makes flows to a destination port use session `s` (so two sessions can be measured side by side). */
+  pin(port: number, s: Session): void {
+    this.#pinned.set(port, s);
+  }
+
+  /** sessionFor is the session a new flow to `port` uses. */
+  sessionFor(port: number): Session | undefined {
+    return this.#pinned.get(port) ?? this.#active;
   }
 
   /** tables returns what is alive along the path. */

@@ -13,9 +13,12 @@
 //                                         comes and pausing now and then; print whether every byte came back in order
 //   tinyread HOST PORT PAUSEMS            connect, read nothing for PAUSEMS, then read to EOF; print sha256 and bytes
 //   stall HOST PORT SECONDS               connect, read nothing for SECONDS, then close; print the bytes read (0)
-//   echoflows HOST PORT N BYTES SECONDS   N connections at once each send BYTES to an echo server spread over about
-//                                         SECONDS and check the echo; print how many came back intact
+//   echoflows HOST PORT N STOPFILE MAXSECONDS
+//                                         N connections at once each send 16 KiB every 100 ms to an echo server until
+//                                         STOPFILE exists (or MAXSECONDS passed), then end and check the echo; print
+//                                         how many came back intact
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import * as net from 'node:net';
 import { patternBlock, readAll } from './netstack-peer.ts';
 
@@ -198,33 +201,34 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'echoflows': {
       const n = Number(rest[0]);
-      const bytes = Number(rest[1]);
-      const secs = Number(rest[2]);
-      const chunk = 64 * 1024;
-      const steps = Math.ceil(bytes / chunk);
-      const one = async (i: number): Promise<boolean> => {
+      const stopFile = rest[1] ?? '';
+      const maxMs = Number(rest[2] ?? 60) * 1000;
+      const chunk = 16 * 1024;
+      const one = async (i: number): Promise<number> => {
         const s = await connect(host, port);
         s.on('error', () => undefined);
         const back = readAll(s).catch(() => ({ sha256: '', bytes: -1 }));
         const h = createHash('sha256');
-        const block = patternBlock(i);
-        for (let k = 0; k < steps && !s.destroyed; k++) {
-          const piece = block.subarray(0, Math.min(chunk, bytes - k * chunk));
+        const piece = patternBlock(i).subarray(0, chunk);
+        let sent = 0;
+        while (!s.destroyed && !existsSync(stopFile) && performance.now() - t0 < maxMs) {
           h.update(piece);
+          sent += piece.length;
           if (!s.write(piece))
             await new Promise((r) => {
               s.once('drain', r);
               s.once('close', r); // a reset connection drains never
             });
-          await sleep((secs * 1000) / steps);
+          await sleep(100);
         }
         s.end();
         const r = await back;
         s.destroy();
-        return r.bytes === bytes && r.sha256 === h.digest('hex');
+        return r.bytes === sent && r.sha256 === h.digest('hex') ? sent : -1;
       };
-      const results = await Promise.all(Array.from({ length: n }, (_, i) => one(i).catch(() => false)));
-      out({ intact: results.filter(Boolean).length, n, ms: performance.now() - t0 });
+      const results = await Promise.all(Array.from({ length: n }, (_, i) => one(i).catch(() => -1)));
+      const intact = results.filter((b) => b >= 0);
+      out({ intact: intact.length, n, bytes: intact.reduce((a, b) => a + b, 0), ms: performance.now() - t0 });
       return;
     }
     default:
