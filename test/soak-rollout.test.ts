@@ -78,9 +78,9 @@ async function rollDuringTransfers(t: ExecutionContext, roll: () => Promise<unkn
   } catch {
     result = { error: `the transfers printed no result (exit ${run.code})` };
   }
+  t.is(result.intact, FLOWS, `${run.stdout}${run.stderr}`);
   t.true(moved, 'the daemon connected to the new gateway pod');
   t.true(draining > 0, 'the transfers were still on the old session when it was replaced');
-  t.is(result.intact, FLOWS, `${run.stdout}${run.stderr}`);
   t.log(
     `${FLOWS} transfers intact (${((result.bytes ?? 0) / 2 ** 20).toFixed(0)} MiB each way); ${draining} flows seen draining on the old session`,
   );
