@@ -25,7 +25,7 @@ function sweepStaleSandboxes() {
     let environ = '';
     try {
       cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmdline.includes('sandbox/supervisor.ts')) continue;
+      if (!/sandbox\/supervisor\.[tj]s\0/.test(cmdline)) continue;
       environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
     } catch {
       continue;
@@ -93,6 +93,27 @@ function step(title, cmd, args) {
 // images from this checkout); the last run out takes down a cluster that a
 // test run started, so the host is left as it was found.
 const only = process.argv.slice(2);
+
+// A nested run: test/fresh-clone.test.ts runs this command (the README's `npm test`) inside a fresh
+// clone with DEVNET_TEST_NESTED=1. It runs the type-check, the lint, every unit test and the suites
+// whose programs run from the checkout's own files (the sandbox and its staged gateway image,
+// connect's helper and daemon, intercept pods), on the sandbox: what a clone's location and a fresh
+// `npm ci` can break. Suites that do not depend on where the checkout is (netstack, tunnel, DNS, the
+// API server's own suites, the package) and the real cluster run once, in the outer run; the
+// fresh-clone test itself never runs nested (no recursion). docs/testing.md explains the choice.
+const NESTED_SUITES = [
+  'src/**/*.test.ts',
+  'test/cli-errors.test.ts',
+  'test/sandbox-e2e.test.ts',
+  'test/connect-e2e.test.ts',
+  'test/intercept-e2e.test.ts',
+];
+const nested = process.env.DEVNET_TEST_NESTED === '1';
+if (nested && only.length === 0) {
+  console.log(`== nested run in a fresh clone: ${NESTED_SUITES.join(' ')} (on the sandbox)`);
+  only.push(...NESTED_SUITES);
+  process.env.DEVNET_TEST_CLUSTER = 'sandbox';
+}
 const testFiles = (dir) =>
   readdirSync(join(root, dir), { recursive: true })
     .map(String)
@@ -138,7 +159,7 @@ async function clusterDownIfLast() {
 const withCluster = usesCluster && cluster === 'k8s' && process.getuid?.() === 0;
 
 sweepStaleNetns();
-if (only.length === 0) {
+if (only.length === 0 || nested) {
   step('type-check', process.execPath, [
     join(root, 'node_modules/typescript/bin/tsc'),
     '-p',

@@ -8,9 +8,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { InterceptParams } from '../control/daemon-protocol.ts';
 import { DevnetError } from '../errors.ts';
 import { type EnvSyntax, formatEnv } from '../intercept/env.ts';
-import type { InterceptInfo, InterceptParams, VolumeReport } from '../intercept/laptop.ts';
+import type { InterceptInfo, VolumeReport } from '../intercept/laptop.ts';
 import { type MountResult, mountClaims } from '../intercept/sshfs.ts';
 import { runCommand } from './intercept-run.ts';
 import { connectDaemon, pathsFor } from './launch.ts';
@@ -122,7 +123,7 @@ export function registerIntercept(program: Command): void {
       const progress = startProgress(`intercepting ${service}`);
       let info: InterceptInfo;
       try {
-        info = await client.call<InterceptInfo>('intercept', params, (m) => progress.step(m));
+        info = await client.call('intercept', params, (m) => progress.step(m));
         progress.succeed(`intercept ${info.name} is active (${info.mode}, engaged in ${info.engagedMs} ms)`);
       } catch (err) {
         progress.fail();

@@ -44,7 +44,7 @@ export function registerList(program: Command): void {
       const format = parseOutput(o.output);
       const client = await connectDaemon(pathsFor());
       try {
-        const items = await client.call<ListedIntercept[]>('list');
+        const items = await client.call('list', null);
         if (format !== 'table') printData(items, format);
         else if (items.length === 0) process.stdout.write('No intercepts.\n');
         else

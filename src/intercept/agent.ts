@@ -3,12 +3,17 @@
 // and, per connection (global intercept) or per HTTP request (personal
 // intercepts), sends traffic up one tunnel session to the gateway, which
 // joins it to the owner's laptop; everything else goes to the original
-// endpoints through the original-endpoints Service. It also holds the
+// endpoints through the original-endpoints Service. It also judges the
 // leases (ARCHITECTURE decision 13): every second it reads the Service; an
-// intercept whose `renewed` value has not changed for LEASE_TTL_MS is
-// removed, and when none is left the original selector is restored, the
-// original-endpoints Service deleted and, last, the pod deletes itself. It
-// needs no laptop for that, and only the Role in manifests.ts. Mirror
+// intercept whose `renewed` value has not changed for LEASE_TTL_MS (by this
+// pod's clock) no longer takes traffic — its connections go to the original
+// endpoints, so a crashed laptop breaks nothing — and takes it again if its
+// owner renews. The pod writes nothing to the cluster (its Role only reads
+// its Service, docs/security.md "a compromised pod"): the Service is restored
+// and the pod removed with the owners' own credentials, at `leave`/`quit`, at
+// the owner's next `connect` on that machine, or by `devnet gateway
+// uninstall`. Each laptop connection names the owner's key as recorded on
+// the Service, so the gateway hands it only to the owner's session. Mirror
 // intercepts get copies (mirror.ts); personal and mirror intercepts fall
 // back to the original endpoints while their laptop is unreachable. When
 // the pod mounts the target's PersistentVolumeClaims (read-only, below
@@ -24,17 +29,7 @@ import { VERSION } from '../version.ts';
 import { HttpRouter, type Opener, pipeBoth } from './http-router.ts';
 import { INTERCEPT_HEALTH_PORT, INTERCEPT_SFTP_PORT, VOLUMES_DIR } from './manifests.ts';
 import { Mirror, type MirrorStats } from './mirror.ts';
-import {
-  type Entry,
-  entries,
-  interceptId,
-  isIntercepted,
-  LeaseClock,
-  matches,
-  modeOf,
-  serviceKey,
-  withoutEntries,
-} from './model.ts';
+import { type Entry, entries, interceptId, isIntercepted, LeaseClock, matches, modeOf, serviceKey } from './model.ts';
 import { acceptSftp } from './sftp-auth.ts';
 
 /** AgentConfig is the intercept pod's configuration (from its environment). */
@@ -104,8 +99,6 @@ export class InterceptAgent {
   readonly #down = new Map<string, number>();
   readonly #fallbacks = new Map<string, number>();
   #session: Session | undefined;
-  #engaged = false;
-  #started = Date.now();
   #timer: NodeJS.Timeout | undefined;
   #closing = false;
   #ticking: Promise<void> | undefined;
@@ -264,6 +257,7 @@ export class InterceptAgent {
         host: '127.0.0.1',
         port,
         interceptId: interceptId(this.#c.namespace, this.#c.service, e.name),
+        ownerKey: e.key,
         sourceHost: from.remoteAddress ?? '',
         sourcePort: from.remotePort ?? 0,
       });
@@ -326,60 +320,30 @@ export class InterceptAgent {
     });
   }
 
-  // One pass of the lease loop: read the Service, drop expired intercepts, and
-  // undo everything once none is left.
+  // One pass of the lease loop: read the Service and route by the intercepts
+  // whose leases are alive; nothing is written.
   async #tick(): Promise<void> {
     if (this.#closing) return;
     let svc: V1Service;
     try {
       svc = await this.#core.readNamespacedService({ name: this.#c.service, namespace: this.#c.namespace });
     } catch (err) {
-      if (isNotFound(err)) return this.#finish('the Service is gone', true);
-      this.#log.warn({ err: String(err) }, 'reading the Service failed');
+      if (isNotFound(err)) this.#entries = [];
+      else this.#log.warn({ err: String(err) }, 'reading the Service failed');
       return;
     }
-    const all = entries(svc);
-    this.#entries = [...all.values()].filter((e): e is Entry => e !== undefined);
+    const expired = new Set(this.#leases.expired(svc, Date.now()));
+    const live = isIntercepted(svc)
+      ? [...entries(svc).values()].filter((e): e is Entry => e !== undefined && !expired.has(e.name))
+      : [];
+    const lapsed = this.#entries.filter((e) => expired.has(e.name)).map((e) => e.name);
+    if (lapsed.length > 0) this.#log.info({ lapsed }, 'leases ran out; their connections go to the original endpoints');
+    this.#entries = live;
     for (const [k, m] of this.#mirrors)
       if (!this.#entries.some((e) => k.startsWith(`${e.name}/${e.session}/`))) {
         m.close();
         this.#mirrors.delete(k);
       }
-    if (!isIntercepted(svc)) {
-      this.#entries = [];
-      // Before the first intercept is engaged this is normal; afterwards its owner left (and removes the
-      // objects itself): this pod only deletes itself, never the objects a successor may already use.
-      if (this.#engaged) return this.#finish('the Service was restored', false);
-      if (Date.now() - this.#started > 120_000) return this.#finish('no intercept was engaged within 120 s', true);
-      return;
-    }
-    if (this.#entries.length > 0) this.#engaged = true;
-    const expired = this.#leases.expired(svc, Date.now());
-    if (expired.length === 0) return;
-    this.#log.info({ expired }, 'leases ran out; removing those intercepts');
-    const { service, last } = withoutEntries(svc, expired);
-    try {
-      await this.#core.replaceNamespacedService({ name: this.#c.service, namespace: this.#c.namespace, body: service });
-    } catch (err) {
-      this.#log.warn({ err: String(err) }, 'removing expired intercepts failed (retrying)');
-      return;
-    }
-    if (last) await this.#finish('the last lease ran out; the original selector is restored', true);
-  }
-
-  async #finish(why: string, removeOriginal: boolean): Promise<void> {
-    if (this.#closing) return;
-    this.#closing = true;
-    clearInterval(this.#timer);
-    this.#log.info({ why }, 'removing the intercept pod');
-    const ns = this.#c.namespace;
-    if (removeOriginal)
-      await this.#core.deleteNamespacedService({ name: this.#c.original, namespace: ns }).catch((err: unknown) => {
-        if (!isNotFound(err)) this.#log.warn({ err: String(err) }, 'deleting the original-endpoints Service failed');
-      });
-    await this.#core.deleteNamespacedPod({ name: this.#c.pod, namespace: ns }).catch((err: unknown) => {
-      if (!isNotFound(err)) this.#log.warn({ err: String(err) }, 'deleting the intercept pod failed');
-    });
   }
 
   /** close stops listening and leaves the gateway. */

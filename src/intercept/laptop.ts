@@ -8,12 +8,12 @@ import type { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
 import { readdir, rmdir } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { GatewayInfo } from '../cluster/gateway.ts';
 import { DevnetError } from '../errors.ts';
-import { type AnyChannel, channelDuplex, type Session, StreamChannel } from '../tunnel/index.ts';
+import { type AnyChannel, channelDuplex, type Session, type SessionIdentity, StreamChannel } from '../tunnel/index.ts';
 import type { InterceptStats } from './agent.ts';
 import { pipeBoth } from './http-router.ts';
 import { type ClaimMount, GATEWAY_INTERCEPT_PORT, INTERCEPT_HEALTH_PORT, INTERCEPT_SFTP_PORT } from './manifests.ts';
@@ -131,6 +131,10 @@ export interface InterceptDeps {
   session(): Session | undefined;
   gateway(): GatewayInfo;
   defaultNamespace(): string;
+  /** identity is the daemon's session key: recorded on the Service, it is what the gateway routes by. */
+  identity: SessionIdentity;
+  /** owner is the user's name as the cluster knows them (src/cluster/whoami.ts). */
+  owner: string;
   logger: Logger;
 }
 
@@ -164,23 +168,12 @@ export function probeLocal(port: number, timeoutMs = 1000): Promise<string | und
   });
 }
 
-/** ownerName is how intercepts name their owner: user@host. */
-export function ownerName(): string {
-  let user = 'unknown';
-  try {
-    user = userInfo().username;
-  } catch {
-    // no passwd entry
-  }
-  return `${user}@${hostname()}`;
-}
-
 /** LaptopIntercepts holds this daemon session's intercepts. */
 export class LaptopIntercepts {
   readonly #d: InterceptDeps;
   readonly #live = new Map<string, Live>(); // by namespace/name
   readonly #sessionId = randomUUID();
-  readonly #owner = ownerName();
+  readonly #host = hostname();
   #timer: NodeJS.Timeout | undefined;
   #attached = new WeakSet<Session>();
 
@@ -317,7 +310,9 @@ export class LaptopIntercepts {
     const started = performance.now();
     const entry: Entry = {
       name,
-      owner: this.#owner,
+      owner: this.#d.owner,
+      key: this.#d.identity.id,
+      host: this.#host,
       session: this.#sessionId,
       headers,
       ...(p.mirror ? { mirror: true } : {}),
@@ -520,7 +515,7 @@ export class LaptopIntercepts {
       );
   }
 
-  /** repair removes intercepts this machine's earlier (crashed) sessions left on the cluster; it returns their names. */
+  /** repair removes intercepts this user's earlier (crashed) sessions on this machine left on the cluster; it returns their names. */
   async repair(): Promise<string[]> {
     const { core } = this.#d.kube();
     const fixed: string[] = [];
@@ -528,7 +523,10 @@ export class LaptopIntercepts {
       const ns = svc.metadata?.namespace as string;
       const name = svc.metadata?.name as string;
       const stale = [...entries(svc).values()]
-        .filter((e): e is Entry => e !== undefined && e.owner === this.#owner && e.session !== this.#sessionId)
+        .filter(
+          (e): e is Entry =>
+            e !== undefined && e.owner === this.#d.owner && e.host === this.#host && e.key !== this.#d.identity.id,
+        )
         .map((e) => e.name);
       if (stale.length === 0) continue;
       await disengage(this.#d.kube(), ns, name, stale);
@@ -570,7 +568,7 @@ export class LaptopIntercepts {
           });
           continue;
         }
-        const mine = e.session === this.#sessionId;
+        const mine = e.key === this.#d.identity.id;
         const live = mine ? this.#live.get(`${ns}/${name}`) : undefined;
         // Another owner's lease is judged by its `renewed` time, written by that owner's clock (skew shifts it).
         const age = Date.now() - Date.parse(e.renewed);

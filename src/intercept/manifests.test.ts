@@ -1,8 +1,9 @@
-// The intercept pod with the target's claims still passes the restricted Pod
-// Security Standard: its volumes are PersistentVolumeClaims, mounted
-// read-only, and it never runs as root, whoever the target runs as.
+// The intercept pod's objects: with the target's claims it still passes the
+// restricted Pod Security Standard (its volumes are PersistentVolumeClaims,
+// mounted read-only, and it never runs as root, whoever the target runs as),
+// and its Role only reads its Service (docs/security.md, "a compromised pod").
 import test from 'ava';
-import { interceptObjects, VOLUMES_DIR } from './manifests.ts';
+import { interceptObjects, interceptRole, VOLUMES_DIR } from './manifests.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: walking untyped Kubernetes objects in assertions
 type Any = Record<string, any>;
@@ -54,4 +55,28 @@ test('with claims the intercept pod mounts them read-only, pinned to the node, a
 test('the pod runs as the target’s non-root user and groups so it can read what the target wrote', (t) => {
   const spec = (objects({ uid: 999, gid: 999, groups: [2000] }).find((o) => o.kind === 'Pod') as Any).spec;
   t.like(spec.securityContext, { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, supplementalGroups: [2000] });
+});
+
+test('the intercept pod may only read its own Service: no update or patch (externalIPs, type), nothing else', (t) => {
+  const role = interceptRole('demo', 'hello') as unknown as {
+    rules: { resources: string[]; resourceNames?: string[]; verbs: string[] }[];
+  };
+  t.deepEqual(role.rules, [{ apiGroups: [''], resources: ['services'], resourceNames: ['hello'], verbs: ['get'] }]);
+  const writes = role.rules.flatMap((r) => r.verbs.filter((v) => !['get', 'list', 'watch'].includes(v)));
+  t.deepEqual(writes, []);
+});
+
+test('the intercept objects carry that Role and bind it to the pod’s own ServiceAccount only', (t) => {
+  const objs = interceptObjects({
+    service: { metadata: { name: 'hello', namespace: 'demo' } },
+    original: { app: 'hello' },
+    targetPorts: [{ port: 80, targetPort: 8080 }],
+    gateway: 'devnet-gateway.devnet.svc:8302',
+    token: 't',
+    podName: 'devnet-intercept-hello-abcd',
+  }) as { kind: string; rules?: unknown; subjects?: unknown }[];
+  t.deepEqual(objs.find((o) => o.kind === 'Role')?.rules, interceptRole('demo', 'hello').rules);
+  t.deepEqual(objs.find((o) => o.kind === 'RoleBinding')?.subjects, [
+    { kind: 'ServiceAccount', name: 'devnet-intercept-hello', namespace: 'demo' },
+  ]);
 });

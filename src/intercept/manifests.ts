@@ -1,9 +1,12 @@
 // The intercept's Kubernetes objects, computed by a pure function: a
-// ServiceAccount, a Role that allows exactly what the intercept pod needs to
-// undo the intercept when its owner's lease runs out (resourceNames: the one
-// Service, its original-endpoints Service, the pod itself), its RoleBinding,
-// the original-endpoints Service, and the intercept pod — the gateway image
-// in intercept mode, passing the restricted Pod Security Standard.
+// ServiceAccount, a Role that lets the intercept pod read its one Service
+// (the intercepts and their leases) and nothing else, its RoleBinding, the
+// original-endpoints Service, and the intercept pod — the gateway image in
+// intercept mode, passing the restricted Pod Security Standard. The pod
+// changes nothing in the cluster (docs/security.md, "a compromised pod"):
+// when its owners' leases run out it sends every connection to the original
+// endpoints, and the Service itself is only ever changed with the owners'
+// own credentials.
 import {
   GATEWAY_HEALTH_PORT,
   GATEWAY_INTERCEPT_PORT,
@@ -59,20 +62,15 @@ export interface InterceptObjectsOptions {
 }
 
 /** interceptRole is the Role of an intercept pod (also documented in docs/intercepts.md). */
-export function interceptRole(namespace: string, service: string, podName: string): KubeObject {
+export function interceptRole(namespace: string, service: string): KubeObject {
   const name = interceptObjectName(service);
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
     metadata: { name, namespace, labels: commonLabels(service) },
-    rules: [
-      // Read the intercepts' leases and restore the selector.
-      { apiGroups: [''], resources: ['services'], resourceNames: [service], verbs: ['get', 'update', 'patch'] },
-      // Remove the original-endpoints Service once the selector is back.
-      { apiGroups: [''], resources: ['services'], resourceNames: [originalServiceName(service)], verbs: ['delete'] },
-      // Delete itself last.
-      { apiGroups: [''], resources: ['pods'], resourceNames: [podName], verbs: ['delete'] },
-    ],
+    // Read the intercepts and their leases. No write: a pod that could update its Service could set
+    // externalIPs (capture any address cluster-wide) or make it a LoadBalancer.
+    rules: [{ apiGroups: [''], resources: ['services'], resourceNames: [service], verbs: ['get'] }],
   };
 }
 
@@ -100,7 +98,7 @@ export function interceptObjects(o: InterceptObjectsOptions): KubeObject[] {
       metadata: { name, namespace, labels },
       automountServiceAccountToken: false,
     },
-    interceptRole(namespace, service, o.podName),
+    interceptRole(namespace, service),
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',

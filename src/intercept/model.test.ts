@@ -22,6 +22,8 @@ const svc = (): ServiceLike => ({
 const entry = (name: string, headers: Record<string, string> = {}, session = 's1', owner = 'alice@a'): Entry => ({
   name,
   owner,
+  key: 'k'.repeat(43),
+  host: 'a',
   session,
   headers,
   ports: [{ servicePort: 80, targetPort: 8080, local: 9000 }],

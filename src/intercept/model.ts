@@ -37,9 +37,13 @@ export interface InterceptPort {
 /** Entry is one intercept as recorded on its Service. */
 export interface Entry {
   name: string;
-  /** owner names the person (user@host) for messages. */
+  /** owner is the owner's user name as the cluster knows them (src/cluster/whoami.ts), for messages and `devnet list`. */
   owner: string;
-  /** session is the owner's daemon session id: the gateway routes by it. */
+  /** key is the owner's session key id (src/tunnel/identity.ts): the gateway sends this intercept's connections only to a session proving it. */
+  key: string;
+  /** host is the owner's machine: a later session there removes what a crashed one left. */
+  host: string;
+  /** session is the owner's daemon session id. */
   session: string;
   /** headers: empty = global; else every header must match (names lower-case). */
   headers: Record<string, string>;
@@ -134,6 +138,7 @@ export function parseEntry(value: string): Entry | undefined {
     if (typeof e !== 'object' || e === null || typeof e.name !== 'string' || typeof e.owner !== 'string')
       return undefined;
     if (typeof e.session !== 'string' || typeof e.renewed !== 'string') return undefined;
+    if (typeof e.key !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(e.key) || typeof e.host !== 'string') return undefined;
     if (typeof e.headers !== 'object' || e.headers === null || !Array.isArray(e.ports)) return undefined;
     const portOk = (n: unknown) => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 65535;
     if (!e.ports.every((p) => portOk(p.servicePort) && portOk(p.targetPort) && portOk(p.local))) return undefined;

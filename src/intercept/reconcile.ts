@@ -18,7 +18,7 @@ import {
   type V1Secret,
   type V1Service,
 } from '@kubernetes/client-node';
-import { podProblem, podReady } from '../cluster/gateway.ts';
+import { podProblem, podReady, problemHint } from '../cluster/gateway.ts';
 import { GATEWAY_UID } from '../cluster/gateway-manifests.ts';
 import { clusterError, isNotFound, statusOf } from '../cluster/kube.ts';
 import { DevnetError } from '../errors.ts';
@@ -172,8 +172,8 @@ export async function waitForPod(core: CoreV1Api, namespace: string, name: strin
     if (podReady(pod)) return pod;
     const problem = pod && podProblem(pod);
     if (problem)
-      throw new DevnetError('cluster', `the intercept pod ${namespace}/${name} cannot start: ${problem}`, {
-        hint: `See \`kubectl describe pod -n ${namespace} ${name}\`.`,
+      throw new DevnetError('cluster', `the intercept pod ${namespace}/${name} cannot start: ${problem.message}`, {
+        hint: problemHint(problem, namespace, name),
       });
     if (Date.now() > deadline)
       throw new DevnetError(

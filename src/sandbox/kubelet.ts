@@ -8,16 +8,17 @@
 // then deleted for good, as the kubelet does after graceful termination.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { SyncJournal } from '../journal/journal.ts';
 import { NODE_NAME } from './constants.ts';
 import { isFinished, isTerminating } from './controllers/pods.ts';
 import type { Exec } from './exec.ts';
-import { type PodNetwork, podLinkName, setupPodNetwork, teardownPodNetwork } from './hostnet.ts';
+import { type PodNetwork, podLinkName, resolvConfPath, setupPodNetwork, teardownPodNetwork } from './hostnet.ts';
+import type { StagedImage } from './image.ts';
 import { KNOWN_IMAGES, programFor } from './images.ts';
 import { PodIpam } from './ipam.ts';
-import type { Journal } from './journal.ts';
 import { apiErrorCode, type Clients, ignoreNotFound } from './kube.ts';
 import { podNetns, podRunDir, podVolumesDir, type SandboxPaths, volumesDir } from './paths.ts';
 import { ConfigError, type ConfigLookup, containerEnv } from './pod-env.ts';
@@ -26,7 +27,7 @@ import { podStatus } from './pod-status.ts';
 import { containerMounts, prepareVolumes } from './pod-volumes.ts';
 import { containerSecurity } from './security.ts';
 
-const RUNNER = join(import.meta.dirname, 'runner.ts');
+const RUNNER = join(import.meta.dirname, `runner${extname(import.meta.filename)}`);
 /** VOLUME_REFRESH_MS is how often API-backed volumes of running pods are written again (the real kubelet: about a minute). */
 const VOLUME_REFRESH_MS = 10_000;
 
@@ -57,11 +58,11 @@ interface PodRecord {
 export interface KubeletDeps {
   paths: SandboxPaths;
   clients: Clients;
-  journal: Journal;
+  journal: SyncJournal;
   exec: Exec;
   logger: Logger;
-  /** checkout is the devnet checkout whose programs images map to. */
-  checkout: string;
+  /** image is the gateway image that devnet's images run from; a pod that runs it waits until it is staged. */
+  image: { layout: StagedImage; staged: Promise<unknown> };
   /** api has the CA certificate mounted into pods with their service account token. */
   api: { caCertPem: string };
   /** resync asks for a new pass over all pods (after a retry delay). */
@@ -254,8 +255,7 @@ export class Kubelet {
     this.#pods.set(uid, rec);
     const log = this.#d.logger.child({ pod: `${rec.namespace}/${rec.name}` });
     const containers = pod.spec?.containers ?? [];
-    const node = process.execPath;
-    const unknown = containers.filter((c) => !programFor(c.image ?? '', c.args ?? [], this.#d.checkout, node));
+    const unknown = containers.filter((c) => !programFor(c.image ?? '', c.args ?? [], this.#d.image.layout));
     if (unknown.length > 0) {
       rec.reports = containers.map((c) => ({
         name: c.name,
@@ -290,6 +290,12 @@ export class Kubelet {
       }
       for (const { name, value } of podSysctls(pod)) {
         await this.#d.exec('ip', ['netns', 'exec', net.netns, 'sysctl', '-qw', `${name}=${value}`]);
+      }
+      if (resolved.plans.some((c) => c.program.kind === 'exec')) {
+        await this.#d.image.staged.catch((err: Error) => {
+          throw new Error(`staging the gateway image failed: ${err.message}`);
+        });
+        if (rec.stopping) return;
       }
       this.#spawnRunner(rec, pod, resolved.plans, resolved.serviceAccount, log);
     } catch (err) {
@@ -337,12 +343,7 @@ export class Kubelet {
         plans.push({
           name: c.name,
           image: c.image ?? '',
-          program: programFor(
-            c.image ?? '',
-            c.args ?? [],
-            this.#d.checkout,
-            process.execPath,
-          ) as ContainerPlan['program'],
+          program: programFor(c.image ?? '', c.args ?? [], this.#d.image.layout) as ContainerPlan['program'],
           env: await containerEnv(pod, c, ip, this.#lookup),
           ...(c.workingDir ? { workingDir: c.workingDir } : {}),
           security: containerSecurity(pod, c),
@@ -416,6 +417,7 @@ export class Kubelet {
       restartPolicy: (pod.spec?.restartPolicy as PodPlan['restartPolicy']) ?? 'Always',
       terminationGracePeriodSeconds: rec.graceSeconds,
       containers,
+      resolvConf: resolvConfPath(net.netns),
       stagingDir: join(podVolumesDir(this.#d.paths, rec.uid), 'staging'),
       ...(serviceAccount ? { serviceAccount } : {}),
     };
@@ -426,6 +428,8 @@ export class Kubelet {
     rec.runner = runner;
     // `devnet sandbox exec` enters the runner's namespaces (network, and mounts for resolv.conf and the token).
     if (runner.pid) writeFileSync(join(dir, 'runner.pid'), `${runner.pid}\n`);
+    // ... with the first container's environment, as `kubectl exec` gives it (root-only: it may hold secrets).
+    writeFileSync(join(dir, 'exec-env.json'), JSON.stringify(containers[0]?.env ?? {}), { mode: 0o600 });
     runner.on('message', (m: RunnerMessage) => {
       if (m.type === 'status') {
         rec.reports = m.containers;

@@ -16,6 +16,7 @@ import type {
   V1StatefulSet,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { SyncJournal } from '../journal/journal.ts';
 import { VERSION } from '../version.ts';
 import { relayToApiServer } from './api-service.ts';
 import { CLUSTER_DNS_IP, KUBERNETES_SERVICE_IP, NODE_IP, NODE_NAME, NODE_POD_CIDR } from './constants.ts';
@@ -23,7 +24,7 @@ import { type ClusterState, ControllerManager } from './controllers/manager.ts';
 import { ClusterDns } from './dns/server.ts';
 import { Zone } from './dns/zone.ts';
 import type { Exec } from './exec.ts';
-import type { Journal } from './journal.ts';
+import type { StagedImage } from './image.ts';
 import { type Cache, type Clients, startInformer } from './kube.ts';
 import { KubeProxy } from './kube-proxy.ts';
 import { Kubelet } from './kubelet.ts';
@@ -37,10 +38,11 @@ const RESYNC_MS = 5000;
 export interface NodeAgentDeps {
   paths: SandboxPaths;
   clients: Clients;
-  journal: Journal;
+  journal: SyncJournal;
   exec: Exec;
   logger: Logger;
-  checkout: string;
+  /** image is the gateway image: where it is, and when it is staged. */
+  image: { layout: StagedImage; staged: Promise<unknown> };
   /** api is the API server's address on the host, for the `kubernetes` Service relay. */
   api: { host: string; port: number; caCertPem: string };
 }

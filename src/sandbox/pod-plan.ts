@@ -56,6 +56,8 @@ export interface PodPlan {
   stagingDir?: string;
   /** serviceAccount is mounted at /var/run/secrets/kubernetes.io/serviceaccount (absent: automount disabled or no token). */
   serviceAccount?: { token: string; caCrt: string; namespace: string };
+  /** resolvConf is the pod's resolv.conf on the host, bound over /etc/resolv.conf for every program the pod starts. */
+  resolvConf?: string;
 }
 
 /** ContainerState mirrors core/v1 ContainerState. */

@@ -9,7 +9,7 @@
 // and receive windows (scheduler.ts, credit.ts), the heartbeat
 // (heartbeat.ts) and the DNS and intercept exchanges (rpc.ts). Time and
 // timers come from a Clock passed in (clock.ts; FakeClock in tests).
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { CarrierWriter } from './carrier-writer.ts';
@@ -66,6 +66,7 @@ import {
   welcomeFor,
 } from './handshake.ts';
 import { Heartbeat } from './heartbeat.ts';
+import { CHALLENGE_BYTES, type SessionIdentity } from './identity.ts';
 import { DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_LIMITS, type SessionLimits } from './limits.ts';
 import {
   type DnsAnswerInit,
@@ -131,7 +132,13 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
   /** id is the session id the gateway chose. */
   id = '';
   /** peer describes the other end once the handshake is done. */
-  peer: { name: string; clientId: string } = { name: '', clientId: '' };
+  peer: { name: string; clientId: string; identityKey: Uint8Array } = {
+    name: '',
+    clientId: '',
+    identityKey: new Uint8Array(0),
+  };
+  /** challenge is this session's WELCOME challenge: registration proofs sign it (identity.ts). */
+  challenge: Uint8Array = new Uint8Array(0);
   /** dnsHandler answers DNS_QUERY frames (gateway end). */
   dnsHandler: ((q: DnsQuery) => Promise<DnsAnswerInit>) | undefined;
   /** interceptHandler decides INTERCEPT_REGISTER / UNREGISTER frames (gateway end). */
@@ -167,6 +174,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
   #lastRx = 0;
   #channelsOpened = 0;
   #endedWith: SessionEnd | undefined;
+  #identity: SessionIdentity | undefined;
 
   /** Use connectSession / acceptSession; the constructor only wires the carrier. */
   constructor(carrier: Duplex, role: 'client' | 'gateway', opts: CommonOptions) {
@@ -235,6 +243,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
       }, this.limits.handshakeTimeoutMs);
       if (this.role === 'client') {
         const o = opts as ClientOptions;
+        this.#identity = o.identity;
         this.#offered = offeredVersions(o.versions);
         this.#sendControl(FrameType.HELLO, 0, { ...helloFor(o, this.#offered, this.limits) });
       } else {
@@ -313,6 +322,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
       interceptId: o.interceptId ?? '',
       sourceHost: o.sourceHost ?? '',
       sourcePort: o.sourcePort ?? 0,
+      ownerKey: o.ownerKey ?? '',
     };
     const ch = this.#newChannel(id, req, 'opening');
     this.#table.add(ch);
@@ -350,9 +360,10 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
     );
   }
 
-  /** registerIntercept asks the gateway to send connections for `ports` up this session. */
+  /** registerIntercept asks the gateway to send connections for `ports` up this session, proving the session's identity. */
   registerIntercept(interceptId: string, ports: number[]): Promise<InterceptDecision> {
-    return this.#interceptRequest(FrameType.INTERCEPT_REGISTER, interceptId, { interceptId, ports });
+    const proof = this.#identity?.proveRegistration(this.challenge, interceptId) ?? new Uint8Array(0);
+    return this.#interceptRequest(FrameType.INTERCEPT_REGISTER, interceptId, { interceptId, ports, proof });
   }
 
   /** unregisterIntercept withdraws a registration. */
@@ -659,11 +670,12 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
       if (!verdict.ok) return this.#fail(verdict.code, verdict.message, true);
       this.version = verdict.version;
       this.id = opts.sessionId ?? randomUUID();
-      this.peer = { name: hello.clientName, clientId: hello.clientId };
+      this.peer = { name: hello.clientName, clientId: hello.clientId, identityKey: hello.identityKey };
+      this.challenge = randomBytes(CHALLENGE_BYTES);
       this.#peerChannelWindow = hello.initialChannelWindow;
       this.#send.startCredit(hello.initialSessionWindow);
       this.#sendControl(FrameType.WELCOME, 0, {
-        ...welcomeFor(verdict.version, opts.gatewayName, this.id, this.limits),
+        ...welcomeFor(verdict.version, opts.gatewayName, this.id, this.challenge, this.limits),
       });
       return this.#established();
     }
@@ -673,7 +685,8 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
       if (refusal) return this.#fail(refusal.code, refusal.message, true);
       this.version = w.version;
       this.id = w.sessionId;
-      this.peer = { name: w.gatewayName, clientId: '' };
+      this.peer = { name: w.gatewayName, clientId: '', identityKey: new Uint8Array(0) };
+      this.challenge = w.challenge;
       this.#peerChannelWindow = w.initialChannelWindow;
       this.#send.startCredit(w.initialSessionWindow);
       if (w.maxChannels > 0) this.#maxChannels = Math.min(this.#maxChannels, w.maxChannels);

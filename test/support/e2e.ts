@@ -82,9 +82,12 @@ export class E2E {
   #release: (() => Promise<void>) | undefined;
   #apiPort = 0;
   #gatewayImage: string | undefined;
+  /** #bin is the devnet under test: this checkout's, or (opts.bin) an installed executable run as a user would. */
+  readonly #bin: string | undefined;
 
-  constructor(tag: string, cluster: ClusterKind = clusterKind()) {
+  constructor(tag: string, cluster: ClusterKind = clusterKind(), opts: { bin?: string } = {}) {
     this.tag = tag;
+    this.#bin = opts.bin;
     this.cluster = cluster;
     this.context = cluster === 'k8s' ? 'devnet-k8s' : 'devnet-sandbox';
     this.devContext = `${this.context}-dev`;
@@ -207,7 +210,13 @@ export class E2E {
   /** sandbox runs `devnet sandbox ...` against this test's sandbox (sandbox suites only). */
   sandbox(...args: string[]): Promise<Run> {
     if (this.cluster !== 'sandbox') throw new Error('e.sandbox() needs DEVNET_TEST_CLUSTER=sandbox');
-    return run(process.execPath, [BIN, 'sandbox', ...args], this.sandboxEnv, 120_000);
+    const [cmd, argv] = this.#command(['sandbox', ...args]);
+    return run(cmd, argv, this.sandboxEnv, 120_000);
+  }
+
+  /** #command is how to run the devnet under test with args. */
+  #command(args: string[]): [string, string[]] {
+    return this.#bin ? [this.#bin, args] : [process.execPath, [BIN, ...args]];
   }
 
   /** kubectl runs kubectl as the cluster's admin and returns trimmed stdout. */
@@ -270,12 +279,13 @@ export class E2E {
 
   /** devnet runs the devnet CLI on the first laptop. */
   devnet(...args: string[]): Promise<Run> {
-    return this.onLaptop(process.execPath, [BIN, ...args], 90_000);
+    return this.devnetOn(this.laptops[0] as Laptop, ...args);
   }
 
   /** devnetOn runs the devnet CLI on a laptop. */
   devnetOn(laptop: Laptop, ...args: string[]): Promise<Run> {
-    return this.on(laptop, process.execPath, [BIN, ...args], 90_000);
+    const [cmd, argv] = this.#command(args);
+    return this.on(laptop, cmd, argv, 90_000);
   }
 
   /** killDevnet kill -9s every devnet process of every laptop (found by their run dirs under this test's dir). */

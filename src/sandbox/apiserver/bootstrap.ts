@@ -170,6 +170,7 @@ function bootstrapObjects(): BootstrapObject[] {
           resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'],
           verbs: ['create'],
         },
+        { apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'], verbs: ['create'] },
       ],
       authenticated,
       BOOTSTRAP_LABELS,

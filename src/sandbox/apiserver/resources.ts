@@ -148,6 +148,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   t('authorization.k8s.io', 'v1', 'selfsubjectaccessreviews', 'SelfSubjectAccessReview', false, {
     verbs: ['create'],
   }),
+  t('authentication.k8s.io', 'v1', 'selfsubjectreviews', 'SelfSubjectReview', false, { verbs: ['create'] }),
 ];
 
 /** groupVersion renders "v1" or "apps/v1". */
@@ -182,5 +183,9 @@ export function typeByKind(group: string, kind: string): ResourceType | undefine
 
 /** isStored tells types kept in the object store from request-only ones (access reviews, bindings). */
 export function isStored(type: ResourceType): boolean {
-  return type.resource !== 'selfsubjectaccessreviews' && type.resource !== 'bindings';
+  return (
+    type.resource !== 'selfsubjectaccessreviews' &&
+    type.resource !== 'selfsubjectreviews' &&
+    type.resource !== 'bindings'
+  );
 }
