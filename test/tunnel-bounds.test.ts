@@ -15,8 +15,15 @@ import { GatewayServer } from '../src/gateway/server.ts';
 import type { StreamChannel as StackSide, StackStream } from '../src/netstack/upstream.ts';
 import { encodeMessage } from '../src/tunnel/control.ts';
 import { encodeControl, FrameReader, FrameType } from '../src/tunnel/frame.ts';
-import { acceptSession, FakeClock, MemoryCarrier } from '../src/tunnel/index.ts';
-import { pair, TOKEN } from './support/tunnel-pair.ts';
+import {
+  acceptSession,
+  connectSession,
+  FakeClock,
+  keyId,
+  MemoryCarrier,
+  SessionIdentity,
+} from '../src/tunnel/index.ts';
+import { TOKEN } from './support/tunnel-pair.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -47,10 +54,19 @@ test.serial('ping table: a peer that never answers PING cannot grow the table of
 });
 
 test.serial('intercept registry: registering again and again keeps one close listener per session', async (t) => {
-  const { client, gateway } = await pair(t);
+  const [a, b] = MemoryCarrier.pair();
+  const owner = SessionIdentity.generate();
+  const [gateway, client] = await Promise.all([
+    acceptSession(b, { gatewayName: 'gw', authenticate: () => undefined }),
+    connectSession(a, { token: TOKEN, clientId: 'laptop', identity: owner }),
+  ]);
+  t.teardown(() => {
+    client.destroy();
+    gateway.destroy();
+  });
   const registry = new InterceptRegistry();
   gateway.interceptHandler = {
-    register: (r) => registry.register(gateway, r.interceptId, r.ports),
+    register: (r) => registry.register(gateway, r),
     unregister: (id) => registry.unregister(gateway, id),
   };
   const before = gateway.listenerCount('close');
@@ -60,9 +76,10 @@ test.serial('intercept registry: registering again and again keeps one close lis
   }
   t.true(gateway.listenerCount('close') <= before + 1, `${gateway.listenerCount('close') - before} listeners added`);
   t.true((await client.registerIntercept('web-0', [8080])).ok);
+  t.truthy(registry.lookup('web-0', keyId(owner.publicKey)));
   gateway.destroy();
   await new Promise((r) => setImmediate(r));
-  t.is(registry.lookup('web-0'), undefined); // registrations end with their session
+  t.is(registry.lookup('web-0', keyId(owner.publicKey)), undefined); // registrations end with their session
 });
 
 /** silentConnections opens n TCP connections that never send a byte; resolves with them once connected. */

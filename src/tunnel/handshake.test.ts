@@ -10,6 +10,7 @@ const hello: Hello = {
   clientId: 'id',
   initialChannelWindow: 1,
   initialSessionWindow: 1,
+  identityKey: new Uint8Array(0),
 };
 
 test('a HELLO is judged: version first, then windows, then the token and the gateway’s own refusals', (t) => {
@@ -43,6 +44,7 @@ test('a WELCOME outside the offered versions or with a zero window is refused', 
     initialChannelWindow: 1,
     initialSessionWindow: 1,
     maxChannels: 0,
+    challenge: new Uint8Array(0),
   };
   t.is(judgeWelcome(w, { min: 1, max: 1 }), undefined);
   t.like(judgeWelcome({ ...w, version: 2 }, { min: 1, max: 1 }), { code: GoAwayCode.VERSION_MISMATCH });

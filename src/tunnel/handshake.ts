@@ -44,11 +44,12 @@ export function offeredVersions(override?: VersionRange): VersionRange {
 
 /** helloFor builds the client's HELLO: its versions, identity and receive windows. */
 export function helloFor(
-  o: { token: string; clientId: string; clientName?: string },
+  o: { token: string; clientId: string; clientName?: string; identity?: { publicKey: Uint8Array } },
   versions: VersionRange,
   limits: SessionLimits,
 ): Hello {
   return {
+    identityKey: o.identity?.publicKey ?? new Uint8Array(0),
     minVersion: versions.min,
     maxVersion: versions.max,
     token: o.token,
@@ -80,9 +81,16 @@ export function judgeHello(
   return { ok: true, version };
 }
 
-/** welcomeFor builds the gateway's WELCOME. */
-export function welcomeFor(version: number, gatewayName: string, sessionId: string, limits: SessionLimits): Welcome {
+/** welcomeFor builds the gateway's WELCOME; `challenge` is what this session's registration proofs will sign. */
+export function welcomeFor(
+  version: number,
+  gatewayName: string,
+  sessionId: string,
+  challenge: Uint8Array,
+  limits: SessionLimits,
+): Welcome {
   return {
+    challenge,
     version,
     gatewayName,
     sessionId,

@@ -7,6 +7,7 @@ import type { Clock } from './clock.ts';
 import type { RejectReason } from './control.ts';
 import type { ReceiveWindowView } from './credit.ts';
 import type { Authenticate, VersionRange } from './handshake.ts';
+import type { SessionIdentity } from './identity.ts';
 import type { SessionLimits } from './limits.ts';
 import type { Stalls } from './scheduler.ts';
 
@@ -53,6 +54,8 @@ export interface OpenOptions {
   interceptId?: string;
   sourceHost?: string;
   sourcePort?: number;
+  /** ownerKey: an intercept pod names the key id of the intercept's owner (identity.ts). */
+  ownerKey?: string;
 }
 
 /** SessionStats are a session's counters. */
@@ -109,6 +112,8 @@ export interface ClientOptions extends CommonOptions {
   token: string;
   clientId: string;
   clientName?: string;
+  /** identity is the laptop session's key pair (identity.ts): sent in HELLO, it signs intercept registrations. */
+  identity?: SessionIdentity;
   /** versions overrides the protocol versions offered (tests only). */
   versions?: VersionRange;
 }
