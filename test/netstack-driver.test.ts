@@ -2,7 +2,7 @@
 // upstream events are flushed without a further packet, and the one timer
 // armed from pollAt fires retransmissions on the real clock.
 import test from 'ava';
-import { StackDriver } from '../src/daemon/stack-driver.ts';
+import { StackDriver } from '../src/dataplane/stack-driver.ts';
 import { ChannelTun } from '../src/tun/channel.ts';
 import {
   emitIpv4,

@@ -5,8 +5,8 @@
 // close() (and namespaces on exit by test/support/netns.ts).
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { LocalDial, type LocalDialOptions } from '../../src/daemon/local-dial.ts';
-import { StackDriver, type StackDriverOptions } from '../../src/daemon/stack-driver.ts';
+import { LocalDial, type LocalDialOptions } from '../../src/dataplane/local-dial.ts';
+import { StackDriver, type StackDriverOptions } from '../../src/dataplane/stack-driver.ts';
 import type { Upstream } from '../../src/netstack/upstream.ts';
 import { NativeTun } from '../../src/tun/native.ts';
 import { Netns, sh } from './netns.ts';
