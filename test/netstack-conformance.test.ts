@@ -3,6 +3,7 @@
 // through a TUN driven by the stack in this process; flows are dialed with
 // LocalDial to servers on this process's loopback. IPv4 and IPv6 alike.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import test from 'ava';
@@ -19,8 +20,65 @@ const servers: Array<net.Server | dgram.Socket> = [];
 const children: ChildProcess[] = [];
 
 async function getLab(): Promise<NetstackLab> {
-  lab ??= await NetstackLab.create('conf', { dial: { dialTimeout: DIAL_TIMEOUT }, upstream: withEchoResponder });
+  lab ??= await NetstackLab.create('conf', {
+    dial: { dialTimeout: DIAL_TIMEOUT },
+    upstream: (dial) => withTinyWriter(withEchoResponder(dial)),
+  });
   return lab;
+}
+
+/** TINY_PORT is a destination port answered in-process by a server that writes only tiny chunks. */
+const TINY_PORT = 9;
+const tinyWrites: Array<Promise<string>> = [];
+
+/**
+ * withTinyWriter answers flows to TINY_PORT as a cluster server that writes
+ * 4 MiB in chunks of 1 to 64 bytes, a few hundred every millisecond, then
+ * ends; the sha256 of what it wrote is pushed to tinyWrites.
+ */
+function withTinyWriter(next: Upstream): Upstream {
+  return {
+    ...next,
+    openDatagram: (flow, datagrams) => next.openDatagram(flow, datagrams),
+    openStream: (flow, stream) => {
+      if (flow.dst.port !== TINY_PORT) return next.openStream(flow, stream);
+      const total = 4 << 20;
+      const hash = createHash('sha256');
+      let credit = 0;
+      let sent = 0;
+      let done = false;
+      let resolve: (sha: string) => void = () => undefined;
+      tinyWrites.push(new Promise((r) => (resolve = r)));
+      const tick = () => {
+        for (let i = 0; i < 400 && sent < total && !done; i++) {
+          const n = Math.min(1 + ((sent * 7 + i) % 64), total - sent, credit);
+          if (n === 0) break;
+          const chunk = Buffer.alloc(n, sent & 0xff);
+          hash.update(chunk);
+          stream.write(chunk);
+          credit -= n;
+          sent += n;
+        }
+        if (sent === total && !done) {
+          done = true;
+          stream.end();
+          resolve(hash.digest('hex'));
+        } else if (!done) setTimeout(tick, 1);
+      };
+      stream.accept({
+        write: () => undefined,
+        grant: (n) => {
+          credit += n;
+        },
+        end: () => undefined,
+        reset: () => {
+          done = true;
+          resolve('reset');
+        },
+      });
+      setTimeout(tick, 1);
+    },
+  };
 }
 
 /**
@@ -156,6 +214,19 @@ for (const [v, addr] of [
     t.is(got.bytes, total);
     t.is(got.sha256, r.sha256 as string);
   });
+
+  rootTest(
+    `netstack ${v}: tiny writes to an app that pauses reading for 3 s arrive intact, the stack alive`,
+    async (t) => {
+      // Seen live: such a server made segments of hundreds of parts and the TUN addon's throw ended the daemon.
+      const l = await getLab();
+      const r = await l.peer(['pausedread', addr, TINY_PORT, 3000], 60_000);
+      t.is(r.bytes, 4 << 20);
+      t.is(r.sha256, await tinyWrites.at(-1));
+      const again = await l.peer(['halfclose', addr, await listen((s) => s.pipe(s)), 'still here']);
+      t.is(again.reply, 'still here');
+    },
+  );
 
   rootTest(`netstack ${v}: UDP echo keeps datagram boundaries up to 65,507 bytes`, async (t) => {
     const l = await getLab();

@@ -137,6 +137,17 @@ export class DatagramFlow implements StackDatagrams {
     this.#close(true);
   }
 
+  /** fail forgets the flow after a fault in its processing and tells the upstream; it never throws. */
+  fail(): void {
+    const channel = this.#channel;
+    this.#close(false);
+    try {
+      channel?.close();
+    } catch {
+      // The upstream failing again changes nothing: the flow is gone.
+    }
+  }
+
   #close(notify: boolean): void {
     if (this.state === 'closed') return;
     this.state = 'closed';

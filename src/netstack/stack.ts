@@ -17,11 +17,11 @@ import { DatagramFlow, type DatagramHost } from './datagram-flow.ts';
 import { DeadlineQueue } from './deadline-queue.ts';
 import { type FragmentLimits, Reassembler } from './fragments.ts';
 import { initialSequence } from './isn.ts';
+import type { OutPacket } from './packet.ts';
 import { type TcpConfig, TcpConnection, type TcpCounters, type TcpHost } from './tcp-connection.ts';
 import type { Flow, RejectReason, Upstream } from './upstream.ts';
 
-/** OutPacket is one IP packet to write to the TUN, whole or as parts written back to back. */
-export type OutPacket = Uint8Array | readonly Uint8Array[];
+export { MAX_PACKET_PARTS, type OutPacket } from './packet.ts';
 
 /** StackOptions configure a NetStack; only upstream and secret are required. */
 export interface StackOptions {
@@ -43,6 +43,11 @@ export interface StackOptions {
   fragments?: Partial<FragmentLimits>;
   /** wake is called when an upstream call made output or timers due, so the caller schedules a dispatch. */
   wake?: () => void;
+  /**
+   * onFault hears of a throw while one flow was processed (from its upstream,
+   * or a bug here); the stack has already aborted that flow, and only it.
+   */
+  onFault?: (flow: Flow, err: unknown) => void;
 }
 
 /** StackCounters are the stack's packet and event counters. */
@@ -59,6 +64,8 @@ export interface StackCounters extends TcpCounters {
   oversizeDatagrams: number;
   fragmentsReassembled: number;
   fragmentsDropped: number;
+  /** flowFaults counts flows aborted because their processing threw (see StackOptions.onFault). */
+  flowFaults: number;
 }
 
 const DEFAULT_MTU = 65520;
@@ -78,6 +85,7 @@ export class NetStack {
     oversizeDatagrams: 0,
     fragmentsReassembled: 0,
     fragmentsDropped: 0,
+    flowFaults: 0,
     retransmits: 0,
     fastRetransmits: 0,
     rtoExpiries: 0,
@@ -96,6 +104,7 @@ export class NetStack {
   readonly #icmpIdle: number;
   readonly #maxFlows: number;
   readonly #wakeCb: (() => void) | undefined;
+  readonly #onFault: ((flow: Flow, err: unknown) => void) | undefined;
   readonly #conns = new Map<string, TcpConnection>();
   readonly #dgrams = new Map<string, DatagramFlow>();
   readonly #timers = new DeadlineQueue<TcpConnection | DatagramFlow>();
@@ -134,6 +143,7 @@ export class NetStack {
     this.#icmpIdle = opts.icmpIdleTimeout ?? 10_000;
     this.#maxFlows = opts.maxFlows ?? 200_000;
     this.#wakeCb = opts.wake;
+    this.#onFault = opts.onFault;
     this.#frags = new Reassembler({ maxBytes: 4 << 20, maxDatagrams: 256, timeout: 15_000, ...opts.fragments });
     this.#tcpHost = {
       send: (c, r, payload) => this.#sendTcp(c, r, payload),
@@ -205,7 +215,11 @@ export class NetStack {
       for (const item of this.#timers.due(now)) {
         if (item instanceof TcpConnection) this.#dirty.add(item);
         else {
-          item.poll(now);
+          try {
+            item.poll(now);
+          } catch (err) {
+            this.#fault(item, err);
+          }
           this.#timers.schedule(item);
         }
       }
@@ -215,7 +229,11 @@ export class NetStack {
         const batch = [...this.#dirty];
         this.#dirty.clear();
         for (const c of batch) {
-          c.poll(now);
+          try {
+            c.poll(now);
+          } catch (err) {
+            this.#fault(c, err);
+          }
           if (c.state !== 'closed') this.#timers.schedule(c);
         }
       }
@@ -329,7 +347,11 @@ export class NetStack {
       c = undefined;
     }
     if (c) {
-      c.onSegment(now, r, payload);
+      try {
+        c.onSegment(now, r, payload);
+      } catch (err) {
+        this.#fault(c, err);
+      }
       if (c.state !== 'closed') this.#timers.schedule(c);
       return;
     }
@@ -362,7 +384,11 @@ export class NetStack {
     conn.synHead = quotedHead(v, packet);
     this.#conns.set(key, conn);
     this.#timers.schedule(conn);
-    this.#up.openStream(flow, conn);
+    try {
+      this.#up.openStream(flow, conn);
+    } catch (err) {
+      this.#fault(conn, err);
+    }
   }
 
   #udpIn(now: number, v: IpVersion, src: Uint8Array, dst: Uint8Array, bytes: Uint8Array, packet: Uint8Array): void {
@@ -381,7 +407,7 @@ export class NetStack {
     }
     const key = flowKey(IpProtocol.Udp, src, d.srcPort, dst, d.dstPort);
     const f = this.#datagramFlow(now, key, v, 'udp', src, d.srcPort, dst, d.dstPort, packet);
-    if (f) f.fromApp(d.payload);
+    if (f) this.#fromApp(f, d.payload);
   }
 
   #icmpIn(now: number, v: IpVersion, src: Uint8Array, dst: Uint8Array, bytes: Uint8Array, packet: Uint8Array): void {
@@ -405,7 +431,15 @@ export class NetStack {
     }
     const key = `icmp:${flowKey(IpProtocol.Icmp, src, r.ident, dst, 0)}`;
     const f = this.#datagramFlow(now, key, v, 'icmp', src, r.ident, dst, 0, packet);
-    if (f) f.fromApp(m.buf);
+    if (f) this.#fromApp(f, m.buf);
+  }
+
+  #fromApp(f: DatagramFlow, datagram: Uint8Array): void {
+    try {
+      f.fromApp(datagram);
+    } catch (err) {
+      this.#fault(f, err);
+    }
   }
 
   #datagramFlow(
@@ -437,8 +471,23 @@ export class NetStack {
     f.firstHead = quotedHead(v, packet);
     this.#dgrams.set(key, f);
     this.#timers.schedule(f);
-    this.#up.openDatagram(flow, f);
+    try {
+      this.#up.openDatagram(flow, f);
+    } catch (err) {
+      this.#fault(f, err);
+    }
     return f.state === 'closed' ? undefined : f;
+  }
+
+  /** #fault aborts the one flow whose processing threw and reports it; the stack and other flows go on. */
+  #fault(f: TcpConnection | DatagramFlow, err: unknown): void {
+    this.counters.flowFaults++;
+    f.fail();
+    try {
+      this.#onFault?.(f.flow, err);
+    } catch {
+      // A failing reporter must not undo the isolation.
+    }
   }
 
   // ---- output ----

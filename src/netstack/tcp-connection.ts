@@ -16,6 +16,7 @@
 // at once; out-of-order data is held only inside that window.
 import type { TcpRepr } from '../wire/tcp.ts';
 import { TcpFlags } from '../wire/tcp.ts';
+import { MAX_PACKET_PARTS } from './packet.ts';
 import { SendBuffer } from './send-buffer.ts';
 import { seqAdd, seqDiff, seqGt, seqLe, seqLt, seqMax } from './seq.ts';
 import type { Flow, FlowAddresses, RejectReason, StackStream, StreamChannel } from './upstream.ts';
@@ -248,6 +249,24 @@ export class TcpConnection implements StackStream {
     this.#resetPending = true;
     this.#channel?.reset();
     this.#host.wake(this);
+  }
+
+  /**
+   * fail aborts the connection after a fault in its processing (a throw from
+   * the upstream, or a bug): RST (or refusal) to the app, reset to the
+   * upstream, forgotten at once. It never throws.
+   */
+  fail(): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'opening') this.#host.sendReject(this, 'refused');
+    else this.#host.send(this, { ...BLANK, seq: this.#sndNxt, ack: this.#rcvNxt, flags: RST | ACK }, NO_PAYLOAD);
+    const channel = this.#resetPending ? undefined : this.#channel;
+    this.#close();
+    try {
+      channel?.reset();
+    } catch {
+      // The upstream failing again changes nothing: the flow is gone.
+    }
   }
 
   /** deadline is the next time (ms) the connection needs polling, or Infinity. */
@@ -670,7 +689,7 @@ export class TcpConnection implements StackStream {
   /** #sendData sends n buffered bytes from seq (and FIN if fin), advancing SND.NXT. */
   #sendData(now: number, seq: number, n: number, fin: boolean): void {
     const off = seqDiff(seq, this.#bufSeq);
-    const parts = n > 0 ? this.#buf.slice(off, n) : NO_PAYLOAD;
+    const parts = n > 0 ? this.#buf.slice(off, n, MAX_PACKET_PARTS - 1) : NO_PAYLOAD; // one part is the header
     let flags = ACK;
     if (n > 0 && off + n === this.#buf.length) flags |= PSH;
     if (fin) flags |= FIN;

@@ -5,6 +5,7 @@
 //
 //   upload HOST PORT BYTES [nohash]  send BYTES of pattern, shut down writing, wait for EOF; print sha256
 //   download HOST PORT [nohash]      read until EOF; print sha256 and bytes
+//   pausedread HOST PORT MS          connect, read nothing for MS ms, then read until EOF; print sha256 and bytes
 //   halfclose HOST PORT MSG    write MSG, shut down writing, read the reply until EOF
 //   connect HOST PORT          connect once; print the error code (or "ok") and the time taken
 //   conns HOST PORT N          hold N connections open at once, each echoing one line; then close all
@@ -95,6 +96,17 @@ async function main(argv: string[]): Promise<void> {
       s.end();
       const r = await readAll(s, rest[0] !== 'nohash');
       out({ sha256: r.sha256, bytes: r.bytes, ms: performance.now() - t0 });
+      return;
+    }
+    case 'pausedread': {
+      const s = await connect(host, port);
+      s.pause();
+      await new Promise((r) => setTimeout(r, Number(rest[0])));
+      const r = readAll(s);
+      s.resume();
+      const got = await r;
+      out({ sha256: got.sha256, bytes: got.bytes, ms: performance.now() - t0 });
+      s.destroy();
       return;
     }
     case 'halfclose': {
