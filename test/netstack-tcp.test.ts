@@ -528,3 +528,79 @@ test('tcp: a segment cut from many small upstream writes leaves as at most 16 pa
   t.is(sent[0]?.seq, iss + 1);
   t.true(sent.map((s) => s.data).join('') === chunks.join(''), 'the bytes sent are the bytes written');
 });
+
+test('tcp: an RTO with a zero window and data in flight retransmits the head, so a lost window update cannot hang the flow', (t) => {
+  // RFC 9293 §3.8.6.1 / RFC 1122 §4.2.2.17: keep probing a zero window, data in flight or not (Linux
+  // retransmits the head segment from its retransmission timer).
+  const h = new Harness();
+  const iss = h.establish({ wscale: 0 });
+  h.up.last.stack.write(new Uint8Array(3000).fill(66));
+  h.dispatch();
+  t.deepEqual(
+    h.tcpOut().map((s) => s.data.length),
+    [1460, 1460, 80],
+  );
+  // The app takes the first segment and closes its window; the rest of the flight is lost.
+  h.appAck = iss + 1 + 1460;
+  h.segment({ window: 0 });
+  h.take();
+  // The app's window update is lost too: only our timer can restart the flow.
+  h.advance(5_000);
+  const probes = h.tcpOut();
+  t.true(probes.length > 0, 'something is sent into the zero window');
+  t.true(
+    probes.every((p) => p.seq === iss + 1 + 1460),
+    'each probe retransmits the head',
+  );
+  // The app answers a probe with its open window, having dropped the probe's bytes (they lay beyond
+  // its window): they go again at once, and the rest follows their ACK.
+  h.segment({ window: 65535 });
+  const again = h.tcpOut();
+  t.is(again[0]?.seq, iss + 1 + 1460);
+  t.is(again[0]?.data.length, 1460);
+  h.appAck = iss + 1 + 2920;
+  h.segment({ window: 65535 });
+  t.deepEqual(
+    h.tcpOut().map((s) => [s.seq, s.data.length]),
+    [[iss + 1 + 2920, 80]],
+  );
+  h.appAck = iss + 1 + 3000;
+  h.segment({ window: 65535 });
+  t.is(h.conn?.buffered, 0);
+});
+
+test('tcp: an app that keeps answering with a zero window is probed for as long as it lives, never aborted', (t) => {
+  const h = new Harness(new TestUpstream(), { tcp: { maxRetries: 3 } });
+  const iss = h.establish({ wscale: 0 });
+  h.up.last.stack.write(new Uint8Array(3000).fill(66));
+  h.dispatch();
+  h.appAck = iss + 1 + 1460;
+  h.segment({ window: 0 });
+  let probes = 0;
+  for (let second = 0; second < 40 * 60; second++) {
+    h.advance(1000);
+    if (h.tcpOut().length > 0) {
+      probes++;
+      h.segment({ window: 0 }); // alive, still not reading: its kernel answers every probe
+    }
+  }
+  t.true(probes > 40, `${probes} probes in 40 minutes`);
+  t.is(h.conn?.state, 'established');
+  t.false(h.up.last.wasReset);
+});
+
+test('tcp: a silent app behind a zero window is aborted after the retransmission limit', (t) => {
+  for (const inFlight of [true, false]) {
+    const h = new Harness(new TestUpstream(), { tcp: { maxRetries: 3 } });
+    const iss = h.establish({ wscale: 0 });
+    h.up.last.stack.write(new Uint8Array(3000).fill(66));
+    h.dispatch();
+    h.appAck = iss + 1 + (inFlight ? 1460 : 3000);
+    h.segment({ window: 0 });
+    if (!inFlight) h.up.last.stack.write(new Uint8Array(10).fill(67)); // waits behind the closed window: persist
+    h.dispatch();
+    h.advance(30 * 60_000);
+    t.is(h.stack.tcpConnections, 0, inFlight ? 'data in flight' : 'persist');
+    t.true(h.up.last.wasReset);
+  }
+});

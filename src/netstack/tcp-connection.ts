@@ -404,7 +404,7 @@ export class TcpConnection implements StackStream {
       this.#close(); // TIME-WAIT over
       return;
     }
-    if (now >= this.#rtoAt) this.#onRto();
+    if (now >= this.#rtoAt) this.#onRto(now);
     if ((this.state as TcpState) === 'closed') return;
     if (now >= this.#persistAt) this.#onPersist(now);
     this.#transmit(now);
@@ -430,6 +430,9 @@ export class TcpConnection implements StackStream {
       return false;
     }
     const wnd = r.window << this.#sndShift;
+    // An app that answers with a closed window is alive: its probes are not
+    // failures (Linux resets its probe count on every ACK).
+    if (wnd === 0) this.#retries = 0;
     if (seqGt(ack, this.#sndUna)) {
       const acked = seqDiff(ack, this.#sndUna);
       this.#sndUna = ack;
@@ -475,6 +478,8 @@ export class TcpConnection implements StackStream {
     // Window update (RFC 9293 §3.10.7.4: SND.WL1/WL2 guard against old segments).
     if (seqLt(this.#sndWl1, r.seq) || (this.#sndWl1 === r.seq && seqLe(this.#sndWl2, ack))) {
       if (wnd !== this.#sndWnd) {
+        // Bytes sent into a zero window (RTO probes) lay beyond it and were dropped: send them again now.
+        if (this.#sndWnd === 0 && seqGt(this.#sndNxt, this.#sndUna)) this.#sndNxt = this.#sndUna;
         this.#sndWnd = wnd;
         if (wnd > 0) this.#persistAt = Number.POSITIVE_INFINITY;
         this.#host.wake(this);
@@ -741,13 +746,12 @@ export class TcpConnection implements StackStream {
     this.#sendData(now, this.#sndUna, n, fin);
   }
 
-  #onRto(): void {
+  #onRto(now: number): void {
     this.#rtoAt = Number.POSITIVE_INFINITY;
     if (this.#sndMax === this.#sndUna) return;
     this.#counters.rtoExpiries++;
     if (++this.#retries > this.#cfg.maxRetries) {
-      this.#host.send(this, { ...BLANK, seq: this.#sndNxt, ack: this.#rcvNxt, flags: RST | ACK }, NO_PAYLOAD);
-      this.#abort(true);
+      this.#giveUp();
       return;
     }
     // RFC 6298 §5.5-5.7: back off, go back to SND.UNA; RFC 5681 §3.1: collapse cwnd.
@@ -759,11 +763,20 @@ export class TcpConnection implements StackStream {
     this.#dupAcks = 0;
     this.#rttSeq = -1;
     this.#sndNxt = this.#sndUna;
+    // A zero window with data in flight: the window stops #transmit, so the
+    // head goes out regardless, as a probe (RFC 9293 §3.8.6.1, RFC 1122
+    // §4.2.2.17; Linux's retransmission timer does the same). Without it a
+    // lost window update would leave the flow waiting forever.
+    if (this.#sndWnd === 0) this.#retransmitHead(now);
   }
 
   #onPersist(now: number): void {
     this.#persistAt = Number.POSITIVE_INFINITY;
     if (this.#sndWnd > 0 || this.#buf.length === 0) return;
+    if (++this.#retries > this.#cfg.maxRetries) {
+      this.#giveUp(); // no answer to any probe: the app's socket is gone
+      return;
+    }
     // Probe with SEG.SEQ = SND.UNA − 1 (as Linux does): the app must answer with its current window.
     this.#host.send(
       this,
@@ -772,6 +785,12 @@ export class TcpConnection implements StackStream {
     );
     this.#rto = Math.min(this.#rto * 2, this.#cfg.maxRto);
     this.#persistAt = now + this.#rto;
+  }
+
+  /** #giveUp aborts after unanswered retransmissions or probes: RST to the app, reset to the upstream. */
+  #giveUp(): void {
+    this.#host.send(this, { ...BLANK, seq: this.#sndNxt, ack: this.#rcvNxt, flags: RST | ACK }, NO_PAYLOAD);
+    this.#abort(true);
   }
 
   /** #abort forgets the connection; notify tells the upstream (not when the upstream itself reset). */
