@@ -15,6 +15,8 @@ import { rootTest } from './support/root.ts';
 
 const GiB = 1 << 30;
 const DIAL_TIMEOUT = 1000;
+const KEEPALIVE_IDLE = 1500;
+const NFT = '/usr/sbin/nft'; // by path: node_modules/.bin has an unrelated `nft`
 let lab: NetstackLab | undefined;
 const servers: Array<net.Server | dgram.Socket> = [];
 const children: ChildProcess[] = [];
@@ -22,6 +24,8 @@ const children: ChildProcess[] = [];
 async function getLab(): Promise<NetstackLab> {
   lab ??= await NetstackLab.create('conf', {
     dial: { dialTimeout: DIAL_TIMEOUT },
+    // Short keepalive (60 s / 10 s / 3 in the daemon), so the tests see probes and collection.
+    stack: { tcp: { keepaliveIdle: KEEPALIVE_IDLE, keepaliveInterval: 500, keepaliveProbes: 3 } },
     upstream: (dial) => withTinyWriter(withEchoResponder(dial)),
   });
   return lab;
@@ -228,6 +232,47 @@ for (const [v, addr] of [
     },
   );
 
+  rootTest(`netstack ${v}: quiet connections to a live app are probed by keepalive, answered, and kept`, async (t) => {
+    const l = await getLab();
+    const port = await listen((s) => s.pipe(s));
+    const r = await l.peer(['quiet', addr, port, 20, 6]);
+    t.is(r.ok, 20, 'every quiet connection still echoes');
+    t.is(r.sockets, 20);
+    // The apps said nothing: whatever their kernels sent meanwhile answered the stack's keepalive probes.
+    t.true((r.fewestAnswers as number) >= 2, `a socket's kernel answered only ${r.fewestAnswers} probes in 6 s`);
+  });
+
+  rootTest(
+    `netstack ${v}: an app socket that vanished without a word is collected by keepalive, both ways`,
+    async (t) => {
+      const l = await getLab();
+      let serverSide: net.Socket | undefined;
+      const port = await listen((s) => {
+        serverSide = s;
+        s.on('error', () => undefined);
+      });
+      const closed = new Promise<void>((r) => {
+        const wait = () => (serverSide ? serverSide.once('close', () => r()) : setTimeout(wait, 10));
+        wait();
+      });
+      const app = l.peer(['idle', addr, port, 1, 8]).catch(() => undefined);
+      const conn = () => [...l.driver.stack.connections()].find((c) => c.localPort === port);
+      for (let i = 0; i < 100 && conn()?.state !== 'established'; i++) await new Promise((r) => setTimeout(r, 20));
+      t.is(conn()?.state, 'established');
+      // The app's kernel forgets the socket and every RST it would send is lost: the stack hears nothing more.
+      await l.ns.exec(NFT, ['add table inet dnt_rst']);
+      t.teardown(() => l.ns.exec(NFT, ['delete table inet dnt_rst']).catch(() => undefined));
+      await l.ns.exec(NFT, ['add chain inet dnt_rst out { type filter hook output priority 0 ; }']);
+      await l.ns.exec(NFT, [`add rule inet dnt_rst out tcp dport ${port} tcp flags rst drop`]);
+      await l.ns.exec('ss', ['-K', 'dst', v === 'IPv4' ? addr : `[${addr}]`, 'dport', `= :${port}`]).catch(() => '');
+      for (let i = 0; i < 200 && conn(); i++) await new Promise((r) => setTimeout(r, 50));
+      t.is(conn(), undefined, 'the stack forgot the connection');
+      const serverClosed = await Promise.race([closed.then(() => true), sleep(5000).then(() => false)]);
+      t.true(serverClosed, 'the upstream was reset: the server socket closed');
+      await app;
+    },
+  );
+
   rootTest(`netstack ${v}: UDP echo keeps datagram boundaries up to 65,507 bytes`, async (t) => {
     const l = await getLab();
     const sock = dgram.createSocket(v === 'IPv4' ? 'udp4' : 'udp6');
@@ -263,6 +308,8 @@ rootTest('netstack: no flow is left behind and nothing was malformed', async (t)
   t.is(c.badChecksum, 0);
   t.is(c.creditViolations, 0);
 });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * blackholePort returns a loopback port whose SYNs are silently dropped: a

@@ -115,13 +115,14 @@ test('tcp: a duplicate SYN in SYN-RECEIVED resends the SYN-ACK', (t) => {
   t.is(s?.flags, SYN | ACK);
 });
 
-test('tcp: a lost SYN-ACK is retransmitted after the initial RTO (1 s)', (t) => {
+test('tcp: a lost SYN-ACK is retransmitted after the initial RTO (1 s, plus up to a quarter of jitter)', (t) => {
   const h = new Harness();
   h.syn();
   const [first] = h.tcpOut();
   h.advance(999);
   t.deepEqual(h.tcpOut(), []);
-  h.advance(1);
+  const at = firstOutputWithin(h, 250);
+  t.true(at >= 1000 && at < 1250, `retransmitted at ${at} ms`);
   const [again] = h.tcpOut();
   t.is(again?.flags, SYN | ACK);
   t.is(again?.seq, first?.seq);
@@ -278,17 +279,39 @@ test('tcp: unacknowledged data is retransmitted after the RTO, with backoff', (t
   h.up.last.stack.write(Buffer.from('data'));
   h.dispatch();
   h.take();
+  const sentAt = h.now;
   h.advance(199);
   t.deepEqual(h.tcpOut(), []);
-  h.advance(1);
+  const first = firstOutputWithin(h, 100);
+  t.true(first - sentAt >= 200 && first - sentAt < 250, `first retransmission after ${first - sentAt} ms`);
   const [r1] = h.tcpOut();
   t.is(r1?.seq, iss + 1);
   t.is(r1?.data, 'data');
   h.advance(399);
   t.deepEqual(h.tcpOut(), []);
-  h.advance(1);
+  const second = firstOutputWithin(h, 200);
+  t.true(second - first >= 400 && second - first < 500, `second after ${second - first} ms more`);
   t.is(h.tcpOut()[0]?.data, 'data');
   t.is(h.stack.counters.rtoExpiries, 2);
+});
+
+test('tcp: segments lost together are not all retransmitted in the same instant (RTO jitter)', (t) => {
+  // Thousands of FINs dropped by a full queue, retransmitted in lockstep, are dropped again together.
+  const h = new Harness();
+  for (let i = 0; i < 200; i++) {
+    h.appPort = 41000 + i;
+    h.appNxt = APP_ISS;
+    h.establish();
+  }
+  for (const s of h.up.streams) s.stack.end(); // 200 FINs leave in one dispatch, and all are lost
+  h.dispatch();
+  t.is(h.tcpOut().filter((s) => s.flags & FIN).length, 200);
+  const instants = new Set<number>();
+  for (let ms = 0; ms < 400; ms++) {
+    h.advance(1);
+    if (h.tcpOut().some((s) => s.flags & FIN)) instants.add(h.now);
+  }
+  t.true(instants.size >= 20, `200 retransmitted FINs left at ${instants.size} distinct instants`);
 });
 
 test('tcp: the retransmission limit aborts the connection with RST and resets the upstream', (t) => {
@@ -461,6 +484,15 @@ test('tcp: ISNs differ per tuple and advance with the clock (RFC 6528)', (t) => 
   t.is(((sc ?? 0) - (sa ?? 0)) >>> 0, 250_000);
 });
 
+/** firstOutputWithin advances 1 ms at a time until the stack emits something and returns that time; the output stays for take. */
+function firstOutputWithin(h: Harness, ms: number): number {
+  for (let i = 0; i < ms; i++) {
+    h.advance(1);
+    if (h.out.length > 0) return h.now;
+  }
+  return Number.NaN;
+}
+
 /** toState drives an established connection into state. */
 function toState(h: Harness, state: string): void {
   if (!h.conn) throw new Error('no connection');
@@ -603,4 +635,65 @@ test('tcp: a silent app behind a zero window is aborted after the retransmission
     t.is(h.stack.tcpConnections, 0, inFlight ? 'data in flight' : 'persist');
     t.true(h.up.last.wasReset);
   }
+});
+
+test('tcp: an idle connection whose app answers keepalive probes lives on (a quiet psql session is never cut)', (t) => {
+  const h = new Harness();
+  const iss = h.establish();
+  let probes = 0;
+  for (let second = 0; second < 2 * 3600; second++) {
+    h.advance(1000);
+    for (const s of h.tcpOut()) {
+      t.is(s.flags, ACK);
+      t.is(s.seq, iss); // SND.NXT − 1: the app's kernel must answer with an ACK
+      t.is(s.data, '');
+      probes++;
+      h.segment({}); // the app's kernel answers
+    }
+  }
+  t.true(probes >= 60 && probes <= 130, `${probes} probes in two idle hours`);
+  t.is(h.conn?.state, 'established');
+  t.false(h.up.last.wasReset);
+});
+
+for (const state of ['established', 'close-wait'] as const) {
+  test(`tcp: in ${state.toUpperCase()}, an app that vanished without a word is collected by keepalive within 2 minutes`, (t) => {
+    const h = new Harness();
+    h.establish();
+    toState(h, state);
+    h.take();
+    h.advance(120_000);
+    const out = h.tcpOut();
+    t.true(out.filter((s) => s.flags === ACK && s.data === '').length >= 2, 'probes went out first');
+    t.is(out.at(-1)?.flags, RST | ACK);
+    t.is(h.stack.tcpConnections, 0);
+    t.true(h.up.last.wasReset, 'the upstream is told, so the gateway drops its socket');
+  });
+}
+
+test('tcp: a keepalive probe answered with RST (the app socket is gone) aborts at once', (t) => {
+  const h = new Harness();
+  const iss = h.establish();
+  h.advance(75_000);
+  t.true(h.tcpOut().length > 0);
+  h.segment({ flags: RST, seq: h.appNxt, ack: iss + 1 });
+  t.is(h.stack.tcpConnections, 0);
+  t.true(h.up.last.wasReset);
+});
+
+test('tcp: FIN-WAIT-2 ends 60 s after the last word from the app (as Linux tcp_fin_timeout), and words restart it', (t) => {
+  const h = new Harness();
+  h.establish();
+  toState(h, 'fin-wait-2');
+  h.advance(50_000);
+  h.segment({ payload: 'still sending' }); // half-closed, the app may still talk
+  t.is(h.up.last.text, 'still sending');
+  h.take();
+  h.advance(59_000);
+  t.is(h.conn?.state, 'fin-wait-2');
+  t.deepEqual(h.tcpOut(), []);
+  h.advance(1_000);
+  t.is(h.tcpOut().at(-1)?.flags, RST | ACK);
+  t.is(h.stack.tcpConnections, 0);
+  t.true(h.up.last.wasReset);
 });

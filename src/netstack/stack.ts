@@ -134,6 +134,10 @@ export class NetStack {
       maxRto: 60_000,
       maxRetries: 12,
       initialCwnd: 10,
+      keepaliveIdle: 60_000,
+      keepaliveInterval: 10_000,
+      keepaliveProbes: 3,
+      finWait2Timeout: 60_000,
       ...opts.tcp,
     };
     // MSS = MTU − IP header − TCP header (RFC 9293 §3.7.1, RFC 8200 §5).

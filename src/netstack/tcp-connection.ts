@@ -56,6 +56,19 @@ export interface TcpConfig {
   maxRetries: number;
   /** initialCwnd is the initial congestion window in segments (RFC 6928 uses 10). */
   initialCwnd: number;
+  /**
+   * keepaliveIdle is how long (ms) an ESTABLISHED or CLOSE-WAIT connection
+   * with nothing in flight may go without a segment from the app before it is
+   * probed (RFC 1122 §4.2.3.6); keepaliveInterval spaces unanswered probes,
+   * and after keepaliveProbes of them the connection is reset both ways. The
+   * app's kernel answers every probe while its socket exists, so only a
+   * vanished socket is collected, never a quiet one.
+   */
+  keepaliveIdle: number;
+  keepaliveInterval: number;
+  keepaliveProbes: number;
+  /** finWait2Timeout is how long (ms) FIN-WAIT-2 lasts without a segment from the app (Linux's tcp_fin_timeout). */
+  finWait2Timeout: number;
 }
 
 /** TcpHost is what a connection needs from its stack. */
@@ -145,6 +158,10 @@ export class TcpConnection implements StackStream {
   #rtoAt = Number.POSITIVE_INFINITY;
   #persistAt = Number.POSITIVE_INFINITY;
   #closeAt: number; // open timeout, then TIME-WAIT expiry
+  #idleAt = Number.POSITIVE_INFINITY; // keepalive or FIN-WAIT-2 check (moved lazily: the check re-arms it)
+  #heardAt: number; // when the app last sent a segment
+  #keepaliveProbes = 0; // unanswered keepalive probes
+  #rand: number; // xorshift32 state for timer jitter, seeded per connection
   #rto: number;
   #srtt = 0;
   #rttvar = 0;
@@ -191,6 +208,8 @@ export class TcpConnection implements StackStream {
     this.#cwnd = cfg.initialCwnd * this.#sndMss;
     this.#rto = cfg.initialRto;
     this.#closeAt = now + cfg.openTimeout;
+    this.#heardAt = now;
+    this.#rand = iss | 1;
   }
 
   // ---- upstream → stack (StackStream) ----
@@ -271,7 +290,7 @@ export class TcpConnection implements StackStream {
 
   /** deadline is the next time (ms) the connection needs polling, or Infinity. */
   get deadline(): number {
-    return Math.min(this.#rtoAt, this.#persistAt, this.#closeAt);
+    return Math.min(this.#rtoAt, this.#persistAt, this.#closeAt, this.#idleAt);
   }
 
   /** sendWindow is the app's advertised window in bytes (for tests and stats). */
@@ -293,6 +312,8 @@ export class TcpConnection implements StackStream {
   onSegment(now: number, r: TcpRepr, payload: Uint8Array): void {
     const flags = r.flags;
     if (this.state === 'closed') return;
+    this.#heardAt = now; // any segment shows the app's socket exists (the peer is the local kernel)
+    this.#keepaliveProbes = 0;
     if (this.state === 'opening') {
       // Nothing sent yet. A RST from the app abandons the open; duplicate SYNs wait.
       if (flags & RST && r.seq === this.#rcvNxt) this.#abort(false);
@@ -350,6 +371,7 @@ export class TcpConnection implements StackStream {
         this.#sndWl2 = r.ack;
         this.#rtoAt = Number.POSITIVE_INFINITY;
         this.#retries = 0;
+        this.#idleAt = now + this.#cfg.keepaliveIdle + this.#jitter(this.#cfg.keepaliveInterval);
         this.#sample(now, r.ack);
         this.#maybeGrant();
         this.#host.wake(this);
@@ -407,6 +429,8 @@ export class TcpConnection implements StackStream {
     if (now >= this.#rtoAt) this.#onRto(now);
     if ((this.state as TcpState) === 'closed') return;
     if (now >= this.#persistAt) this.#onPersist(now);
+    if (now >= this.#idleAt) this.#onIdle(now);
+    if ((this.state as TcpState) === 'closed') return;
     this.#transmit(now);
     if (this.#ackPending || this.#windowUpdateDue()) this.#sendAck();
   }
@@ -445,7 +469,7 @@ export class TcpConnection implements StackStream {
       this.#sample(now, ack);
       this.#retries = 0;
       this.#dupAcks = 0;
-      this.#rtoAt = ack === this.#sndMax ? Number.POSITIVE_INFINITY : now + this.#rto;
+      this.#rtoAt = ack === this.#sndMax ? Number.POSITIVE_INFINITY : this.#rtoDeadline(now);
       if (this.#recover !== -1) {
         if (seqLt(ack, this.#recover)) {
           this.#retransmitHead(now); // RFC 6582: a partial ACK retransmits the next hole at once
@@ -489,8 +513,10 @@ export class TcpConnection implements StackStream {
     }
     // Our FIN acknowledged?
     if (this.#finSeq !== -1 && seqGt(ack, this.#finSeq)) {
-      if (this.state === 'fin-wait-1') this.state = 'fin-wait-2';
-      else if (this.state === 'closing') this.#enterTimeWait(now);
+      if (this.state === 'fin-wait-1') {
+        this.state = 'fin-wait-2';
+        this.#idleAt = Math.min(this.#idleAt, now + this.#cfg.finWait2Timeout);
+      } else if (this.state === 'closing') this.#enterTimeWait(now);
       else if (this.state === 'last-ack') {
         this.#close();
         return false;
@@ -593,6 +619,7 @@ export class TcpConnection implements StackStream {
     this.state = 'time-wait';
     this.#rtoAt = Number.POSITIVE_INFINITY;
     this.#persistAt = Number.POSITIVE_INFINITY;
+    this.#idleAt = Number.POSITIVE_INFINITY;
     this.#closeAt = now + this.#cfg.timeWait;
     this.#buf = new SendBuffer();
   }
@@ -683,7 +710,7 @@ export class TcpConnection implements StackStream {
           this.#sndMax === this.#sndUna &&
           this.#persistAt === Number.POSITIVE_INFINITY
         ) {
-          this.#persistAt = now + this.#rto; // zero window: probe until it opens (RFC 9293 §3.8.6.1)
+          this.#persistAt = this.#rtoDeadline(now); // zero window: probe until it opens (RFC 9293 §3.8.6.1)
         }
         return;
       }
@@ -708,7 +735,7 @@ export class TcpConnection implements StackStream {
     }
     if (seqGt(end, this.#sndNxt)) this.#sndNxt = end;
     this.#sndMax = seqMax(this.#sndMax, end);
-    if (this.#rtoAt === Number.POSITIVE_INFINITY) this.#rtoAt = now + this.#rto;
+    if (this.#rtoAt === Number.POSITIVE_INFINITY) this.#rtoAt = this.#rtoDeadline(now);
     if (fin) {
       if (this.state === 'established') this.state = 'fin-wait-1';
       else if (this.state === 'close-wait') this.state = 'last-ack';
@@ -734,7 +761,7 @@ export class TcpConnection implements StackStream {
     }
     this.#sndNxt = seqAdd(this.#iss, 1);
     this.#sndMax = seqMax(this.#sndMax, this.#sndNxt);
-    if (this.#rtoAt === Number.POSITIVE_INFINITY) this.#rtoAt = now + this.#rto;
+    if (this.#rtoAt === Number.POSITIVE_INFINITY) this.#rtoAt = this.#rtoDeadline(now);
   }
 
   #retransmitHead(now: number): void {
@@ -784,7 +811,64 @@ export class TcpConnection implements StackStream {
       NO_PAYLOAD,
     );
     this.#rto = Math.min(this.#rto * 2, this.#cfg.maxRto);
-    this.#persistAt = now + this.#rto;
+    this.#persistAt = this.#rtoDeadline(now);
+  }
+
+  /**
+   * #onIdle runs the quiet-connection timer: FIN-WAIT-2 ends after
+   * finWait2Timeout without a word from the app; ESTABLISHED and CLOSE-WAIT
+   * with nothing in flight are probed once keepaliveIdle has passed, and
+   * reset after keepaliveProbes go unanswered (RFC 1122 §4.2.3.6, with the
+   * probe Linux sends: SEG.SEQ = SND.UNA − 1, no data, which the app's
+   * kernel must answer with an ACK, or with a RST once its socket is gone).
+   */
+  #onIdle(now: number): void {
+    this.#idleAt = Number.POSITIVE_INFINITY;
+    const cfg = this.#cfg;
+    if (this.state === 'fin-wait-2') {
+      const end = this.#heardAt + cfg.finWait2Timeout;
+      if (now >= end) this.#giveUp();
+      else this.#idleAt = end;
+      return;
+    }
+    if (this.state !== 'established' && this.state !== 'close-wait') return;
+    const busy = this.#rtoAt !== Number.POSITIVE_INFINITY || this.#persistAt !== Number.POSITIVE_INFINITY;
+    if (busy || now - this.#heardAt < cfg.keepaliveIdle) {
+      // Data in flight or a zero window being probed: those timers watch the app. Otherwise not quiet long enough.
+      this.#idleAt = Math.max(now, this.#heardAt + cfg.keepaliveIdle) + this.#jitter(cfg.keepaliveInterval);
+      return;
+    }
+    if (this.#keepaliveProbes >= cfg.keepaliveProbes) {
+      this.#giveUp();
+      return;
+    }
+    this.#keepaliveProbes++;
+    this.#host.send(
+      this,
+      { ...BLANK, seq: seqAdd(this.#sndUna, -1), ack: this.#rcvNxt, flags: ACK, window: this.#windowFields() },
+      NO_PAYLOAD,
+    );
+    this.#idleAt = now + cfg.keepaliveInterval + this.#jitter(cfg.keepaliveInterval >> 2);
+  }
+
+  /**
+   * #rtoDeadline is when the retransmission (or persist) timer armed now
+   * fires: the RTO plus up to a quarter of it, drawn per connection, so that
+   * segments lost together (thousands of FINs dropped by a full queue) are
+   * not all retransmitted in the same instant again.
+   */
+  #rtoDeadline(now: number): number {
+    return now + this.#rto + this.#jitter(this.#rto >> 2);
+  }
+
+  /** #jitter is a pseudo-random whole number of ms in [0, span) from the connection's own xorshift32. */
+  #jitter(span: number): number {
+    let x = this.#rand;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.#rand = x;
+    return span > 0 ? (x >>> 0) % span : 0;
   }
 
   /** #giveUp aborts after unanswered retransmissions or probes: RST to the app, reset to the upstream. */
@@ -804,7 +888,7 @@ export class TcpConnection implements StackStream {
     this.state = 'closed';
     this.#buf = new SendBuffer();
     this.#ooo = undefined;
-    this.#rtoAt = this.#persistAt = this.#closeAt = Number.POSITIVE_INFINITY;
+    this.#rtoAt = this.#persistAt = this.#closeAt = this.#idleAt = Number.POSITIVE_INFINITY;
     this.#host.closed(this);
   }
 }

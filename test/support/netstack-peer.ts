@@ -13,6 +13,8 @@
 //   rr HOST PORT N             N 1-byte request/response round trips; print latency percentiles (µs)
 //   cps HOST PORT N [C]        N times, C at once (default 8): connect, 1-byte request/response, close; print connections/s
 //   idle HOST PORT N SECONDS   open N connections, report, keep them SECONDS, then close
+//   quiet HOST PORT N SECONDS  open N connections, say nothing for SECONDS, then one echo round trip on each;
+//                              print how many echoed and the fewest segments any socket's kernel sent meanwhile
 //   serve HOST PORT BYTES      serve echo on PORT, sink on PORT+1 (read to EOF, then end), source on
 //                              PORT+2 (send BYTES, then end; no hashing); print once listening; exit after 15 minutes
 import { createHash } from 'node:crypto';
@@ -231,6 +233,41 @@ async function main(argv: string[]): Promise<void> {
       out({ open: socks.length });
       await new Promise((r) => setTimeout(r, secs * 1000));
       for (const s of socks) s.destroy();
+      return;
+    }
+    case 'quiet': {
+      const n = Number(rest[0]);
+      const socks = await Promise.all(Array.from({ length: n }, () => connect(host, port)));
+      // What each socket's kernel has sent so far (ss -i segs_out), by local port: the app itself sends nothing.
+      const { execFileSync } = await import('node:child_process');
+      const segsOut = () => {
+        const dst = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+        const ss = execFileSync('ss', ['-Htni', 'dst', dst], { encoding: 'utf8' });
+        // One line per socket (state, queues, local, peer), then an indented line of its details.
+        const m = new Map<number, number>();
+        let local = 0;
+        for (const line of ss.split('\n')) {
+          if (/^\S/.test(line)) local = Number(/:(\d+)$/.exec(line.trim().split(/\s+/)[3] ?? '')?.[1] ?? 0);
+          else if (local && line.trim() !== '') m.set(local, Number(/segs_out:(\d+)/.exec(line)?.[1] ?? 0));
+        }
+        return m;
+      };
+      const before = segsOut();
+      await new Promise((r) => setTimeout(r, Number(rest[1]) * 1000));
+      const after = segsOut();
+      const answered = socks.map((s) => (after.get(s.localPort ?? 0) ?? 0) - (before.get(s.localPort ?? 0) ?? 0));
+      let ok = 0;
+      await Promise.all(
+        socks.map(async (s, i) => {
+          const line = `still here ${i}\n`;
+          const got = new Promise<string>((r) => s.once('data', (c: Buffer) => r(c.toString())));
+          s.on('error', () => undefined);
+          s.write(line);
+          if ((await got) === line) ok++;
+          s.destroy();
+        }),
+      );
+      out({ ok, sockets: after.size, fewestAnswers: Math.min(...answered) });
       return;
     }
     case 'serve': {
