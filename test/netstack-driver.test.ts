@@ -33,7 +33,7 @@ function syn(srcPort = 40000): Uint8Array {
 }
 
 function rig(up: TestUpstream, initialRto = 1000) {
-  const tun = new ChannelTun({ mtu: 1500 });
+  const tun = new ChannelTun({ mtu: 1500, queueLimit: 20_000 });
   const got: Sent[] = [];
   const waiters: Array<() => void> = [];
   tun.consume((batch) => {
@@ -124,5 +124,18 @@ test('driver: an upstream that throws for one flow resets that flow only; the dr
   await next(got.length + 1);
   t.is(got.at(-1)?.tcp?.flags, TcpFlags.SYN | TcpFlags.ACK);
   driver.close();
+  tun.close();
+});
+
+test('driver: close resets every connection, however many bursts that takes', async (t) => {
+  const up = new TestUpstream(true);
+  const { tun, got, driver, next } = rig(up);
+  tun.inject(Array.from({ length: 3000 }, (_, i) => syn(20000 + i)));
+  await next(3000);
+  driver.close();
+  await next(6000);
+  const rsts = new Set(got.filter((s) => s.tcp?.flags === (TcpFlags.RST | TcpFlags.ACK)).map((s) => s.tcp?.dstPort));
+  t.is(rsts.size, 3000);
+  t.is(driver.stack.tcpConnections, 0);
   tun.close();
 });

@@ -697,3 +697,116 @@ test('tcp: FIN-WAIT-2 ends 60 s after the last word from the app (as Linux tcp_f
   t.is(h.stack.tcpConnections, 0);
   t.true(h.up.last.wasReset);
 });
+
+test('tcp: timestamps offered in the SYN are negotiated: every segment then carries TSopt echoing the app (RFC 7323 §3)', (t) => {
+  const h = new Harness();
+  h.now = 5000;
+  h.syn({ timestamp: { value: 777, echo: 0 } });
+  const [synAck] = h.tcpOut();
+  t.deepEqual(synAck?.timestamp, { value: 5000, echo: 777 });
+  h.appAck = ((synAck?.seq ?? 0) + 1) >>> 0;
+  h.now = 5010;
+  h.segment({ timestamp: { value: 780, echo: 5000 }, payload: 'hi' });
+  const [ack] = h.tcpOut();
+  t.deepEqual(ack?.timestamp, { value: 5010, echo: 780 });
+  h.up.last.stack.write(Buffer.from('there'));
+  h.now = 5020;
+  h.dispatch();
+  t.deepEqual(h.tcpOut()[0]?.timestamp, { value: 5020, echo: 780 });
+});
+
+test('tcp: without timestamps in the SYN no segment carries them', (t) => {
+  const h = new Harness();
+  h.establish();
+  h.up.last.stack.write(Buffer.from('x'));
+  h.dispatch();
+  t.is(h.tcpOut()[0]?.timestamp, undefined);
+});
+
+test('tcp: with timestamps a full segment carries the MSS less the 12 option bytes, so it fits the MTU', (t) => {
+  const h = new Harness(); // MTU 1500: MSS 1460
+  h.establish({ mss: 1460, timestamp: { value: 1, echo: 0 } });
+  h.up.last.stack.write(new Uint8Array(3000));
+  h.dispatch();
+  const sizes = h.take().map((s) => s.payload.length);
+  t.deepEqual(sizes, [1448, 1448, 104]);
+});
+
+test('tcp: PAWS: a segment whose timestamp is older than TS.Recent is dropped and acknowledged (RFC 7323 §5.3)', (t) => {
+  const h = new Harness();
+  h.establish({ timestamp: { value: 1000, echo: 0 } });
+  h.segment({ timestamp: { value: 2000, echo: 0 }, payload: 'new' });
+  h.take();
+  // An old duplicate from before a sequence wrap: right sequence number, stale timestamp.
+  h.segment({ seq: h.appNxt + 3, timestamp: { value: 1500, echo: 0 }, payload: 'old' });
+  t.is(h.up.last.text, 'new');
+  const [ack] = h.tcpOut();
+  t.is(ack?.ack, APP_ISS + 1 + 3);
+  h.segment({ seq: h.appNxt + 3, timestamp: { value: 2001, echo: 0 }, payload: 'yes' });
+  t.is(h.up.last.text, 'newyes');
+});
+
+test('tcp: the echoed timestamp times a retransmission too (RTTM), so a backed-off RTO recovers at once', (t) => {
+  const h = new Harness();
+  const iss = h.establish({ timestamp: { value: 1, echo: 0 } });
+  h.up.last.stack.write(Buffer.from('a'));
+  h.dispatch();
+  h.advance(700); // lost: retransmitted at ~200 ms and ~600 ms, the RTO now backed off to 800 ms
+  const rexmit = h.tcpOut().at(-1);
+  t.is(rexmit?.data, 'a');
+  // Karn's rule would take no sample from this ACK; its echoed timestamp names the retransmission.
+  h.appAck = iss + 2;
+  h.segment({ timestamp: { value: 2, echo: rexmit?.timestamp?.value ?? 0 } });
+  h.take();
+  h.up.last.stack.write(Buffer.from('b'));
+  h.dispatch();
+  h.take();
+  const sent = h.now;
+  const at = firstOutputWithin(h, 1000);
+  t.true(at - sent < 300, `the next retransmission came after ${at - sent} ms: the RTO is back near 200 ms`);
+});
+
+test('tcp: a SYN with an older timestamp and sequence for a tuple in TIME-WAIT is an old duplicate (RFC 6191)', (t) => {
+  const h = new Harness();
+  h.establish({ timestamp: { value: 5000, echo: 0 } });
+  toState(h, 'time-wait');
+  h.take();
+  h.segment({ seq: APP_ISS - 100, ack: 0, flags: SYN, mss: 1460, timestamp: { value: 4000, echo: 0 } });
+  t.is(h.up.streams.length, 1, 'no new connection');
+  t.is(h.conn?.state, 'time-wait');
+  t.is(h.tcpOut()[0]?.flags, ACK);
+  h.segment({ seq: APP_ISS - 100, ack: 0, flags: SYN, mss: 1460, timestamp: { value: 6000, echo: 0 } });
+  t.is(h.up.streams.length, 2, 'a newer timestamp opens a new connection on the tuple');
+  t.is(h.tcpOut()[0]?.flags, SYN | ACK);
+});
+
+test('tcp: a burst is paced: one dispatch emits about 1,024 packets and leaves the rest for the next', (t) => {
+  // 3,000 FINs written in one go would each draw an ACK into the TUN's queue before the daemon reads again.
+  const h = new Harness();
+  for (let i = 0; i < 3000; i++) {
+    h.appPort = 20000 + i;
+    h.appNxt = APP_ISS;
+    h.establish();
+  }
+  for (const s of h.up.streams) s.stack.end();
+  h.dispatch();
+  const first = h.take().length;
+  t.true(first >= 1024 && first < 1100, `${first} packets in the first dispatch`);
+  t.is(h.stack.pollAt(h.now), h.now, 'the rest is due at once');
+  let fins = first;
+  for (let i = 0; i < 10 && h.stack.pollAt(h.now) <= h.now; i++) {
+    h.dispatch();
+    fins += h.take().length;
+  }
+  t.is(fins, 3000);
+});
+
+test('tcp: a bare FIN at RCV.NXT is taken even when the window is zero (as Linux), so the close is not held up', (t) => {
+  // An upstream that grants no credit (its destination reads nothing) must still see the app's close.
+  const h = new Harness(new TestUpstream(true, 0));
+  h.establish();
+  h.segment({ flags: FIN | ACK });
+  t.true(h.up.last.ended, 'the upstream hears the FIN');
+  t.is(h.conn?.state, 'close-wait');
+  t.is(h.tcpOut().at(-1)?.ack, APP_ISS + 2);
+});

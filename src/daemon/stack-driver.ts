@@ -31,6 +31,7 @@ export class StackDriver {
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #scheduled = false;
+  #immediate: NodeJS.Immediate | undefined;
   #out: OutPacket[] = [];
   #paused = false;
   #closed = false;
@@ -48,6 +49,8 @@ export class StackDriver {
     this.stack = new NetStack({
       verifyChecksums: false,
       ...opts,
+      // performance.now counts from the process start: timestamps then follow the wall clock (see TcpConfig.clockEpoch).
+      tcp: { clockEpoch: opts.clock ? 0 : performance.timeOrigin, ...opts.tcp },
       checksum: opts.checksum ?? nativeChecksum(),
       wake: () => this.#schedule(),
     });
@@ -68,9 +71,14 @@ export class StackDriver {
   close(): void {
     if (this.#closed) return;
     this.stack.close();
-    this.#flush();
+    // Nothing runs after close: send every RST now, burst after burst.
+    for (let i = 0; i < 10_000; i++) {
+      this.#flush();
+      if (this.stack.pollAt(this.#clock()) > this.#clock()) break;
+    }
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#immediate) clearImmediate(this.#immediate);
     this.#tun.pause();
   }
 
@@ -94,6 +102,14 @@ export class StackDriver {
     } catch {
       // nothing may cross the driver
     }
+  }
+
+  #scheduleImmediate(): void {
+    if (this.#immediate || this.#closed) return;
+    this.#immediate = setImmediate(() => {
+      this.#immediate = undefined;
+      this.#flush();
+    });
   }
 
   #schedule(): void {
@@ -135,6 +151,11 @@ export class StackDriver {
 
   #arm(now: number): void {
     const at = this.stack.pollAt(now);
+    if (at <= now) {
+      // A paced burst left work due now: run it after the I/O already waiting (TUN reads first), not at once.
+      this.#scheduleImmediate();
+      return;
+    }
     // A timer already armed for an earlier time stays: it fires, finds nothing
     // due, and re-arms. This avoids re-arming on every ACK that moves an RTO.
     if (at >= this.#timerAt) return;

@@ -71,6 +71,8 @@ export class DatagramFlow implements StackDatagrams {
     this.#channel = channel;
     this.firstHead = undefined;
     this.#active = true;
+    // The idle timeout runs from now: due at the next dispatch, which re-arms it (no clock here).
+    this.#deadline = Number.NEGATIVE_INFINITY;
     const pending = this.#pending ?? [];
     this.#pending = undefined;
     this.#pendingBytes = 0;

@@ -18,7 +18,7 @@ import { DeadlineQueue } from './deadline-queue.ts';
 import { type FragmentLimits, Reassembler } from './fragments.ts';
 import { initialSequence } from './isn.ts';
 import type { OutPacket } from './packet.ts';
-import { type TcpConfig, TcpConnection, type TcpCounters, type TcpHost } from './tcp-connection.ts';
+import { type TcpConfig, TcpConnection, type TcpCounters, type TcpHost, type TcpState } from './tcp-connection.ts';
 import type { Flow, RejectReason, Upstream } from './upstream.ts';
 
 export { MAX_PACKET_PARTS, type OutPacket } from './packet.ts';
@@ -40,6 +40,12 @@ export interface StackOptions {
   icmpIdleTimeout?: number;
   /** maxFlows bounds TCP connections plus datagram flows (default 200,000); beyond it opens are refused. */
   maxFlows?: number;
+  /**
+   * burst is about how many packets one dispatch emits (default 1,024): once
+   * reached, connections still due wait for the next dispatch, which pollAt
+   * asks for at once, so the caller reads in between.
+   */
+  burst?: number;
   fragments?: Partial<FragmentLimits>;
   /** wake is called when an upstream call made output or timers due, so the caller schedules a dispatch. */
   wake?: () => void;
@@ -48,6 +54,20 @@ export interface StackOptions {
    * or a bug here); the stack has already aborted that flow, and only it.
    */
   onFault?: (flow: Flow, err: unknown) => void;
+}
+
+/** FlowView is a read-only snapshot of one live flow in the stack's tables (for status, diagnostics and tests). */
+export interface FlowView {
+  readonly key: string;
+  readonly flow: Flow;
+  /** state is the TCP state, or a datagram flow's ('opening', 'open'). */
+  readonly state: TcpState | 'open';
+  /** deadline is when the flow next needs its timer (ms; Infinity: none). */
+  readonly deadline: number;
+  /** timerAt is when the stack's timer queue will poll the flow (Infinity: not queued); never later than deadline. */
+  readonly timerAt: number;
+  /** buffered is, for TCP, the bytes waiting for the app's acknowledgment. */
+  readonly buffered: number;
 }
 
 /** StackCounters are the stack's packet and event counters. */
@@ -103,6 +123,7 @@ export class NetStack {
   readonly #udpIdle: number;
   readonly #icmpIdle: number;
   readonly #maxFlows: number;
+  readonly #burst: number;
   readonly #wakeCb: (() => void) | undefined;
   readonly #onFault: ((flow: Flow, err: unknown) => void) | undefined;
   readonly #conns = new Map<string, TcpConnection>();
@@ -138,6 +159,7 @@ export class NetStack {
       keepaliveInterval: 10_000,
       keepaliveProbes: 3,
       finWait2Timeout: 60_000,
+      clockEpoch: 0,
       ...opts.tcp,
     };
     // MSS = MTU − IP header − TCP header (RFC 9293 §3.7.1, RFC 8200 §5).
@@ -146,6 +168,7 @@ export class NetStack {
     this.#udpIdle = opts.udpIdleTimeout ?? 60_000;
     this.#icmpIdle = opts.icmpIdleTimeout ?? 10_000;
     this.#maxFlows = opts.maxFlows ?? 200_000;
+    this.#burst = opts.burst ?? 1024;
     this.#wakeCb = opts.wake;
     this.#onFault = opts.onFault;
     this.#frags = new Reassembler({ maxBytes: 4 << 20, maxDatagrams: 256, timeout: 15_000, ...opts.fragments });
@@ -188,6 +211,32 @@ export class NetStack {
     return this.#frags.bytes;
   }
 
+  /** flows returns a snapshot of the flow tables: every live TCP connection and datagram flow. */
+  flows(): FlowView[] {
+    const out: FlowView[] = [];
+    for (const c of this.#conns.values()) {
+      out.push({
+        key: c.key,
+        flow: structuredFlow(c.flow),
+        state: c.state,
+        deadline: c.deadline,
+        timerAt: c.queuedAt,
+        buffered: c.buffered,
+      });
+    }
+    for (const f of this.#dgrams.values()) {
+      out.push({
+        key: f.key,
+        flow: structuredFlow(f.flow),
+        state: f.state === 'opening' ? 'opening' : 'open',
+        deadline: f.deadline,
+        timerAt: f.queuedAt,
+        buffered: 0,
+      });
+    }
+    return out;
+  }
+
   /** connections lists the live TCP connections (for diagnostics and tests). */
   connections(): IterableIterator<TcpConnection> {
     return this.#conns.values();
@@ -228,11 +277,18 @@ export class NetStack {
         }
       }
       if (this.#frags.nextDeadline() <= now) this.#frags.expire(now);
-      // Polling may wake further connections (e.g. a reset reaching a peer); loop until quiet.
-      for (let round = 0; this.#dirty.size > 0 && round < 4; round++) {
+      // Polling may wake further connections (e.g. a reset reaching a peer); loop until quiet, but
+      // stop once a burst's worth of packets is out: the rest stay pending, pollAt says now, and the
+      // caller reads the TUN before dispatching again (the answers each packet draws need room there).
+      for (let round = 0; this.#dirty.size > 0 && round < 4 && this.#out.length < this.#burst; round++) {
         const batch = [...this.#dirty];
         this.#dirty.clear();
-        for (const c of batch) {
+        for (let i = 0; i < batch.length; i++) {
+          const c = batch[i] as TcpConnection;
+          if (this.#out.length >= this.#burst) {
+            for (let j = i; j < batch.length; j++) this.#dirty.add(batch[j] as TcpConnection);
+            break;
+          }
           try {
             c.poll(now);
           } catch (err) {
@@ -343,8 +399,9 @@ export class NetStack {
     const key = flowKey(IpProtocol.Tcp, src, r.srcPort, dst, r.dstPort);
     const payload = seg.payload;
     let c = this.#conns.get(key);
-    if (c && c.state === 'time-wait' && r.flags & TcpFlags.SYN && !(r.flags & TcpFlags.ACK)) {
-      // TIME-WAIT reuse: a new SYN for the same tuple replaces the old connection (RFC 6191 in spirit).
+    if (c && c.state === 'time-wait' && r.flags & TcpFlags.SYN && !(r.flags & TcpFlags.ACK) && c.acceptsNewSyn(r)) {
+      // TIME-WAIT reuse: a new SYN for the same tuple replaces the old connection (RFC 6191); an old
+      // duplicate goes to the connection, which acknowledges it.
       this.#conns.delete(key);
       this.#dirty.delete(c);
       this.#timers.cancel(c);
@@ -683,6 +740,11 @@ export class NetStack {
       this.#push([h, ...parts]);
     }
   }
+}
+
+/** structuredFlow copies a flow, so a view cannot change the stack's own. */
+function structuredFlow(f: Flow): Flow {
+  return { protocol: f.protocol, version: f.version, src: { ...f.src }, dst: { ...f.dst } };
 }
 
 function ipHeaderLen(packet: Uint8Array): number {

@@ -9,8 +9,13 @@
 // (accept, grant, write, end, reset) only record what happened and ask the
 // stack to poll the connection at its next dispatch.
 //
-// Deliberate narrowings (ARCHITECTURE.md decision 6): no timestamps or SACK
-// are negotiated, no urgent data, and the receive window is exactly the
+// Timestamps (RFC 7323) are answered when the app's SYN offers them: TSopt on
+// every segment, PAWS on input, RTT samples from the echo. They let the app's
+// kernel reuse its TIME-WAIT tuples (tcp_tw_reuse) and tell an old duplicate
+// SYN from a new one here (RFC 6191).
+//
+// Deliberate narrowings (ARCHITECTURE.md decision 6): no SACK is
+// negotiated, no urgent data, and the receive window is exactly the
 // credit the upstream granted, so nothing the app sends is buffered beyond
 // what the upstream agreed to take (decision 7). In-order data goes upstream
 // at once; out-of-order data is held only inside that window.
@@ -69,7 +74,19 @@ export interface TcpConfig {
   keepaliveProbes: number;
   /** finWait2Timeout is how long (ms) FIN-WAIT-2 lasts without a segment from the app (Linux's tcp_fin_timeout). */
   finWait2Timeout: number;
+  /**
+   * clockEpoch is added to `now` for TCP timestamps: with a monotonic clock
+   * starting at 0, the Unix time (ms) of its start, so that timestamps keep
+   * growing across daemon restarts (the app's kernel applies PAWS to a tuple
+   * it reuses from TIME-WAIT). Only the local kernel ever sees them.
+   */
+  clockEpoch: number;
 }
+
+/** TIMESTAMP_OPTION_LEN is what TSopt adds to every segment once negotiated (10 bytes, padded to 12). */
+export const TIMESTAMP_OPTION_LEN = 12;
+/** PAWS_IDLE_LIMIT is how long TS.Recent stays valid without being refreshed (RFC 7323 §5.5: 24 days). */
+const PAWS_IDLE_LIMIT = 24 * 24 * 3600 * 1000;
 
 /** TcpHost is what a connection needs from its stack. */
 export interface TcpHost {
@@ -134,6 +151,7 @@ export class TcpConnection implements StackStream {
   #sndShift = 0;
   #wscaleOk = false; // the app's SYN offered window scaling (RFC 7323 §2.2), so our SYN-ACK answers it
   #sndMss: number;
+  #segMax: number; // payload of a full segment: the MSS less the options every segment carries
   #buf = new SendBuffer();
   #bufSeq: number; // sequence number of the first byte in #buf
   #finSeq = -1; // sequence number of our FIN once the upstream ended, else -1
@@ -153,6 +171,13 @@ export class TcpConnection implements StackStream {
   #oooFin = -1; // sequence number of an out-of-order FIN, else -1
   #ackPending = false;
   #ended = false; // channel.end() called
+
+  // Timestamps (RFC 7323), when the app's SYN offered them.
+  #tsOk = false;
+  #tsRecent = 0; // TS.Recent: the app's timestamp we echo
+  #tsRecentAt = 0; // when TS.Recent was last set
+  #lastAckSent: number; // Last.ACK.sent: the acknowledgment we last sent
+  #now = 0; // the time of the event being handled (for timestamps on what it sends)
 
   // Timers (absolute ms, Infinity when off).
   #rtoAt = Number.POSITIVE_INFINITY;
@@ -203,6 +228,14 @@ export class TcpConnection implements StackStream {
       this.#sndShift = syn.wscale;
       this.#rcvShift = windowShift(cfg.maxWindow);
     }
+    this.#segMax = this.#sndMss;
+    if (syn.timestamp) {
+      this.#tsOk = true;
+      this.#tsRecent = syn.timestamp.value;
+      this.#tsRecentAt = now;
+      this.#segMax = Math.max(64, this.#sndMss - TIMESTAMP_OPTION_LEN);
+    }
+    this.#lastAckSent = this.#rcvNxt;
     this.#sndWnd = syn.window; // RFC 7323 §2.2: the window in a SYN is never scaled
     this.#sndWl1 = syn.seq;
     this.#cwnd = cfg.initialCwnd * this.#sndMss;
@@ -312,6 +345,7 @@ export class TcpConnection implements StackStream {
   onSegment(now: number, r: TcpRepr, payload: Uint8Array): void {
     const flags = r.flags;
     if (this.state === 'closed') return;
+    this.#now = now;
     this.#heardAt = now; // any segment shows the app's socket exists (the peer is the local kernel)
     this.#keepaliveProbes = 0;
     if (this.state === 'opening') {
@@ -326,6 +360,12 @@ export class TcpConnection implements StackStream {
       }
       return;
     }
+    const ts = this.#tsOk ? r.timestamp : undefined;
+    if (ts && !(flags & RST) && this.#pawsRejects(now, ts.value)) {
+      // RFC 7323 §5.3: an old duplicate (its timestamp predates TS.Recent): acknowledge and drop.
+      this.#ackNow();
+      return;
+    }
     let data = payload;
     let fin = (flags & FIN) !== 0;
     const segLen = data.length + (fin ? 1 : 0);
@@ -335,10 +375,11 @@ export class TcpConnection implements StackStream {
     if (segLen === 0) acceptable = wnd === 0 ? r.seq === this.#rcvNxt : this.#inWindow(r.seq, wnd);
     else acceptable = wnd > 0 && (this.#inWindow(r.seq, wnd) || this.#inWindow(seqAdd(r.seq, segLen - 1), wnd));
     if (!acceptable && wnd === 0 && r.seq === this.#rcvNxt) {
-      // Zero window: still take the ACK and window fields; the data waits for retransmission.
+      // Zero window: still take the ACK and window fields; the data waits for retransmission. A bare
+      // FIN costs no buffer and is taken (as Linux does), so a close is never held up by credit.
       acceptable = true;
+      if (data.length > 0) fin = false;
       data = EMPTY;
-      fin = false;
       this.#ackNow();
     }
     if (!acceptable && this.state === 'time-wait' && fin) {
@@ -347,6 +388,11 @@ export class TcpConnection implements StackStream {
     if (!acceptable) {
       if (!(flags & RST)) this.#ackNow();
       return;
+    }
+    // RFC 7323 §4.3: take the timestamp to echo from a segment at or left of what we acknowledged.
+    if (ts && seqLe(r.seq, this.#lastAckSent) && !seqLt(ts.value, this.#tsRecent)) {
+      this.#tsRecent = ts.value;
+      this.#tsRecentAt = now;
     }
     // 2. RST (RFC 5961 §3: only an exact match aborts; others get a challenge ACK).
     if (flags & RST) {
@@ -404,6 +450,7 @@ export class TcpConnection implements StackStream {
   /** poll sends what is due: SYN-ACK or rejection, data, FIN, ACKs, window updates, timer actions. */
   poll(now: number): void {
     if (this.state === 'closed') return;
+    this.#now = now;
     if (this.state === 'opening') {
       if (this.#reject || this.#resetPending || now >= this.#closeAt) {
         // A stack shutdown while dialing refuses the SYN; a late accept is then reset.
@@ -466,7 +513,9 @@ export class TcpConnection implements StackStream {
         this.#buf.drop(dataAcked);
         this.#bufSeq = seqAdd(this.#bufSeq, dataAcked);
       }
-      this.#sample(now, ack);
+      const echo = this.#tsOk ? r.timestamp?.echo : undefined;
+      if (echo) this.#sampleEcho(now, echo, acked);
+      else this.#sample(now, ack);
       this.#retries = 0;
       this.#dupAcks = 0;
       this.#rtoAt = ack === this.#sndMax ? Number.POSITIVE_INFINITY : this.#rtoDeadline(now);
@@ -629,16 +678,65 @@ export class TcpConnection implements StackStream {
   /** #sample takes an RTT measurement (Karn: only segments never retransmitted) and updates the RTO (RFC 6298 §2). */
   #sample(now: number, ack: number): void {
     if (this.#rttSeq === -1 || seqLt(ack, this.#rttSeq)) return;
-    const r = Math.max(0, now - this.#rttAt);
     this.#rttSeq = -1;
+    this.#updateRto(Math.max(0, now - this.#rttAt), 1);
+  }
+
+  /**
+   * #sampleEcho takes an RTT measurement from the timestamp an ACK echoes
+   * (RFC 7323 §4): it names the transmission the app answered, retransmission
+   * or not, so every ACK of new data is a sample, weighted down by how many a
+   * flight yields (§4.2: ExpectedSamples = ⌈FlightSize / (2 · SMSS)⌉).
+   */
+  #sampleEcho(now: number, echo: number, acked: number): void {
+    const rtt = seqDiff(this.#tsNow(now), echo);
+    if (rtt < 0) return; // not an echo of ours
+    this.#rttSeq = -1;
+    const flight = seqDiff(this.#sndMax, this.#sndUna) + acked;
+    this.#updateRto(rtt, Math.max(1, Math.ceil(flight / (2 * this.#sndMss))));
+  }
+
+  /** #updateRto folds one RTT sample into SRTT and RTTVAR and recomputes the RTO (RFC 6298 §2, backoff dropped). */
+  #updateRto(r: number, expectedSamples: number): void {
     if (this.#srtt === 0) {
       this.#srtt = r || 0.001;
       this.#rttvar = r / 2;
     } else {
-      this.#rttvar = 0.75 * this.#rttvar + 0.25 * Math.abs(this.#srtt - r);
-      this.#srtt = 0.875 * this.#srtt + 0.125 * r;
+      const beta = 0.25 / expectedSamples;
+      const alpha = 0.125 / expectedSamples;
+      this.#rttvar = (1 - beta) * this.#rttvar + beta * Math.abs(this.#srtt - r);
+      this.#srtt = (1 - alpha) * this.#srtt + alpha * r;
     }
     this.#rto = Math.min(this.#cfg.maxRto, Math.max(this.#cfg.minRto, this.#srtt + Math.max(1, 4 * this.#rttvar)));
+  }
+
+  /** #tsNow is this side's timestamp clock: ms since the Unix epoch, modulo 2^32 (RFC 7323 §5.4 asks only that it grow). */
+  #tsNow(now: number): number {
+    return Math.floor(now + this.#cfg.clockEpoch) >>> 0;
+  }
+
+  /** #pawsRejects says whether a segment's timestamp predates TS.Recent while that is still valid (RFC 7323 §5.3). */
+  #pawsRejects(now: number, tsval: number): boolean {
+    return seqLt(tsval, this.#tsRecent) && now - this.#tsRecentAt < PAWS_IDLE_LIMIT;
+  }
+
+  /**
+   * acceptsNewSyn says whether a SYN for this connection's tuple, in
+   * TIME-WAIT, may open a new connection (RFC 6191, as Linux decides): not
+   * if its timestamp is older than TS.Recent; yes if its timestamp is newer
+   * or its sequence number lies beyond what this connection received.
+   */
+  acceptsNewSyn(r: TcpRepr): boolean {
+    const ts = this.#tsOk ? r.timestamp : undefined;
+    if (ts && seqLt(ts.value, this.#tsRecent)) return false;
+    return seqGt(r.seq, this.#rcvNxt) || (ts !== undefined && seqGt(ts.value, this.#tsRecent));
+  }
+
+  /** #send emits a segment, adding TSopt once negotiated (RFC 7323 §3.2: on every segment but RST). */
+  #send(r: TcpRepr, payload: readonly Uint8Array[]): void {
+    if (this.#tsOk && !(r.flags & RST)) r.timestamp = { value: this.#tsNow(this.#now), echo: this.#tsRecent };
+    if (r.flags & ACK) this.#lastAckSent = r.ack;
+    this.#host.send(this, r, payload);
   }
 
   #maybeGrant(): void {
@@ -683,8 +781,7 @@ export class TcpConnection implements StackStream {
 
   #sendAck(): void {
     this.#ackPending = false;
-    this.#host.send(
-      this,
+    this.#send(
       { ...BLANK, seq: this.#sndNxt, ack: this.#rcvNxt, flags: ACK, window: this.#windowFields() },
       NO_PAYLOAD,
     );
@@ -701,7 +798,7 @@ export class TcpConnection implements StackStream {
       const off = seqDiff(this.#sndNxt, this.#bufSeq);
       const avail = this.#buf.length - off;
       const limit = Math.min(this.#sndWnd, this.#cwnd) - seqDiff(this.#sndNxt, this.#sndUna);
-      const n = Math.max(0, Math.min(avail, this.#sndMss, limit));
+      const n = Math.max(0, Math.min(avail, this.#segMax, limit));
       const finNow = this.#finSeq !== -1 && seqAdd(this.#sndNxt, n) === this.#finSeq && n === avail;
       if (n === 0 && !finNow) {
         if (
@@ -726,7 +823,7 @@ export class TcpConnection implements StackStream {
     if (n > 0 && off + n === this.#buf.length) flags |= PSH;
     if (fin) flags |= FIN;
     this.#ackPending = false;
-    this.#host.send(this, { ...BLANK, seq, ack: this.#rcvNxt, flags, window: this.#windowFields() }, parts);
+    this.#send({ ...BLANK, seq, ack: this.#rcvNxt, flags, window: this.#windowFields() }, parts);
     const end = seqAdd(seq, n + (fin ? 1 : 0));
     if (seqLt(seq, this.#sndMax)) this.#counters.retransmits++;
     if (this.#rttSeq === -1 && seq === this.#sndMax) {
@@ -754,7 +851,7 @@ export class TcpConnection implements StackStream {
     if (this.#wscaleOk) r.wscale = this.#rcvShift;
     this.#advRight = seqAdd(this.#rcvNxt, r.window);
     this.#ackPending = false;
-    this.#host.send(this, r, NO_PAYLOAD);
+    this.#send(r, NO_PAYLOAD);
     if (this.#rttSeq === -1 && this.#sndMax === this.#iss) {
       this.#rttSeq = seqAdd(this.#iss, 1);
       this.#rttAt = now;
@@ -766,7 +863,7 @@ export class TcpConnection implements StackStream {
 
   #retransmitHead(now: number): void {
     const avail = this.#buf.length - seqDiff(this.#sndUna, this.#bufSeq);
-    const n = Math.max(0, Math.min(avail, this.#sndMss));
+    const n = Math.max(0, Math.min(avail, this.#segMax));
     const fin = this.#finSeq !== -1 && seqAdd(this.#sndUna, n) === this.#finSeq;
     if (n === 0 && !fin) return;
     this.#rttSeq = -1;
@@ -805,8 +902,7 @@ export class TcpConnection implements StackStream {
       return;
     }
     // Probe with SEG.SEQ = SND.UNA − 1 (as Linux does): the app must answer with its current window.
-    this.#host.send(
-      this,
+    this.#send(
       { ...BLANK, seq: seqAdd(this.#sndUna, -1), ack: this.#rcvNxt, flags: ACK, window: this.#windowFields() },
       NO_PAYLOAD,
     );
@@ -843,8 +939,7 @@ export class TcpConnection implements StackStream {
       return;
     }
     this.#keepaliveProbes++;
-    this.#host.send(
-      this,
+    this.#send(
       { ...BLANK, seq: seqAdd(this.#sndUna, -1), ack: this.#rcvNxt, flags: ACK, window: this.#windowFields() },
       NO_PAYLOAD,
     );

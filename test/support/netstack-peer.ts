@@ -15,6 +15,8 @@
 //   idle HOST PORT N SECONDS   open N connections, report, keep them SECONDS, then close
 //   quiet HOST PORT N SECONDS  open N connections, say nothing for SECONDS, then one echo round trip on each;
 //                              print how many echoed and the fewest segments any socket's kernel sent meanwhile
+//   reuse HOST PORT N GAPMS    N times, GAPMS apart: connect, one echo, close first (TIME-WAIT here); print the
+//                              outcome of each connect ("ok" or the error code) and whether timestamps were on
 //   serve HOST PORT BYTES      serve echo on PORT, sink on PORT+1 (read to EOF, then end), source on
 //                              PORT+2 (send BYTES, then end; no hashing); print once listening; exit after 15 minutes
 import { createHash } from 'node:crypto';
@@ -268,6 +270,34 @@ async function main(argv: string[]): Promise<void> {
         }),
       );
       out({ ok, sockets: after.size, fewestAnswers: Math.min(...answered) });
+      return;
+    }
+    case 'reuse': {
+      const n = Number(rest[0]);
+      const results: string[] = [];
+      let timestamps = false;
+      const { execFileSync } = await import('node:child_process');
+      for (let i = 0; i < n; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, Number(rest[1])));
+        try {
+          const s = await connect(host, port);
+          // (ss leaves the option flags out when given a filter: read all sockets and pick this one.)
+          const lines = execFileSync('ss', ['-Htnoi'], { encoding: 'utf8' }).split('\n');
+          const at = lines.findIndex((l) => l.includes(`:${s.localPort} `));
+          if (at >= 0 && /\bts\b/.test(lines[at + 1] ?? '')) timestamps = true;
+          const got = new Promise((r) => s.once('data', r));
+          s.write('x');
+          await got;
+          await new Promise((r) => {
+            s.once('close', r);
+            s.end();
+          });
+          results.push('ok');
+        } catch (err) {
+          results.push(String((err as NodeJS.ErrnoException).code ?? err));
+        }
+      }
+      out({ results, timestamps });
       return;
     }
     case 'serve': {
