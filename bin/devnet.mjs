@@ -12,7 +12,15 @@ if (satisfies(process.versions.node)) {
   // A checkout runs its TypeScript directly; a published package runs dist/.
   const src = resolve(root, 'src/cli/main.ts');
   const entry = existsSync(src) ? src : resolve(root, 'dist/cli/main.js');
-  await import(pathToFileURL(entry).href);
+  try {
+    await import(pathToFileURL(entry).href);
+  } catch (err) {
+    // devnet itself could not load (a broken or partial install): one message, never a trace.
+    console.error(`devnet: could not start: ${err?.message?.split('\n')[0] ?? err}`);
+    console.error(`  Reinstall devnet (npm install -g devnet), or run \`npm ci\` in a checkout (${root}).`);
+    if (process.env.DEVNET_DEBUG) console.error(err);
+    process.exit(70);
+  }
 } else {
   const node = findNode(root);
   if (!node) {

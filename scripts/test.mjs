@@ -25,7 +25,7 @@ function sweepStaleSandboxes() {
     let environ = '';
     try {
       cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmdline.includes('sandbox/supervisor.ts')) continue;
+      if (!/sandbox\/supervisor\.[tj]s\0/.test(cmdline)) continue;
       environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
     } catch {
       continue;
@@ -86,9 +86,80 @@ function step(title, cmd, args) {
   }
 }
 
+// The end-to-end suites run against DEVNET_TEST_CLUSTER (k8s by default: the
+// real Kubernetes of test/k8s). When a selected test file uses the e2e
+// harness, this run holds the cluster's users lock (shared) and starts the
+// cluster if it is not running (k8s:up is idempotent; it also refreshes the
+// images from this checkout); the last run out takes down a cluster that a
+// test run started, so the host is left as it was found.
 const only = process.argv.slice(2);
+
+// A nested run: test/fresh-clone.test.ts runs this command (the README's `npm test`) inside a fresh
+// clone with DEVNET_TEST_NESTED=1. It runs the type-check, the lint, every unit test and the suites
+// whose programs run from the checkout's own files (the sandbox and its staged gateway image,
+// connect's helper and daemon, intercept pods), on the sandbox: what a clone's location and a fresh
+// `npm ci` can break. Suites that do not depend on where the checkout is (netstack, tunnel, DNS, the
+// API server's own suites, the package) and the real cluster run once, in the outer run; the
+// fresh-clone test itself never runs nested (no recursion). docs/testing.md explains the choice.
+const NESTED_SUITES = [
+  'src/**/*.test.ts',
+  'test/cli-errors.test.ts',
+  'test/sandbox-e2e.test.ts',
+  'test/connect-e2e.test.ts',
+  'test/intercept-e2e.test.ts',
+];
+const nested = process.env.DEVNET_TEST_NESTED === '1';
+if (nested && only.length === 0) {
+  console.log(`== nested run in a fresh clone: ${NESTED_SUITES.join(' ')} (on the sandbox)`);
+  only.push(...NESTED_SUITES);
+  process.env.DEVNET_TEST_CLUSTER = 'sandbox';
+}
+const testFiles = (dir) =>
+  readdirSync(join(root, dir), { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => join(dir, f));
+const selected = only.filter((a) => a.endsWith('.ts'));
+const files = selected.length ? selected : [...testFiles('src'), ...testFiles('test')];
+const usesCluster = files.some((f) => {
+  try {
+    return /support\/e2e\.ts'/.test(readFileSync(join(root, f), 'utf8'));
+  } catch {
+    return false;
+  }
+});
+const cluster = process.env.DEVNET_TEST_CLUSTER ?? 'k8s';
+let releaseUsers;
+async function clusterUp() {
+  const { holdLock } = await import('../test/k8s/lock.ts');
+  const { TEST_USERS_LOCK } = await import('../test/k8s/layout.ts');
+  releaseUsers = await holdLock(TEST_USERS_LOCK, 'shared');
+  console.log('\n== the real test cluster (test/k8s): k8s:up');
+  const r = spawnSync(process.execPath, [join(root, 'test/k8s/main.ts'), 'up', '--by-tests'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (r.status !== 0) {
+    console.error('== the real test cluster did not come up (see above); the end-to-end suites need it');
+    process.exit(r.status ?? 1);
+  }
+}
+async function clusterDownIfLast() {
+  const { tryLock } = await import('../test/k8s/lock.ts');
+  const { TEST_USERS_LOCK, paths, startedByTests } = await import('../test/k8s/layout.ts');
+  await releaseUsers?.();
+  if (!existsSync(startedByTests(paths()))) return;
+  const release = await tryLock(TEST_USERS_LOCK);
+  if (!release) return; // another test run still uses the cluster
+  console.log('\n== the real test cluster was started by tests: k8s:down');
+  const r = spawnSync(process.execPath, [join(root, 'test/k8s/main.ts'), 'down'], { cwd: root, stdio: 'inherit' });
+  await release();
+  return r.status === 0;
+}
+const withCluster = usesCluster && cluster === 'k8s' && process.getuid?.() === 0;
+
 sweepStaleNetns();
-if (only.length === 0) {
+if (only.length === 0 || nested) {
   step('type-check', process.execPath, [
     join(root, 'node_modules/typescript/bin/tsc'),
     '-p',
@@ -97,5 +168,20 @@ if (only.length === 0) {
   ]);
   step('lint', bin('biome'), ['check', '.']);
 }
-step('tests', process.execPath, [join(root, 'node_modules/ava/entrypoints/cli.js'), ...only]);
+console.log('\n== tests');
+if (withCluster) await clusterUp();
+const tests = spawnSync(process.execPath, [join(root, 'node_modules/ava/entrypoints/cli.js'), ...only], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, DEVNET_TEST_CLUSTER: cluster },
+});
 sweepStaleNetns();
+if (withCluster && (await clusterDownIfLast()) === false) {
+  console.error('== the real test cluster was not taken down cleanly (see above)');
+  process.exit(tests.status || 1);
+}
+if (tests.status !== 0) {
+  console.error('== tests failed');
+  process.exit(tests.status ?? 1);
+}
+process.exit(0);

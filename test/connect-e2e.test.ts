@@ -1,59 +1,25 @@
-// `devnet connect` end to end through the real CLI, against a sandbox of its
-// own (dnt-<pid>-cx prefix, temporary dirs). The "laptop" is a network
-// namespace with its own /etc/resolv.conf (ip netns exec bind-mounts
+// `devnet connect` end to end through the real CLI, against the cluster the
+// e2e harness gives (test/support/e2e.ts: the real Kubernetes by default, or
+// a sandbox of this suite's own). The "laptop" is a network namespace with
+// its own /etc/resolv.conf (ip netns exec bind-mounts
 // /etc/netns/NAME/resolv.conf) and a fake internet DNS server, so nothing of
-// the host's network or resolver is touched. The laptop reaches the sandbox's
-// API server on its own 127.0.0.1 through a unix-socket relay (socat), as a
-// real laptop reaches a remote API server.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// the host's network or resolver is touched. The laptop reaches the API
+// server on its own 127.0.0.1 through a unix-socket relay (socat), as a real
+// laptop reaches a remote API server.
+import { readFileSync } from 'node:fs';
 import test from 'ava';
-import { deleteAllNetns, Netns } from './support/netns.ts';
+import { E2E, type Laptop, run } from './support/e2e.ts';
+import type { Netns } from './support/netns.ts';
 import { isRoot, rootTest } from './support/root.ts';
-import { run } from './support/run.ts';
 
-const root = join(import.meta.dirname, '..');
-const dir = mkdtempSync(join(tmpdir(), 'devnet-cx-'));
-const ORIGINAL_RESOLV = '# the laptop before devnet\nnameserver 192.0.2.53\nsearch corp.example\n';
-let sandboxEnv: NodeJS.ProcessEnv = {};
-let laptopEnv: NodeJS.ProcessEnv = {};
-let laptop: Netns | undefined;
-let laptop2: Netns | undefined;
-let laptop2Env: NodeJS.ProcessEnv = {};
-let apiPort = 0;
-const children: ChildProcess[] = [];
+const e = new E2E('cx');
 let laptopBefore: Record<string, string> = {};
-
-const bin = join(root, 'bin/devnet.mjs');
-const sandbox = (...args: string[]) => run(process.execPath, [bin, 'sandbox', ...args], sandboxEnv);
-const kubectl = async (...args: string[]) =>
-  (await run('kubectl', ['--context', 'devnet-sandbox', ...args], sandboxEnv)).stdout.trim();
-/** onLaptop runs a command inside the laptop namespace. */
-const onLaptop = (cmd: string, args: string[], timeout?: number) =>
-  run('ip', ['netns', 'exec', (laptop as Netns).name, cmd, ...args], laptopEnv, timeout);
-const devnet = (...args: string[]) => onLaptop(process.execPath, [bin, ...args], 90_000);
-const onLaptop2 = (cmd: string, args: string[], timeout?: number) =>
-  run('ip', ['netns', 'exec', (laptop2 as Netns).name, cmd, ...args], laptop2Env, timeout);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-function background(cmd: string, args: string[]): ChildProcess {
-  const c = spawn(cmd, args, { stdio: 'ignore' });
-  children.push(c);
-  return c;
-}
+const kubectl = (...args: string[]) => e.kubectl(...args);
+const onLaptop = (cmd: string, args: string[], timeout?: number) => e.onLaptop(cmd, args, timeout);
+const devnet = (...args: string[]) => e.devnet(...args);
 
 async function laptopSnapshot(): Promise<Record<string, string>> {
-  const ns = laptop as Netns;
+  const ns = e.laptop as Netns;
   return {
     links: (await ns.ip('-o', 'link'))
       .split('\n')
@@ -65,68 +31,22 @@ async function laptopSnapshot(): Promise<Record<string, string>> {
   };
 }
 
+/** gone waits until no devnet process of this suite is left (a loaded machine takes a moment to reap them). */
+async function gone(pattern: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await run('pgrep', ['-f', pattern], process.env)).code !== 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 test.before(async () => {
   if (!isRoot) return;
-  const port = await freePort();
-  apiPort = port;
-  sandboxEnv = {
-    ...process.env,
-    DEVNET_SANDBOX_STATE: join(dir, 'sandbox-state'),
-    DEVNET_SANDBOX_RUN: join(dir, 'sandbox-run'),
-    DEVNET_SANDBOX_PREFIX: `dnt-${process.pid}-cx`,
-    DEVNET_SANDBOX_PORT: String(port),
-    KUBECONFIG: join(dir, 'kubeconfig'),
-  };
-  const up = await sandbox('up');
-  if (up.code !== 0) throw new Error(`sandbox up failed: ${up.stdout}${up.stderr}`);
-
-  laptop = await Netns.create('laptop');
-  mkdirSync(`/etc/netns/${laptop.name}`, { recursive: true });
-  writeFileSync(`/etc/netns/${laptop.name}/resolv.conf`, ORIGINAL_RESOLV);
-  await laptop.ip('addr', 'add', '192.0.2.53/32', 'dev', 'lo');
-  // The API server, reached from the laptop's loopback through a unix socket.
-  const relay = join(dir, 'api.sock');
-  background('socat', [`UNIX-LISTEN:${relay},fork,mode=600`, `TCP:127.0.0.1:${port}`]);
-  background('ip', [
-    'netns',
-    'exec',
-    laptop.name,
-    'socat',
-    `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`,
-    `UNIX-CONNECT:${relay}`,
-  ]);
-  // The internet's DNS as the laptop knew it before devnet.
-  background('ip', [
-    'netns',
-    'exec',
-    laptop.name,
-    process.execPath,
-    join(root, 'test/support/fake-upstream.ts'),
-    '192.0.2.53',
-  ]);
-  laptopEnv = {
-    ...process.env,
-    KUBECONFIG: join(dir, 'kubeconfig'),
-    DEVNET_RUN_DIR: join(dir, 'devnet-run'),
-    DEVNET_STATE_DIR: join(dir, 'devnet-state'),
-    NO_COLOR: '1',
-  };
-  await new Promise((r) => setTimeout(r, 500));
+  await e.start();
   laptopBefore = await laptopSnapshot();
 });
 
 test.after.always(async () => {
-  if (!isRoot) return;
-  if (laptop) await devnet('quit');
-  if (laptop2) await onLaptop2(process.execPath, [bin, 'quit']);
-  // Whatever survived a failed test: this test's devnet processes are found by their run dir.
-  await run('pkill', ['-9', '-f', join(dir, 'devnet-run')], process.env);
-  for (const c of children) c.kill('SIGKILL');
-  if (laptop) rmSync(`/etc/netns/${laptop.name}`, { recursive: true, force: true });
-  if (laptop2) rmSync(`/etc/netns/${laptop2.name}`, { recursive: true, force: true });
-  await deleteAllNetns();
-  await sandbox('down');
-  rmSync(dir, { recursive: true, force: true });
+  if (isRoot) await e.cleanup();
 });
 
 async function hello() {
@@ -137,7 +57,7 @@ async function hello() {
 
 rootTest('connect installs the gateway, routes the cluster and returns once traffic flows', async (t) => {
   const started = Date.now();
-  const c = await devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'resolvconf');
+  const c = await devnet('connect', '--context', e.context, '-n', 'demo', '--dns-mode', 'resolvconf');
   t.is(c.code, 0, c.stderr);
   t.log(`first connect (installs the gateway): ${Date.now() - started} ms`);
   t.regex(c.stdout, /Connected\s+yes/);
@@ -151,7 +71,7 @@ rootTest('a second connect with the gateway installed is quick; quit restores th
   t.is(q.code, 0, q.stderr);
   t.deepEqual(await laptopSnapshot(), laptopBefore);
   const started = Date.now();
-  const c = await devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'resolvconf');
+  const c = await devnet('connect', '--context', e.context, '-n', 'demo', '--dns-mode', 'resolvconf');
   t.is(c.code, 0, c.stderr);
   t.log(`connect with the gateway installed: ${Date.now() - started} ms (target 5 s)`);
 });
@@ -169,7 +89,7 @@ rootTest('TCP and UDP reach the echo service; a refused port fails at once', asy
 rootTest('status -o json reports connected and the routes', async (t) => {
   const s = JSON.parse((await devnet('status', '-o', 'json')).stdout);
   t.true(s.connected);
-  t.true(s.routes.includes('10.96.0.0/12'));
+  for (const cidr of await e.serviceCidrs()) t.true(s.routes.includes(cidr), `route for ${cidr}`);
   t.is(s.dns.mode, 'resolvconf');
   t.is(s.gateway.namespace, 'devnet');
 });
@@ -226,12 +146,10 @@ rootTest('deleting the gateway pod: new requests succeed again within 15 s witho
 
 rootTest('kill -9 of every devnet process, then any devnet command: the laptop is as before', async (t) => {
   t.not((await laptopSnapshot()).resolv, laptopBefore.resolv, 'connected: resolv.conf points at devnet');
-  await run('pkill', ['-9', '-f', join(dir, 'devnet-run')], process.env);
-  // "Then any devnet command": once they are really gone (a loaded machine takes a moment to reap them).
-  for (let i = 0; i < 100; i++) {
-    if ((await run('pgrep', ['-f', join(dir, 'devnet-run')], process.env)).code !== 0) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const runDir = (e.laptops[0] as Laptop).runDir;
+  await run('pkill', ['-9', '-f', runDir], process.env);
+  // "Then any devnet command": once they are really gone.
+  await gone(runDir);
   // Whichever dies last undoes: the helper when its daemon vanishes, or else the next command from the journal.
   const s = await devnet('status');
   t.is(s.code, 0, s.stderr);
@@ -240,7 +158,7 @@ rootTest('kill -9 of every devnet process, then any devnet command: the laptop i
 });
 
 rootTest('devnet gateway status and version report the installed gateway', async (t) => {
-  const st = JSON.parse((await devnet('gateway', 'status', '--context', 'devnet-sandbox', '-o', 'json')).stdout);
+  const st = JSON.parse((await devnet('gateway', 'status', '--context', e.context, '-o', 'json')).stdout);
   t.true(st.installed);
   t.true(st.upToDate);
   t.true(st.pods.some((p: { ready: boolean }) => p.ready));
@@ -251,7 +169,7 @@ rootTest('the restricted developer connects with the gateway in namespace dev', 
   const c = await devnet(
     'connect',
     '--context',
-    'devnet-sandbox-dev',
+    e.devContext,
     '--gateway-namespace',
     'dev',
     '-n',
@@ -269,54 +187,36 @@ rootTest('the restricted developer connects with the gateway in namespace dev', 
 });
 
 rootTest('two laptops share one gateway, each with its own session', async (t) => {
-  laptop2 = await Netns.create('laptop2');
-  mkdirSync(`/etc/netns/${laptop2.name}`, { recursive: true });
-  writeFileSync(`/etc/netns/${laptop2.name}/resolv.conf`, ORIGINAL_RESOLV);
-  background('ip', [
-    'netns',
-    'exec',
-    laptop2.name,
-    'socat',
-    `TCP-LISTEN:${apiPort},bind=127.0.0.1,fork,reuseaddr`,
-    `UNIX-CONNECT:${join(dir, 'api.sock')}`,
-  ]);
-  laptop2Env = { ...laptopEnv, DEVNET_RUN_DIR: join(dir, 'devnet2-run'), DEVNET_STATE_DIR: join(dir, 'devnet2-state') };
-  await new Promise((r) => setTimeout(r, 300));
+  const second = await e.addLaptop('laptop2');
   const [a, b] = await Promise.all([
-    devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'none'),
-    onLaptop2(
-      process.execPath,
-      [bin, 'connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'none'],
-      90_000,
-    ),
+    devnet('connect', '--context', e.context, '-n', 'demo', '--dns-mode', 'none'),
+    e.devnetOn(second, 'connect', '--context', e.context, '-n', 'demo', '--dns-mode', 'none'),
   ]);
   t.is(a.code, 0, a.stderr);
   t.is(b.code, 0, b.stderr);
   const { ip } = await hello();
   const [ra, rb] = await Promise.all([
     onLaptop('curl', ['-s', '--max-time', '5', `http://${ip}`]),
-    onLaptop2('curl', ['-s', '--max-time', '5', `http://${ip}`]),
+    e.on(second, 'curl', ['-s', '--max-time', '5', `http://${ip}`]),
   ]);
   t.regex(ra.stdout, /^hello from hello-/);
   t.regex(rb.stdout, /^hello from hello-/);
   const sa = JSON.parse((await devnet('status', '-o', 'json')).stdout);
-  const sb = JSON.parse((await onLaptop2(process.execPath, [bin, 'status', '-o', 'json'])).stdout);
+  const sb = JSON.parse((await e.devnetOn(second, 'status', '-o', 'json')).stdout);
   t.is(sa.gateway.pod, sb.gateway.pod, 'one gateway');
-  t.is((await onLaptop2(process.execPath, [bin, 'quit'])).code, 0);
+  t.is((await e.devnetOn(second, 'quit')).code, 0);
   // The other laptop is unaffected by its neighbour leaving.
   t.regex((await onLaptop('curl', ['-s', '--max-time', '5', `http://${ip}`])).stdout, /^hello from hello-/);
   t.is((await devnet('quit')).code, 0);
 });
 
 rootTest('kill -9 of the helper alone: the session goes down and the next command repairs', async (t) => {
-  const c = await devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'resolvconf');
+  const c = await devnet('connect', '--context', e.context, '-n', 'demo', '--dns-mode', 'resolvconf');
   t.is(c.code, 0, c.stderr);
-  await run('pkill', ['-9', '-f', `${join(dir, 'devnet-run')}/helper.sock`], process.env);
+  const runDir = (e.laptops[0] as Laptop).runDir;
+  await run('pkill', ['-9', '-f', `${runDir}/helper.sock`], process.env);
   // The daemon notices its helper is gone and exits; wait for both.
-  for (let i = 0; i < 100; i++) {
-    if ((await run('pgrep', ['-f', join(dir, 'devnet-run')], process.env)).code !== 0) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await gone(runDir);
   const s = await devnet('status');
   t.is(s.code, 0, s.stderr);
   t.deepEqual(await laptopSnapshot(), laptopBefore);
@@ -324,7 +224,7 @@ rootTest('kill -9 of the helper alone: the session goes down and the next comman
 
 rootTest('the direct transport: TCP straight to a routable gateway, token-authenticated', async (t) => {
   // Make the gateway routable from the laptop: a direct listener on its pod IP, and a veth from the
-  // laptop into the sandbox's node namespace carrying only the gateway pod's /32.
+  // laptop into the cluster node's namespace carrying only the gateway pod's /32.
   await kubectl('set', 'env', 'deployment/devnet-gateway', '-n', 'devnet', 'DEVNET_GATEWAY_DIRECT_LISTEN=0.0.0.0:8303');
   let gw = '';
   for (let i = 0; i < 120 && !gw; i++) {
@@ -347,8 +247,8 @@ rootTest('the direct transport: TCP straight to a routable gateway, token-authen
     if (!gw) await new Promise((r) => setTimeout(r, 250));
   }
   t.truthy(gw, 'the gateway rolled out with a direct listener');
-  const ns = laptop as Netns;
-  const node = `${sandboxEnv.DEVNET_SANDBOX_PREFIX}-node`;
+  const ns = e.laptop as Netns;
+  const node = e.nodeNetns();
   await ns.ip('link', 'add', 'dnlv0', 'type', 'veth', 'peer', 'name', 'dnlv1', 'netns', node);
   await ns.ip('addr', 'add', '192.168.250.1/30', 'dev', 'dnlv0');
   await ns.ip('link', 'set', 'dnlv0', 'up');
@@ -359,7 +259,7 @@ rootTest('the direct transport: TCP straight to a routable gateway, token-authen
     const c = await devnet(
       'connect',
       '--context',
-      'devnet-sandbox',
+      e.context,
       '-n',
       'demo',
       '--dns-mode',

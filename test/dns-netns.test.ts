@@ -9,8 +9,9 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { ExecutionContext } from 'ava';
 import test from 'ava';
 import { execArgv } from '../src/helper/exec.ts';
-import { recover } from '../src/helper/journal.ts';
 import { isOwnerAlive } from '../src/helper/process.linux.ts';
+import { recover } from '../src/journal/journal.ts';
+import { machineUndoEnv } from '../src/journal/machine.ts';
 import { killAllRoles, startRole, stopRole } from './dns-support/children.ts';
 import { HELLO_IP, INTERNET, OTHER_HELLO_IP } from './dns-support/fixture.ts';
 import { deleteAllNetns, Netns } from './support/netns.ts';
@@ -93,6 +94,7 @@ rootTest(
     t.notDeepEqual(await readFile(conf), before, 'a crash leaves the change behind');
     // The next devnet run: replay the journal first.
     const env = {
+      ...machineUndoEnv,
       exec: execArgv,
       writeFile: (path: string, data: Uint8Array, mode?: number) =>
         writeFile(path, data, mode === undefined ? undefined : { mode }),

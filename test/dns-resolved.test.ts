@@ -10,8 +10,9 @@ import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import type { ExecutionContext } from 'ava';
 import test from 'ava';
 import { execArgv } from '../src/helper/exec.ts';
-import { recover } from '../src/helper/journal.ts';
 import { isOwnerAlive } from '../src/helper/process.linux.ts';
+import { recover } from '../src/journal/journal.ts';
+import { machineUndoEnv } from '../src/journal/machine.ts';
 import { killAllRoles, startRole, stopRole } from './dns-support/children.ts';
 import { HELLO_IP, INTERNET, OTHER_HELLO_IP } from './dns-support/fixture.ts';
 import { fetchResolved, type Resolved, startResolved } from './dns-support/resolved.ts';
@@ -135,6 +136,7 @@ rootTest(
     await stopRole(devnet, 'SIGKILL');
     t.not(await linkState(r), before, 'a crash leaves the change behind');
     const env = {
+      ...machineUndoEnv,
       exec: (argv: readonly string[]) =>
         execArgv(argv[0] === 'resolvectl' ? [...r.resolvectl, ...argv.slice(1)] : argv),
       writeFile: (path: string, data: Uint8Array) => writeFile(path, data),

@@ -12,7 +12,7 @@ import { MacResolverConfigurator } from '../src/dns/os/macos.ts';
 import { ResolvConfConfigurator } from '../src/dns/os/resolvconf.ts';
 import { DnsSession } from '../src/dns/session.ts';
 import { ClusterZone, serveZone } from '../src/dns/zone.ts';
-import type { UndoJournal, UndoStep } from '../src/helper/journal.ts';
+import type { UndoJournal, UndoStep } from '../src/journal/journal.ts';
 import { demoSnapshot } from './dns-support/fixture.ts';
 
 const logger = pino({ level: 'silent' });

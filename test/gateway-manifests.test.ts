@@ -7,7 +7,10 @@ import { parseAllDocuments } from 'yaml';
 import {
   GATEWAY_APP_LABEL,
   GATEWAY_HEALTH_PORT,
+  GATEWAY_IMAGE_REPO,
   GATEWAY_SECRET,
+  GATEWAY_TLS_SECRET,
+  gatewayImage,
   gatewayManifests,
   type KubeObject,
   renderGatewayYaml,
@@ -30,7 +33,7 @@ test('cluster-images/gateway/gateway.yaml is rendered from gatewayManifests (run
   t.deepEqual(docs, gatewayManifests());
   t.deepEqual(
     docs.map((d) => d.kind),
-    ['Namespace', 'ServiceAccount', 'Secret', 'Service', 'Deployment'],
+    ['Namespace', 'ServiceAccount', 'Secret', 'Secret', 'Service', 'Deployment'],
   );
 });
 
@@ -76,11 +79,16 @@ test('the gateway pod passes the restricted Pod Security Standard', (t) => {
 });
 
 test('image, labels and the token Secret follow the agreed interface', (t) => {
-  const objs = gatewayManifests({ namespace: 'dn', version: '9.9.9', token: 's3cret' });
+  const tls = { certPem: 'CERT', keyPem: 'KEY', fingerprint: 'AB:CD' };
+  const objs = gatewayManifests({ namespace: 'dn', version: '9.9.9', token: 's3cret', tls });
   for (const o of objs) if (o.kind !== 'Namespace') t.is(o.metadata.namespace, 'dn');
-  const secret = objs.find((o) => o.kind === 'Secret') as Any;
-  t.is(secret.metadata.name, GATEWAY_SECRET);
-  t.deepEqual(secret.stringData, { token: 's3cret' });
+  const [secret, tlsSecret] = objs.filter((o) => o.kind === 'Secret') as Any[];
+  t.is(secret?.metadata.name, GATEWAY_SECRET);
+  // What laptops read: the token and the pin — never the private key, which only the gateway's Secret holds.
+  t.deepEqual(secret?.stringData, { token: 's3cret', 'tls-fingerprint': 'AB:CD' });
+  t.is(tlsSecret?.metadata.name, GATEWAY_TLS_SECRET);
+  t.is(tlsSecret?.type, 'kubernetes.io/tls');
+  t.deepEqual(tlsSecret?.stringData, { 'tls.crt': 'CERT', 'tls.key': 'KEY' });
   const d = objs.find((o) => o.kind === 'Deployment') as Any;
   const tpl = d.spec.template;
   t.is(tpl.metadata.labels['app.kubernetes.io/name'], GATEWAY_APP_LABEL);
@@ -91,6 +99,14 @@ test('image, labels and the token Secret follow the agreed interface', (t) => {
   t.is(c.image, 'ghcr.io/devnet-dev/gateway:9.9.9');
   t.deepEqual(c.env, [
     { name: 'DEVNET_GATEWAY_TOKEN', valueFrom: { secretKeyRef: { name: GATEWAY_SECRET, key: 'token' } } },
+    {
+      name: 'DEVNET_GATEWAY_TLS_CERT',
+      valueFrom: { secretKeyRef: { name: GATEWAY_TLS_SECRET, key: 'tls.crt', optional: true } },
+    },
+    {
+      name: 'DEVNET_GATEWAY_TLS_KEY',
+      valueFrom: { secretKeyRef: { name: GATEWAY_TLS_SECRET, key: 'tls.key', optional: true } },
+    },
   ]);
   const own = gatewayManifests().find((o) => o.kind === 'Deployment') as Any;
   t.is(own.spec.template.metadata.labels['app.kubernetes.io/version'], VERSION);
@@ -112,4 +128,23 @@ test('the gateway pod widens its ephemeral port range, since it closes first tow
   t.true(low >= 1024, 'not below ip_unprivileged_port_start: the kernel refuses such a range');
   t.is(high, 65535);
   t.true(high - low + 1 >= 2 * (60999 - 32768 + 1), `${high - low + 1} ports`);
+});
+
+test('DEVNET_GATEWAY_IMAGE names the image of the gateway and of intercept pods (a mirror registry or a local build)', (t) => {
+  t.is(gatewayImage('1.2.3', {}), `${GATEWAY_IMAGE_REPO}:1.2.3`);
+  t.is(
+    gatewayImage('1.2.3', { DEVNET_GATEWAY_IMAGE: 'mirror.corp/devnet/gateway:1.2.3' }),
+    'mirror.corp/devnet/gateway:1.2.3',
+  );
+  const saved = process.env.DEVNET_GATEWAY_IMAGE;
+  process.env.DEVNET_GATEWAY_IMAGE = 'mirror.corp/devnet/gateway:x';
+  try {
+    const dep = gatewayManifests().find((o) => o.kind === 'Deployment') as unknown as {
+      spec: { template: { spec: { containers: { image: string }[] } } };
+    };
+    t.is(dep.spec.template.spec.containers[0]?.image, 'mirror.corp/devnet/gateway:x');
+  } finally {
+    if (saved === undefined) delete process.env.DEVNET_GATEWAY_IMAGE;
+    else process.env.DEVNET_GATEWAY_IMAGE = saved;
+  }
 });

@@ -2,7 +2,14 @@
 // rules, the DNS question rewriter, dial error mapping, destination policy,
 // ICMP support detection and echo replies, the token check.
 import test from 'ava';
-import { DEFAULT_DENY, denyList, parseGatewayConfig, parseHostPort } from '../src/gateway/config.ts';
+import {
+  DEFAULT_DENY,
+  denyList,
+  gatewayDenyList,
+  ownAddresses,
+  parseGatewayConfig,
+  parseHostPort,
+} from '../src/gateway/config.ts';
 import { checkDestination, dialTimeout, rejectReasonFor } from '../src/gateway/dial.ts';
 import { answerSummary, buildQuery, encodeName, parseQuestion } from '../src/gateway/dns-message.ts';
 import { detectIcmp, echoReply, internetChecksum } from '../src/gateway/icmp.ts';
@@ -23,11 +30,17 @@ test('config: defaults, flags over env, token from env or file', (t) => {
   t.deepEqual(c.deny, DEFAULT_DENY);
   const f = parseGatewayConfig(
     ['--listen', '[::1]:9000', '--direct-listen', '10.0.0.5:8302', '--token-file', '/t', '--deny', ''],
-    { DEVNET_GATEWAY_LISTEN: '127.0.0.1:1', DEVNET_GATEWAY_TOKEN: 'env' },
+    {
+      DEVNET_GATEWAY_LISTEN: '127.0.0.1:1',
+      DEVNET_GATEWAY_TOKEN: 'env',
+      DEVNET_GATEWAY_TLS_CERT: 'CERT',
+      DEVNET_GATEWAY_TLS_KEY: 'KEY',
+    },
     (p) => (p === '/t' ? 'from-file' : ''),
   );
   t.deepEqual(f.listen, { host: '::1', port: 9000 });
   t.deepEqual(f.directListen, { host: '10.0.0.5', port: 8302 });
+  t.deepEqual(f.tls, { cert: 'CERT', key: 'KEY' });
   t.is(f.token, 'from-file');
   t.deepEqual(f.deny, []);
   t.is(c.tcpKeepaliveMs, 60_000, 'destination sockets get keepalive after a minute of silence');
@@ -37,6 +50,13 @@ test('config: defaults, flags over env, token from env or file', (t) => {
   );
   t.is(parseGatewayConfig(['--tcp-keepalive', '5000'], { DEVNET_GATEWAY_TOKEN: 'x' }, noFile).tcpKeepaliveMs, 5000);
   t.throws(() => parseGatewayConfig(['--tcp-keepalive', '0'], { DEVNET_GATEWAY_TOKEN: 'x' }, noFile));
+});
+
+test('config: the direct listener is TLS only: without a certificate and key it is a config error', (t) => {
+  const e = t.throws(() =>
+    parseGatewayConfig(['--direct-listen', '0.0.0.0:8303'], { DEVNET_GATEWAY_TOKEN: 'x' }, noFile),
+  );
+  t.regex(e?.message ?? '', /--direct-listen serves TLS only: it needs --tls-cert and --tls-key/);
 });
 
 test('config: a non-loopback tunnel listener, a missing token and bad flags are config errors', (t) => {
@@ -155,4 +175,36 @@ test('version negotiation picks the highest common version', (t) => {
   t.is(negotiateVersion(2, 3), undefined);
   t.is(negotiateVersion(3, 1), undefined);
   t.is(negotiateVersion(1, 4, 2, 6), 4);
+});
+
+test('the default deny-list covers link-local and cloud metadata addresses, IPv4 and IPv6 (also IPv4-mapped)', (t) => {
+  const deny = denyList(DEFAULT_DENY);
+  for (const host of [
+    '169.254.169.254', // AWS, GCP, Azure, OpenStack instance metadata
+    '169.254.170.2', // ECS task metadata
+    '::ffff:169.254.169.254',
+    'fd00:ec2::254', // AWS instance metadata over IPv6
+    'fe80::1',
+    '100.100.100.200', // Alibaba Cloud metadata
+    '168.63.129.16', // Azure host services
+  ])
+    t.like(checkDestination(host, 80, 'tcp', deny), { reason: 'forbidden' }, host);
+});
+
+test("the gateway always refuses its own pod's addresses and loopback, whatever --deny says", (t) => {
+  const own = ownAddresses({
+    lo: [{ address: '127.0.0.1' }, { address: '::1' }],
+    eth0: [{ address: '10.244.3.7' }, { address: 'fd00:10:244::3:7' }, { address: 'fe80::a8b1:2ff:fe33:4455%eth0' }],
+  });
+  t.deepEqual(own, ['127.0.0.1', '::1', '10.244.3.7', 'fd00:10:244::3:7', 'fe80::a8b1:2ff:fe33:4455']);
+  for (const configured of [[], DEFAULT_DENY]) {
+    const deny = gatewayDenyList(configured, own);
+    for (const host of ['10.244.3.7', 'fd00:10:244::3:7', '127.0.0.1', '::1', '0.0.0.0'])
+      t.like(
+        checkDestination(host, 8301, 'tcp', deny),
+        { reason: 'forbidden' },
+        `${host} with --deny ${configured.join(',')}`,
+      );
+    t.is(checkDestination('10.244.3.8', 8080, 'tcp', deny), undefined);
+  }
 });

@@ -13,10 +13,12 @@ import {
   connectSession,
   MemoryCarrier,
   type Session,
+  SessionIdentity,
   type StreamChannel,
 } from '../src/tunnel/index.ts';
 
 const TOKEN = 'gateway-secret';
+const OWNER = SessionIdentity.generate();
 const log = pino({ level: 'silent' });
 
 async function setup(t: import('ava').ExecutionContext) {
@@ -24,10 +26,10 @@ async function setup(t: import('ava').ExecutionContext) {
   const [a, b] = MemoryCarrier.pair();
   const [gwSide, laptop] = await Promise.all([
     acceptSession(b, { gatewayName: 'gw', authenticate: () => undefined }),
-    connectSession(a, { token: TOKEN, clientId: 'laptop-1' }),
+    connectSession(a, { token: TOKEN, clientId: 'laptop-1', identity: OWNER }),
   ]);
   gwSide.interceptHandler = {
-    register: (r) => registry.register(gwSide, r.interceptId, r.ports),
+    register: (r) => registry.register(gwSide, r),
     unregister: (id) => registry.unregister(gwSide, id),
   };
   t.true((await laptop.registerIntercept('demo.hello.alice', [9000])).ok);
@@ -59,7 +61,15 @@ async function setup(t: import('ava').ExecutionContext) {
 }
 
 const open = (s: Session, interceptId: string, port: number) =>
-  s.open({ protocol: 'tcp', host: '127.0.0.1', port, interceptId, sourceHost: '10.244.0.9', sourcePort: 5555 });
+  s.open({
+    protocol: 'tcp',
+    host: '127.0.0.1',
+    port,
+    interceptId,
+    ownerKey: OWNER.id,
+    sourceHost: '10.244.0.9',
+    sourcePort: 5555,
+  });
 
 test('an intercept pod reaches its Service’s laptop; bytes flow through both channels', async (t) => {
   const { pod } = await setup(t);

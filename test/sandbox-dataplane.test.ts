@@ -11,11 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { pino } from 'pino';
+import { FileJournal } from '../src/journal/journal.ts';
+import { machineUndoEnv } from '../src/journal/machine.ts';
 import { ClusterDns } from '../src/sandbox/dns/server.ts';
 import { Zone } from '../src/sandbox/dns/zone.ts';
 import { execTool } from '../src/sandbox/exec.ts';
 import { listNetns, podLinkName, setupHost, setupPodNetwork } from '../src/sandbox/hostnet.ts';
-import { Journal } from '../src/sandbox/journal.ts';
 import { KubeProxy } from '../src/sandbox/kube-proxy.ts';
 import { bindInNetns } from '../src/sandbox/netns-sockets.ts';
 import { nodeNetns, type SandboxPaths } from '../src/sandbox/paths.ts';
@@ -24,8 +25,14 @@ import { type HostState, hostChanges, hostRouteTo, hostState, safetyRoutesPresen
 import { isRoot, rootTest } from './support/root.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'devnet-dp-'));
-const paths: SandboxPaths = { stateDir: join(dir, 'state'), runDir: dir, prefix: `dnt-${process.pid}-dp`, port: 0 };
-const journal = new Journal(join(dir, 'journal.jsonl'));
+const paths: SandboxPaths = {
+  stateDir: join(dir, 'state'),
+  runDir: dir,
+  prefix: `dnt-${process.pid}-dp`,
+  port: 0,
+  imageDir: join(dir, 'image'),
+};
+const journal = FileJournal.shared(join(dir, 'journal.jsonl'));
 const runners: ChildProcess[] = [];
 let dns: ClusterDns | undefined;
 let before: HostState | undefined;
@@ -38,7 +45,7 @@ test.after.always(async () => {
   dns?.close();
   for (const r of runners) r.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 200));
-  await journal.undo(execTool);
+  await journal.undoAll(machineUndoEnv);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -163,7 +170,7 @@ rootTest(
     await setupHost(paths, journal, execTool);
     t.true(await safetyRoutesPresent(paths.prefix));
     t.regex(await hostRouteTo('10.96.0.1'), /^(unreachable|devnet)$/);
-    await journal.undo(execTool);
+    await journal.undoAll(machineUndoEnv);
     t.deepEqual(hostChanges(before as HostState, await hostState(), paths.prefix), []);
   },
 );

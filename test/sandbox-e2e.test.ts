@@ -78,7 +78,10 @@ rootTest('up prints what it made; a second up is harmless', async (t) => {
   t.regex(merged, /current-context: devnet-sandbox\n/);
   const status = JSON.parse((await devnet('sandbox', 'status', '-o', 'json')).stdout);
   t.true(status.running);
-  t.true(status.components.every((c: { healthy: boolean; pid: number }) => c.healthy && c.pid > 0));
+  t.true(
+    status.components.every((c: { healthy: boolean; pid: number }) => c.healthy && c.pid > 0),
+    JSON.stringify(status.components),
+  );
   t.is(status.nodes[0].name, 'sandbox-node');
 });
 
@@ -122,6 +125,41 @@ rootTest('pods reach the API server as kubernetes.default.svc with their mounted
       'pods is forbidden: User "system:serviceaccount:demo:default" cannot list resource "pods" in API group "" in the namespace "demo"',
   });
 });
+
+rootTest(
+  "sandbox exec sees the pod's resolv.conf even after the host replaced its own (connected on the host)",
+  async (t) => {
+    // A pod without volumes: its runner has exactly the bind `ip netns exec` made (a pod with a volume
+    // under /etc, like hello's /etc/hello, carries resolv.conf in an overlay of its own instead).
+    const pod = (
+      await kubectl('get', 'pods', '-n', 'demo', '-l', 'app=echo', '-o', 'jsonpath={.items[0].metadata.name}')
+    ).stdout.trim();
+    const ip = (await kubectl('get', 'svc', '-n', 'demo', 'hello', '-o', 'jsonpath={.spec.clusterIP}')).stdout.trim();
+    // What `devnet connect` (or NetworkManager) on the host does to the runner's view: renaming a new
+    // /etc/resolv.conf over the old one detaches the pod's bind mount in every namespace. Undo that
+    // bind inside the runner's mount namespace only, so the host's own file is never touched.
+    const pid = readFileSync(join(dir, 'run', 'pods', 'demo', pod, 'runner.pid'), 'utf8').trim();
+    // ("not mounted": the host already replaced its resolv.conf since the pod started, the very case.)
+    const detach = await run('nsenter', [`--target=${pid}`, '--mount', 'umount', '/etc/resolv.conf']);
+    t.true(detach.code === 0 || /not mounted/.test(detach.stderr), detach.stderr);
+    const runnerView = await run('nsenter', [`--target=${pid}`, '--mount', 'cat', '/etc/resolv.conf']);
+    t.notRegex(runnerView.stdout, /nameserver 10\.96\.0\.10/, 'the runner now sees the host resolver');
+
+    t.regex(
+      await inPod(pod, 'cat', '/etc/resolv.conf'),
+      /^search demo\.svc\.cluster\.local .*\nnameserver 10\.96\.0\.10\n/m,
+    );
+    t.regex(
+      await inPod(pod, 'getent', 'hosts', 'hello.demo'),
+      new RegExp(`^${ip.replace(/\./g, '\\.')}\\s+hello\\.demo`),
+    );
+    t.regex(
+      await inPod(pod, 'cat', '/var/run/secrets/kubernetes.io/serviceaccount/namespace'),
+      /^demo$/,
+      'the pod mounts',
+    );
+  },
+);
 
 rootTest('the host reaches only the API server: cluster ranges are unreachable, never routed out', async (t) => {
   t.true(await safetyRoutesPresent(env.DEVNET_SANDBOX_PREFIX as string));

@@ -1,12 +1,11 @@
 // `devnet connect`: make this machine a member of the cluster's network.
 
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { ConnectParams, SessionStatus } from '../daemon/session.ts';
+import { kubeconfigSources } from '../cluster/kubeconfig.ts';
+import type { ConnectParams } from '../control/daemon-protocol.ts';
 import { parseDnsMode } from '../dns/os/index.ts';
 import { DevnetError } from '../errors.ts';
-import { connectDaemon, invoker, isRoot, launchSession, pathsFor, repairStale } from './launch.ts';
+import { daemonIfRunning, invoker, isRoot, launchSession, pathsFor, repairStale } from './launch.ts';
 import { parseOutput, printData } from './output.ts';
 import { startProgress } from './progress.ts';
 import { printStatus } from './status.ts';
@@ -48,11 +47,13 @@ export function registerConnect(program: Command): void {
           hint: 'Run it with sudo: `sudo devnet connect`. Only a small helper keeps root; the rest runs as you.',
         });
       }
+      const { preflight, systemDeps } = await import('../preflight/index.ts');
+      await preflight('connect', systemDeps, { install: false });
       const who = invoker();
       const paths = pathsFor(who);
-      const existing = await connectDaemon(paths).catch(() => undefined);
+      const existing = await daemonIfRunning(paths, who);
       if (existing) {
-        const st = await existing.call<SessionStatus | { connected: false }>('status');
+        const st = await existing.call('status', null);
         existing.close();
         if ('context' in st) {
           throw new DevnetError('user', `already connected to ${st.context}`, {
@@ -62,12 +63,10 @@ export function registerConnect(program: Command): void {
       }
       const note = await repairStale(paths);
       if (note) process.stderr.write(`${note}\n`);
-      const kubeconfig = o.kubeconfig
-        ? resolve(o.kubeconfig)
-        : process.env.KUBECONFIG ||
-          (existsSync(join(who.home, '.kube/config')) ? join(who.home, '.kube/config') : undefined);
+      // kubectl's choice of files, for the invoking user (sudo's HOME is root's); the daemon reads them as that user.
+      const sources = kubeconfigSources(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}, process.env, who.home);
       const params: ConnectParams = {
-        ...(kubeconfig ? { kubeconfig } : {}),
+        ...(sources.explicit ? { kubeconfig: sources.explicit } : { kubeconfigFiles: sources.files }),
         ...(o.context ? { context: o.context } : {}),
         ...(o.namespace ? { namespace: o.namespace } : {}),
         gatewayNamespace: o.gatewayNamespace,
@@ -81,14 +80,14 @@ export function registerConnect(program: Command): void {
       const progress = startProgress('starting devnet');
       let client: Awaited<ReturnType<typeof launchSession>> | undefined;
       try {
-        client = await launchSession(who, paths, process.env);
-        const status = await client.call<SessionStatus>('connect', params, (m) => progress.step(m));
+        client = await launchSession(who, paths, process.env, { allowConflicts: o.allowConflict });
+        const status = await client.call('connect', params, (m) => progress.step(m));
         progress.succeed(`connected to ${status.context} (namespace ${status.namespace})`);
         if (format === 'table') printStatus(status);
         else printData(status, format);
       } catch (err) {
         progress.fail();
-        await client?.call('quit').catch(() => undefined);
+        await client?.call('quit', null).catch(() => undefined);
         throw err;
       } finally {
         client?.close();

@@ -9,15 +9,16 @@ export function withKubeFlags(cmd: Command): Command {
     .option('--gateway-namespace <ns>', 'namespace of the gateway', 'devnet');
 }
 
-/** kubeFrom loads the kubeconfig the flags name and makes a core client; the (large) client loads on first use. */
-export async function kubeFrom(o: { context?: string; kubeconfig?: string }) {
-  const [{ CoreV1Api }, { loadKubeConfig }] = await Promise.all([
+/** kubeFrom loads the kubeconfig the flags name (kubectl's rules), checks the server answers and makes a core client; the (large) client loads on first use. */
+export async function kubeFrom(o: { context?: string; kubeconfig?: string; namespace?: string }) {
+  const [{ CoreV1Api }, { connectKube }] = await Promise.all([
     import('@kubernetes/client-node'),
     import('../cluster/kube.ts'),
   ]);
-  const kc = loadKubeConfig({
+  const loaded = await connectKube({
     ...(o.context ? { context: o.context } : {}),
     ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+    ...(o.namespace ? { namespace: o.namespace } : {}),
   });
-  return { kc, core: kc.makeApiClient(CoreV1Api) };
+  return { kc: loaded.kc, core: loaded.kc.makeApiClient(CoreV1Api), namespace: loaded.namespace };
 }

@@ -13,7 +13,7 @@ export function registerLeave(program: Command): void {
     .action(async (name: string, o) => {
       const client = await connectDaemon(pathsFor());
       try {
-        const r = await client.call<{ restored: boolean }>('leave', {
+        const r = await client.call('leave', {
           name,
           ...(o.namespace ? { namespace: o.namespace } : {}),
         });

@@ -11,14 +11,27 @@ export function listRows(items: ListedIntercept[]): string[][] {
     `${i.namespace}/${i.service}`,
     i.name,
     `${i.owner}${i.mine ? ' (you)' : ''}`,
-    i.mode === 'global'
-      ? 'global'
-      : `personal ${Object.entries(i.headers)
+    i.mode === 'personal'
+      ? `personal ${Object.entries(i.headers)
           .map(([k, v]) => `${k}=${v}`)
-          .join(',')}`,
+          .join(',')}`
+      : i.mode,
     i.ports.map((p) => `${p.servicePort}→${p.local}`).join(','),
-    i.health,
+    `${i.health}${counters(i)}`,
   ]);
+}
+
+// What the intercept pod counted: mirror copies and drops, requests that fell back to the pods.
+function counters(i: ListedIntercept): string {
+  const s = i.stats;
+  if (!s) return '';
+  const parts: string[] = [];
+  if (i.mode === 'mirror')
+    parts.push(
+      `${s.copied} copied, ${s.dropped} dropped${s.dropped > 0 && s.lastError ? ` (last: ${s.lastError})` : ''}`,
+    );
+  if (s.fallbacks > 0) parts.push(`${s.fallbacks} sent to the pods while the laptop was down`);
+  return parts.length > 0 ? `; ${parts.join('; ')}` : '';
 }
 
 /** registerList adds the `list` verb. */
@@ -31,7 +44,7 @@ export function registerList(program: Command): void {
       const format = parseOutput(o.output);
       const client = await connectDaemon(pathsFor());
       try {
-        const items = await client.call<ListedIntercept[]>('list');
+        const items = await client.call('list', null);
         if (format !== 'table') printData(items, format);
         else if (items.length === 0) process.stdout.write('No intercepts.\n');
         else

@@ -1,7 +1,7 @@
 // `devnet quit`: disconnect and undo every change to this machine.
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { connectDaemon, pathsFor, repairStale } from './launch.ts';
+import { daemonIfRunning, pathsFor, repairStale } from './launch.ts';
 
 /** registerQuit adds the `quit` verb. */
 export function registerQuit(program: Command): void {
@@ -10,9 +10,9 @@ export function registerQuit(program: Command): void {
     .description('disconnect, restoring routes, devices and DNS as they were')
     .action(async () => {
       const paths = pathsFor();
-      const client = await connectDaemon(paths).catch(() => undefined);
+      const client = await daemonIfRunning(paths);
       if (client) {
-        await client.call('quit');
+        await client.call('quit', null);
         // The daemon restores DNS, closes the TUN and has the helper undo its journal, then exits.
         await new Promise<void>((res) => {
           client.socket.once('close', () => res());

@@ -23,11 +23,6 @@ const out = (s: string) => process.stdout.write(`${s}\n`);
 
 /** registerSandbox adds the `sandbox` verb and its subcommands. */
 export function registerSandbox(program: Command): void {
-  // `devnet sandbox status | head` must not crash when the reader goes away.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
-  });
   const sandbox = program
     .command('sandbox')
     .description('a local Kubernetes-like cluster in network namespaces, for trying devnet and for tests');
@@ -37,6 +32,8 @@ export function registerSandbox(program: Command): void {
     .description('create the sandbox cluster (idempotent) and merge its contexts into your kubeconfig')
     .action(async () => {
       const p = sandboxPaths();
+      const { preflight, systemDeps } = await import('../preflight/index.ts');
+      await preflight('sandbox', systemDeps, { install: false });
       const { up } = await cluster();
       const r = await up(p, execTool);
       out(r.created ? `devnet sandbox is up (${r.seconds.toFixed(1)} s)` : 'devnet sandbox is already up');
@@ -113,8 +110,9 @@ export function registerSandbox(program: Command): void {
     .action(async (pod: string, command: string[], opts: { namespace: string }) => {
       const { execArgv, requireRoot } = await cluster();
       requireRoot();
-      const [cmd, ...args] = await execArgv(sandboxPaths(), execTool, opts.namespace, pod, command);
-      const child = spawn(cmd as string, args, { stdio: 'inherit' });
+      const { argv, env } = await execArgv(sandboxPaths(), execTool, opts.namespace, pod, command);
+      const [cmd, ...args] = argv;
+      const child = spawn(cmd as string, args, { stdio: 'inherit', env });
       const code = await new Promise<number>((resolve) => {
         child.on('error', () => resolve(127));
         child.on('exit', (c, sig) => resolve(c ?? (sig ? 128 + 15 : 1)));

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { SessionStatus } from '../daemon/session.ts';
 import type { InterceptInfo } from '../intercept/laptop.ts';
-import { connectDaemon, pathsFor, repairStale } from './launch.ts';
+import { daemonIfRunning, pathsFor, repairStale } from './launch.ts';
 import { colour, parseOutput, printData, table } from './output.ts';
 
 function bytes(n: number): string {
@@ -58,7 +58,7 @@ export function printStatus(s: SessionStatus): void {
               .map(([k, v]) => `${k}=${v}`)
               .join(',')})`
           : ''
-      }, ${i.healthy ? 'healthy' : `unhealthy${i.lastError ? `: ${i.lastError}` : ''}`}`,
+      }, ${i.healthy ? 'healthy' : `unhealthy: ${i.health ?? i.lastError}`}${i.mountDir ? `; volumes under ${i.mountDir}` : ''}`,
     ]);
   process.stdout.write(`${table(['FIELD', 'VALUE'], rows).split('\n').slice(1).join('\n')}\n`);
 }
@@ -74,8 +74,8 @@ export function registerStatus(program: Command): void {
       const paths = pathsFor();
       const note = await repairStale(paths);
       if (note) process.stderr.write(`${note}\n`);
-      const client = await connectDaemon(paths).catch(() => undefined);
-      const status = client ? await client.call<SessionStatus | { connected: false }>('status') : { connected: false };
+      const client = await daemonIfRunning(paths);
+      const status = client ? await client.call('status', null) : { connected: false };
       client?.close();
       if (format !== 'table') printData(status, format);
       else if ('context' in status) printStatus(status);

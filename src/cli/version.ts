@@ -1,7 +1,7 @@
 // `devnet version`: the client's version (and, once connected, the gateway's).
 import type { Command } from 'commander';
 import { VERSION } from '../version.ts';
-import { connectDaemon, pathsFor } from './launch.ts';
+import { daemonIfRunning, pathsFor } from './launch.ts';
 
 /** registerVersion adds the `version` verb. */
 export function registerVersion(program: Command): void {
@@ -10,9 +10,9 @@ export function registerVersion(program: Command): void {
     .description("print devnet's version, and the connected gateway's")
     .action(async () => {
       process.stdout.write(`devnet ${VERSION} (node ${process.version})\n`);
-      const client = await connectDaemon(pathsFor()).catch(() => undefined);
+      const client = await daemonIfRunning(pathsFor());
       if (!client) return;
-      const v = await client.call<{ gateway: string | null }>('version').catch(() => ({ gateway: null }));
+      const v = await client.call('version', null).catch(() => ({ gateway: null }));
       client.close();
       if (v.gateway) process.stdout.write(`gateway ${v.gateway}\n`);
     });

@@ -8,8 +8,10 @@ import { VERSION } from '../version.ts';
 
 /** GATEWAY_NAME names the Deployment, ServiceAccount, Role and RoleBinding. */
 export const GATEWAY_NAME = 'devnet-gateway';
-/** GATEWAY_SECRET names the Secret holding the session token (key `token`). */
+/** GATEWAY_SECRET names the Secret laptops read: the session token (key `token`) and the direct listener's pin (key `tls-fingerprint`). */
 export const GATEWAY_SECRET = 'devnet-gateway-token';
+/** GATEWAY_TLS_SECRET names the Secret with the direct listener's certificate and key (kubernetes.io/tls); only the gateway needs it. */
+export const GATEWAY_TLS_SECRET = 'devnet-gateway-tls';
 /** GATEWAY_APP_LABEL is the value of app.kubernetes.io/name on gateway pods. */
 export const GATEWAY_APP_LABEL = 'devnet-gateway';
 /** GATEWAY_TUNNEL_PORT is the tunnel listener on the pod's loopback (the port-forward target). */
@@ -32,6 +34,8 @@ export interface GatewayManifestOptions {
   image?: string;
   /** token is the session token stored in the Secret ('' renders a Secret the operator must fill). */
   token?: string;
+  /** tls is the direct listener's certificate (src/tls/certificate.ts); omitted renders empty fields to fill. */
+  tls?: { certPem: string; keyPem: string; fingerprint: string };
 }
 
 /** KubeObject is a Kubernetes object as plain data. */
@@ -40,11 +44,16 @@ export type KubeObject = { apiVersion: string; kind: string; metadata: Record<st
   unknown
 >;
 
-/** gatewayManifests returns Namespace, ServiceAccount, Secret, Service and Deployment, in apply order. */
+/** gatewayImage is the gateway image for a version: DEVNET_GATEWAY_IMAGE when set (a mirror registry for an air-gapped cluster, or a local build), else the published image. Intercept pods run the same image. */
+export function gatewayImage(version: string = VERSION, env: NodeJS.ProcessEnv = process.env): string {
+  return env.DEVNET_GATEWAY_IMAGE || `${GATEWAY_IMAGE_REPO}:${version}`;
+}
+
+/** gatewayManifests returns Namespace, ServiceAccount, the two Secrets, Service and Deployment, in apply order. */
 export function gatewayManifests(opts: GatewayManifestOptions = {}): KubeObject[] {
   const namespace = opts.namespace ?? 'devnet';
   const version = opts.version ?? VERSION;
-  const image = opts.image ?? `${GATEWAY_IMAGE_REPO}:${version}`;
+  const image = opts.image ?? gatewayImage(version);
   const labels = {
     'app.kubernetes.io/name': GATEWAY_APP_LABEL,
     'app.kubernetes.io/component': 'gateway',
@@ -72,7 +81,14 @@ export function gatewayManifests(opts: GatewayManifestOptions = {}): KubeObject[
       kind: 'Secret',
       metadata: meta(GATEWAY_SECRET),
       type: 'Opaque',
-      stringData: { token: opts.token ?? '' },
+      stringData: { token: opts.token ?? '', 'tls-fingerprint': opts.tls?.fingerprint ?? '' },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: meta(GATEWAY_TLS_SECRET),
+      type: 'kubernetes.io/tls',
+      stringData: { 'tls.crt': opts.tls?.certPem ?? '', 'tls.key': opts.tls?.keyPem ?? '' },
     },
     {
       // Intercept pods reach the gateway here; the tunnel port stays on the pod's loopback.
@@ -134,6 +150,15 @@ export function gatewayManifests(opts: GatewayManifestOptions = {}): KubeObject[
                 ],
                 env: [
                   { name: 'DEVNET_GATEWAY_TOKEN', valueFrom: { secretKeyRef: { name: GATEWAY_SECRET, key: 'token' } } },
+                  // The direct listener (off unless DEVNET_GATEWAY_DIRECT_LISTEN is set) serves TLS with these.
+                  {
+                    name: 'DEVNET_GATEWAY_TLS_CERT',
+                    valueFrom: { secretKeyRef: { name: GATEWAY_TLS_SECRET, key: 'tls.crt', optional: true } },
+                  },
+                  {
+                    name: 'DEVNET_GATEWAY_TLS_KEY',
+                    valueFrom: { secretKeyRef: { name: GATEWAY_TLS_SECRET, key: 'tls.key', optional: true } },
+                  },
                 ],
                 ports: [
                   { name: 'tunnel', containerPort: GATEWAY_TUNNEL_PORT, protocol: 'TCP' },
@@ -172,11 +197,14 @@ export function gatewayManifests(opts: GatewayManifestOptions = {}): KubeObject[
 }
 
 /** GATEWAY_YAML_HEADER opens the rendered file and says how it is made. */
-export const GATEWAY_YAML_HEADER = `# devnet gateway: Namespace, ServiceAccount, Secret, Service, Deployment.
+export const GATEWAY_YAML_HEADER = `# devnet gateway: Namespace, ServiceAccount, Secrets, Service, Deployment.
 # Generated from src/cluster/gateway-manifests.ts by \`npm run manifests:gateway\`; do not edit.
-# The Secret's token is empty here: \`devnet gateway install\` fills it with a random token,
-# or set it yourself (kubectl -n devnet create secret generic devnet-gateway-token
-# --from-literal=token=$(openssl rand -hex 32) --dry-run=client -o yaml | kubectl apply -f -).
+# The Secrets are empty here: \`devnet gateway install\` fills them with a random token and a
+# self-signed certificate for the direct listener, or set them yourself:
+#   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=devnet-gateway -keyout tls.key -out tls.crt
+#   kubectl -n devnet create secret tls devnet-gateway-tls --cert tls.crt --key tls.key
+#   kubectl -n devnet create secret generic devnet-gateway-token --from-literal=token=$(openssl rand -hex 32) \\
+#     --from-literal=tls-fingerprint=$(openssl x509 -in tls.crt -noout -fingerprint -sha256 | cut -d= -f2)
 `;
 
 /** renderGatewayYaml renders the manifests as one multi-document YAML file. */

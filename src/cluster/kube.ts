@@ -1,43 +1,53 @@
-// Kubernetes client plumbing: load kubeconfig the way kubectl does, and turn
-// API failures into DevnetErrors that say what to do.
+// Kubernetes client plumbing: load kubeconfig the way kubectl does
+// (kubeconfig.ts), check the server answers (reach.ts), and turn API
+// failures into DevnetErrors that say what to do.
+import { homedir } from 'node:os';
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
 import { DevnetError } from '../errors.ts';
+import { kubeconfigSources, type LoadedKube, loadKube } from './kubeconfig.ts';
+import { classifyNetworkError, probeApiServer } from './reach.ts';
 
-/** KubeTarget is how the user picked a cluster: --kubeconfig, --context (both optional). */
+/** KubeTarget is how the user picked a cluster: --kubeconfig or the precedence list the CLI resolved, --context, -n. */
 export interface KubeTarget {
   kubeconfig?: string;
+  /** kubeconfigFiles is the KUBECONFIG list (or ~/.kube/config) as the invoking user's CLI resolved it. */
+  kubeconfigFiles?: string[];
   context?: string;
+  namespace?: string;
 }
 
-/**
- * loadKubeConfig loads like kubectl: --kubeconfig, else the KUBECONFIG list
- * (merged), else ~/.kube/config; then --context or the current context.
- */
+/** loadTarget loads with kubectl's rules (kubeconfig.ts); without files given, from this process's KUBECONFIG or ~/.kube/config. */
+export function loadTarget(target: KubeTarget, env: NodeJS.ProcessEnv = process.env, home = homedir()): LoadedKube {
+  const sources = target.kubeconfig
+    ? kubeconfigSources({ kubeconfig: target.kubeconfig }, env, home)
+    : target.kubeconfigFiles?.length
+      ? { files: target.kubeconfigFiles }
+      : kubeconfigSources({}, env, home);
+  return loadKube(
+    sources,
+    {
+      ...(target.context ? { context: target.context } : {}),
+      ...(target.namespace ? { namespace: target.namespace } : {}),
+    },
+    KubeConfig,
+  );
+}
+
+/** loadKubeConfig loads like kubectl and returns client-node's KubeConfig (its context carries the chosen namespace). */
 export function loadKubeConfig(target: KubeTarget): KubeConfig {
-  const kc = new KubeConfig();
-  try {
-    if (target.kubeconfig) kc.loadFromFile(target.kubeconfig);
-    else kc.loadFromDefault();
-  } catch (err) {
-    throw new DevnetError('config', `could not read kubeconfig: ${(err as Error).message}`, {
-      hint: 'Check --kubeconfig or the KUBECONFIG environment variable; `kubectl config view` should work with the same settings.',
-    });
-  }
-  if (target.context) {
-    if (!kc.getContextObject(target.context)) {
-      const known = kc.getContexts().map((c) => c.name);
-      throw new DevnetError('user', `kubeconfig has no context named "${target.context}"`, {
-        hint: known.length ? `Known contexts: ${known.join(', ')}.` : 'The kubeconfig has no contexts at all.',
-      });
-    }
-    kc.setCurrentContext(target.context);
-  }
-  if (!kc.getCurrentCluster()) {
-    throw new DevnetError('config', 'kubeconfig has no current context with a cluster', {
-      hint: 'Pass --context NAME, or set one with `kubectl config use-context NAME`.',
-    });
-  }
-  return kc;
+  return loadTarget(target).kc;
+}
+
+/** connectKube loads like kubectl and checks the API server answers, failing with the server, the cause and the fixes. */
+export async function connectKube(target: KubeTarget): Promise<LoadedKube> {
+  const loaded = loadTarget(target);
+  const proxyUrl = loaded.kc.getCurrentCluster()?.proxyUrl;
+  await probeApiServer(loaded.kc, {
+    server: loaded.server,
+    context: loaded.context,
+    ...(proxyUrl ? { proxyUrl } : {}),
+  });
+  return loaded;
 }
 
 /** contextNamespace is the namespace the current context names, else "default". */
@@ -90,9 +100,9 @@ export function clusterError(what: string, err: unknown): DevnetError {
   if (s) {
     return new DevnetError('cluster', `${what}: ${s.message ?? `HTTP ${s.code}`}`, { cause: err });
   }
-  const e = err as NodeJS.ErrnoException;
-  if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || e?.code === 'ETIMEDOUT' || e?.code === 'ECONNRESET') {
-    return new DevnetError('cluster', `${what}: cannot reach the API server (${e.code})`, {
+  const network = classifyNetworkError(err);
+  if (network) {
+    return new DevnetError('cluster', `${what}: cannot reach the API server (${network.code})`, {
       hint: 'Check the cluster is up and reachable: `kubectl cluster-info` uses the same kubeconfig.',
       cause: err,
     });

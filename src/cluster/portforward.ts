@@ -153,6 +153,13 @@ export async function openPortForward(kc: KubeConfig, target: PortForwardTarget)
   };
   await kc.applyToHTTPSOptions(opts);
   const ws = new WebSocket(portForwardUrl(cluster.server, target), ['v4.channel.k8s.io'], opts);
+  // The stream listens before the upgrade completes: the kubelet writes the
+  // port prefixes (and the pod may write its first bytes) right behind the
+  // 101 answer, and ws emits what arrived in that same read at once after
+  // 'open', before anything awaiting the upgrade could attach a listener.
+  const stream = new PortForwardStream(ws);
+  const duringSetup = () => undefined;
+  stream.on('error', duringSetup);
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('unexpected-response', (_req, res) => {
@@ -187,13 +194,17 @@ export async function openPortForward(kc: KubeConfig, target: PortForwardTarget)
         }),
       ),
     );
+  }).catch((err: unknown) => {
+    stream.destroy();
+    throw err;
   });
   if (ws.protocol !== 'v4.channel.k8s.io') {
-    ws.terminate();
+    stream.destroy();
     throw new DevnetError(
       'cluster',
       `the API server chose port-forward protocol "${ws.protocol}", devnet speaks v4.channel.k8s.io`,
     );
   }
-  return new PortForwardStream(ws);
+  stream.off('error', duringSetup);
+  return stream;
 }

@@ -7,12 +7,13 @@
 // prints {"ready":true,"pid":N} once it serves.
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { DAEMON_PROTOCOL } from '../control/daemon-protocol.ts';
+import { serveControl } from '../control/transport.ts';
 import { asDevnetError, DevnetError } from '../errors.ts';
 import { HelperClient } from '../helper/service.ts';
-import { type InterceptParams, LaptopIntercepts } from '../intercept/laptop.ts';
+import { LaptopIntercepts } from '../intercept/laptop.ts';
 import { VERSION } from '../version.ts';
-import { serveControl } from './control.ts';
-import { type ConnectParams, ConnectSession } from './session.ts';
+import { ConnectSession } from './session.ts';
 
 const { values } = parseArgs({
   options: { socket: { type: 'string' }, helper: { type: 'string' }, 'fd-socket': { type: 'string' } },
@@ -40,7 +41,9 @@ async function main(): Promise<void> {
     logger.info({ why }, 'quitting');
     await intercepts?.removeAll();
     await session?.close();
-    await helper.call('teardown').catch((err: Error) => logger.warn({ err: err.message }, 'helper teardown failed'));
+    await helper
+      .call('teardown', null)
+      .catch((err: Error) => logger.warn({ err: err.message }, 'helper teardown failed'));
     helper.close();
     setImmediate(() => process.exit(0));
   };
@@ -54,13 +57,14 @@ async function main(): Promise<void> {
   });
 
   await serveControl(
+    DAEMON_PROTOCOL,
     {
       connect: async (params, progress) => {
         if (session) throw new DevnetError('user', 'already connected', { hint: 'Run `devnet quit` first.' });
         if (connecting) throw new DevnetError('user', 'a connect is already in progress');
         connecting = true;
         try {
-          const s = await ConnectSession.start((params ?? {}) as ConnectParams, {
+          const s = await ConnectSession.start(params, {
             helper,
             fdSocket: values['fd-socket'] as string,
             logger,
@@ -76,6 +80,8 @@ async function main(): Promise<void> {
               return gw;
             },
             defaultNamespace: () => s.namespace,
+            identity: s.identity,
+            owner: s.user.name,
             logger: logger.child({ component: 'intercepts' }),
           });
           intercepts = ic;
@@ -94,13 +100,9 @@ async function main(): Promise<void> {
         return { ...session.status(), intercepts: intercepts?.status() ?? [] };
       },
       status: async () =>
-        session ? { ...session.status(), intercepts: intercepts?.status() ?? [] } : { connected: false },
-      intercept: async (params, progress) => connected().intercepts.add(params as InterceptParams, progress),
-      leave: async (params) => {
-        const p = (params ?? {}) as { name?: string; namespace?: string };
-        if (typeof p.name !== 'string') throw new DevnetError('user', 'leave needs a name');
-        return connected().intercepts.remove(p.name, p.namespace);
-      },
+        session ? { ...session.status(), intercepts: intercepts?.status() ?? [] } : { connected: false as const },
+      intercept: async (params, progress, peer) => connected().intercepts.add(params, progress, peer),
+      leave: async (p) => connected().intercepts.remove(p.name, p.namespace),
       list: async () => connected().intercepts.list(),
       dnsContext: async () => session?.dnsContext() ?? null,
       version: async () => ({ version: VERSION, gateway: session?.status().gateway?.version ?? null }),

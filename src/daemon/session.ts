@@ -4,16 +4,18 @@
 // connection), and DNS. It contains no protocol logic of its own: it composes
 // the components and keeps the tunnel up (heartbeat, reconnect with backoff).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { connect as tcpConnect } from 'node:net';
 import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { CoreV1Api, type KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type Cidr, mergeCidrs, parseCidr } from '../cidr.ts';
 import { ensureGateway, GATEWAY_TUNNEL_PORT, type GatewayInfo, waitForGateway } from '../cluster/gateway.ts';
-import { contextNamespace, loadKubeConfig } from '../cluster/kube.ts';
+import { connectKube, contextNamespace } from '../cluster/kube.ts';
 import { openPortForward } from '../cluster/portforward.ts';
 import { discoverPodRanges, discoverServiceRanges } from '../cluster/subnets.ts';
+import { type ClusterUser, whoAmI } from '../cluster/whoami.ts';
+import type { ConnectParams } from '../control/daemon-protocol.ts';
+import { DNS_ADDRESS, TUN_ADDRESS } from '../control/helper-protocol.ts';
 import type { ExplainContext } from '../dns/explain.ts';
 import type { ClusterResolver } from '../dns/forwarder.ts';
 import { encodeQuery, QTYPE } from '../dns/message.ts';
@@ -22,32 +24,19 @@ import type { BaseConfig, DnsMode, OSConfig, OSConfigurator } from '../dns/os/ty
 import { DnsSession, type DnsStatus } from '../dns/session.ts';
 import type { ClusterSnapshot } from '../dns/snapshot.ts';
 import { DevnetError } from '../errors.ts';
-import { conflictError, type LocalRoute, planRoutes } from '../helper/routes.ts';
+import { conflictError, planRoutes } from '../helper/routes.ts';
 import type { HelperClient } from '../helper/service.ts';
+import { tlsCarrier } from '../tls/carrier.ts';
 import { loadAddon } from '../tun/addon.ts';
 import { NativeTun } from '../tun/native.ts';
-import { connectSession, type Session } from '../tunnel/index.ts';
+import { connectSession, type Session, SessionIdentity } from '../tunnel/index.ts';
 import { VERSION } from '../version.ts';
 import { readSnapshot } from './cluster-view.ts';
 import { serveDnsStream } from './dns-stream.ts';
 import { StackDriver } from './stack-driver.ts';
 import { TunnelUpstream } from './tunnel-upstream.ts';
 
-/** ConnectParams are `devnet connect`'s options, as sent over the control socket. */
-export interface ConnectParams {
-  kubeconfig?: string;
-  context?: string;
-  namespace?: string;
-  gatewayNamespace?: string;
-  transport?: 'portforward' | 'direct';
-  /** directAddress is host:port of the gateway's direct listener (transport direct). */
-  directAddress?: string;
-  alsoProxy?: string[];
-  neverProxy?: string[];
-  allowConflict?: string[];
-  dnsMode?: DnsMode | 'auto';
-  tunName?: string;
-}
+export type { ConnectParams };
 
 /** SessionDeps are passed in by the daemon. */
 export interface SessionDeps {
@@ -57,9 +46,8 @@ export interface SessionDeps {
   progress(message: string): void;
 }
 
-/** Addresses inside the TUN that belong to devnet itself (RFC 2544 benchmarking range, never on the internet). */
-export const TUN_ADDRESS = '198.18.0.1';
-export const DNS_ADDRESS = '198.18.0.2';
+export { DNS_ADDRESS, TUN_ADDRESS };
+
 const TUN_MTU = 65520;
 const RECONNECT_MAX_MS = 5000;
 const REFRESH_MS = 10_000;
@@ -101,7 +89,7 @@ class HelperConfigurator implements OSConfigurator {
   }
 
   async setDNS(cfg: OSConfig): Promise<void> {
-    this.#split = (await this.#helper.call<{ splitDns: boolean }>('dnsSet', { config: cfg })).splitDns;
+    this.#split = (await this.#helper.call('dnsSet', { config: cfg })).splitDns;
   }
 
   supportsSplitDNS(): boolean {
@@ -109,11 +97,11 @@ class HelperConfigurator implements OSConfigurator {
   }
 
   getBaseConfig(): Promise<BaseConfig> {
-    return this.#helper.call<BaseConfig>('dnsBaseConfig', { mode: this.mode });
+    return this.#helper.call('dnsBaseConfig', { mode: this.mode });
   }
 
   async close(): Promise<void> {
-    await this.#helper.call('dnsClose');
+    await this.#helper.call('dnsClose', null);
   }
 }
 
@@ -151,6 +139,9 @@ export class ConnectSession {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #reconnecting = false;
   readonly #clientId = randomUUID();
+  #user: ClusterUser = { name: '', verified: false };
+  /** identity is this session's key pair, for every tunnel it opens (src/tunnel/identity.ts). */
+  readonly identity = SessionIdentity.generate();
 
   private constructor(params: ConnectParams, deps: SessionDeps) {
     this.#params = params;
@@ -173,22 +164,27 @@ export class ConnectSession {
   async #start(): Promise<void> {
     const p = this.#params;
     const progress = this.#deps.progress;
-    this.#kc = loadKubeConfig({
-      ...(p.kubeconfig ? { kubeconfig: p.kubeconfig } : {}),
-      ...(p.context ? { context: p.context } : {}),
-    });
+    this.#kc = (
+      await connectKube({
+        ...(p.kubeconfig ? { kubeconfig: p.kubeconfig } : {}),
+        ...(p.kubeconfigFiles ? { kubeconfigFiles: p.kubeconfigFiles } : {}),
+        ...(p.context ? { context: p.context } : {}),
+      })
+    ).kc;
     this.#core = this.#kc.makeApiClient(CoreV1Api);
     this.#namespace = p.namespace ?? contextNamespace(this.#kc);
     this.#gatewayNs = p.gatewayNamespace ?? 'devnet';
 
     progress(`checking the gateway in namespace ${this.#gatewayNs}; discovering the cluster’s ranges`);
     const apis = { core: this.#core, networking: this.#kc.makeApiClient(NetworkingV1Api) };
-    const [gateway, svc, pods, local] = await Promise.all([
+    const [gateway, svc, pods, local, user] = await Promise.all([
       ensureGateway({ kc: this.#kc, core: this.#core, progress }, this.#gatewayNs),
       discoverServiceRanges(apis, this.#namespace),
       discoverPodRanges(apis, this.#namespace),
-      this.#deps.helper.call<LocalRoute[]>('routes'),
+      this.#deps.helper.call('routes', null),
+      whoAmI(this.#kc),
     ]);
+    this.#user = user;
     this.#gateway = gateway;
     this.#svcRanges = svc;
     this.#podRanges = pods;
@@ -216,11 +212,11 @@ export class ConnectSession {
     const fdPromise = receiveFd(this.#deps.fdSocket, 10_000);
     // If openTun fails, the wait for the descriptor fails later on its own: nobody awaits it then.
     fdPromise.catch(() => undefined);
+    // The helper adds the TUN's address and the route to devnet's DNS server itself.
     await this.#deps.helper.call('openTun', {
       name: tunName,
       mtu: TUN_MTU,
-      addresses: [`${TUN_ADDRESS}/32`],
-      routes: [...this.#routes.map((dst) => ({ dst })), { dst: `${DNS_ADDRESS}/32` }],
+      routes: this.#routes.map((dst) => ({ dst })),
       fdSocket: this.#deps.fdSocket,
     });
     const fd = await fdPromise;
@@ -328,22 +324,13 @@ export class ConnectSession {
 
   async #openCarrier(gw: GatewayInfo): Promise<Duplex> {
     if ((this.#params.transport ?? 'portforward') === 'direct') {
-      const addr = this.#params.directAddress;
-      const m = addr ? /^(.+):(\d+)$/.exec(addr) : null;
-      if (!m) throw new DevnetError('user', '--transport direct needs --direct-address HOST:PORT');
-      const sock = tcpConnect({ host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) });
-      sock.setNoDelay(true);
-      await new Promise<void>((res, rej) => {
-        sock.once('connect', () => res());
-        sock.once('error', (err) =>
-          rej(
-            new DevnetError('cluster', `cannot reach the gateway at ${addr}: ${err.message}`, {
-              hint: 'Is the gateway started with --direct-listen on that address, and routable from here?',
-            }),
-          ),
-        );
-      });
-      return sock;
+      const address = this.#params.directAddress;
+      if (!address) throw new DevnetError('user', '--transport direct needs --direct-address HOST:PORT');
+      if (!gw.tlsFingerprint)
+        throw new DevnetError('cluster', `the gateway's Secret in namespace ${gw.namespace} has no tls-fingerprint`, {
+          hint: 'Run `devnet gateway install` to give the direct listener its certificate.',
+        });
+      return tlsCarrier({ address, fingerprint: gw.tlsFingerprint })();
     }
     return openPortForward(this.#kc, { namespace: gw.namespace, pod: gw.pod, port: GATEWAY_TUNNEL_PORT });
   }
@@ -355,6 +342,7 @@ export class ConnectSession {
       token: gw.token,
       clientId: this.#clientId,
       clientName: `devnet ${VERSION} on ${hostname()}`,
+      identity: this.identity,
       logger: this.#log.child({ component: 'tunnel' }),
     });
     this.#session = session;
@@ -422,7 +410,7 @@ export class ConnectSession {
       .map((c) => parseCidr(c) as Cidr)
       .filter((c) => !known.some((k) => k.family === c.family && k.first <= c.first && c.last <= k.last));
     if (fresh.length > 0) {
-      const local = await this.#deps.helper.call<LocalRoute[]>('routes');
+      const local = await this.#deps.helper.call('routes', null);
       const plan = planRoutes({
         cluster: fresh.map((c) => ({ cidr: c.text, why: 'pod range' })),
         alsoProxy: [],
@@ -498,6 +486,11 @@ export class ConnectSession {
   /** gatewayInfo is the gateway the tunnel goes to. */
   get gatewayInfo(): GatewayInfo | undefined {
     return this.#gateway;
+  }
+
+  /** user is who the cluster says the user is (src/cluster/whoami.ts). */
+  get user(): ClusterUser {
+    return this.#user;
   }
 
   /** namespace is the connected namespace. */

@@ -20,6 +20,8 @@ export interface GatewayConfig {
   directListen: HostPort | undefined;
   /** interceptListen is where intercept pods connect (routable; they present a derived token). */
   interceptListen: HostPort | undefined;
+  /** tls is the direct listener's certificate and key (PEM), required with directListen. */
+  tls: { cert: string; key: string } | undefined;
   token: string;
   resolvConf: string;
   dnsPort: number;
@@ -32,18 +34,52 @@ export interface GatewayConfig {
   logLevel: string;
 }
 
-/** DEFAULT_DENY keeps sessions off the gateway pod's own loopback and the unspecified addresses. */
-export const DEFAULT_DENY = ['127.0.0.0/8', '::1/128', '0.0.0.0/8', '::/128'];
+/** ALWAYS_DENY is refused whatever --deny says: the pod's own loopback (its tunnel and health listeners) and unspecified addresses. */
+export const ALWAYS_DENY = ['127.0.0.0/8', '::1/128', '0.0.0.0/8', '::/128'];
+
+/**
+ * DEFAULT_DENY is the deny-list unless --deny replaces it: ALWAYS_DENY plus
+ * link-local ranges, where clouds serve instance metadata and credentials
+ * (169.254.169.254 on AWS, GCP, Azure and OpenStack, 169.254.170.2 on ECS,
+ * fd00:ec2::254 on AWS over IPv6), and the other well-known metadata and host
+ * service addresses (Alibaba Cloud 100.100.100.200, Azure 168.63.129.16).
+ * IPv4-mapped IPv6 forms are covered too (node:net BlockList maps them).
+ */
+export const DEFAULT_DENY = [
+  ...ALWAYS_DENY,
+  '169.254.0.0/16',
+  'fe80::/10',
+  'fd00:ec2::254/128',
+  '100.100.100.200/32',
+  '168.63.129.16/32',
+];
+
+/** ownAddresses lists the pod's own addresses from os.networkInterfaces() (zone ids dropped). */
+export function ownAddresses(ifaces: Record<string, { address: string }[] | undefined>): string[] {
+  return Object.values(ifaces)
+    .flatMap((list) => list ?? [])
+    .map((i) => i.address.replace(/%.*$/, ''))
+    .filter((a) => isIP(a) !== 0);
+}
+
+/** gatewayDenyList is what the gateway enforces: ALWAYS_DENY, the configured list and the pod's own addresses. */
+export function gatewayDenyList(configured: string[], own: string[]): BlockList {
+  return denyList([...ALWAYS_DENY, ...configured, ...own.map((a) => (isIP(a) === 6 ? `${a}/128` : `${a}/32`))]);
+}
 
 /** USAGE is the gateway's --help text. */
 export const USAGE = `usage: node src/gateway/main.ts [flags]
   --listen ADDR:PORT         tunnel listener, loopback only (env DEVNET_GATEWAY_LISTEN, default 127.0.0.1:8300)
   --health-listen ADDR:PORT  /healthz, /readyz, /metrics (env DEVNET_GATEWAY_HEALTH_LISTEN, default 0.0.0.0:8301)
-  --direct-listen ADDR:PORT  optional listener for the direct transport, token required (env DEVNET_GATEWAY_DIRECT_LISTEN)
+  --direct-listen ADDR:PORT  optional listener for the direct transport: TLS 1.3 only, token required
+                             (env DEVNET_GATEWAY_DIRECT_LISTEN); needs --tls-cert and --tls-key
+  --tls-cert PATH, --tls-key PATH  the direct listener's certificate and key files, PEM
+                             (else env DEVNET_GATEWAY_TLS_CERT, _KEY holding the PEM text itself)
   --intercept-listen ADDR:PORT  listener for intercept pods, derived tokens only (env DEVNET_GATEWAY_INTERCEPT_LISTEN)
   --token-file PATH          session token file (else env DEVNET_GATEWAY_TOKEN)
   --resolv-conf PATH         the pod's resolver configuration (default /etc/resolv.conf)
-  --deny CIDR[,CIDR]         destinations refused (env DEVNET_GATEWAY_DENY, default ${DEFAULT_DENY.join(',')}; "" = none)
+  --deny CIDR[,CIDR]         destinations refused besides the pod's own addresses and loopback
+                             (env DEVNET_GATEWAY_DENY, default ${DEFAULT_DENY.join(',')}; "" = only those)
   --max-sessions N           (default 64)
   --max-channels N           per session (default 16384)
   --drain-timeout MS         on SIGTERM: how long sessions may drain (default 20000)
@@ -97,6 +133,8 @@ export function parseGatewayConfig(
         'direct-listen': { type: 'string' },
         'intercept-listen': { type: 'string' },
         'token-file': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         'resolv-conf': { type: 'string' },
         'dns-port': { type: 'string' },
         deny: { type: 'string' },
@@ -129,6 +167,15 @@ export function parseGatewayConfig(
     throw new DevnetError('config', 'no session token: DEVNET_GATEWAY_TOKEN is empty and no --token-file was given', {
       hint: 'set the token in the devnet-gateway Secret (`devnet gateway install` does this)',
     });
+  const certFile = str('tls-cert');
+  const keyFile = str('tls-key');
+  const cert = certFile ? readFile(certFile) : env.DEVNET_GATEWAY_TLS_CERT;
+  const key = keyFile ? readFile(keyFile) : env.DEVNET_GATEWAY_TLS_KEY;
+  if (direct && (!cert?.trim() || !key?.trim()))
+    throw new DevnetError('config', '--direct-listen serves TLS only: it needs --tls-cert and --tls-key', {
+      hint: 'the devnet-gateway-tls Secret holds them (`devnet gateway install` makes it)',
+    });
+  const tls = cert?.trim() && key?.trim() ? { cert, key } : undefined;
   const denyRaw = str('deny') ?? env.DEVNET_GATEWAY_DENY;
   return {
     listen,
@@ -138,6 +185,7 @@ export function parseGatewayConfig(
     ),
     directListen: direct ? parseHostPort(direct, '--direct-listen') : undefined,
     interceptListen: interceptListen ? parseHostPort(interceptListen, '--intercept-listen') : undefined,
+    tls,
     token,
     resolvConf: str('resolv-conf') ?? '/etc/resolv.conf',
     dnsPort: positive(str('dns-port'), 53, '--dns-port'),

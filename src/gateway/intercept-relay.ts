@@ -1,10 +1,11 @@
 // The gateway's listener for intercept pods. An intercept pod holds one
 // tunnel session here (token: model.podToken of the gateway token and its
 // `<namespace>.<service>`, presented with that key as its client id) and
-// opens one channel per intercepted connection, naming the intercept id and
-// the owner's local port. The gateway checks that the id belongs to that
-// Service and the port to that registration, opens a channel toward the
-// owner's laptop (InterceptRegistry.openToLaptop) and joins the two. The
+// opens one channel per intercepted connection, naming the intercept id, the
+// owner's key (as recorded on the Service) and the owner's local port. The
+// gateway checks that the id belongs to that Service and the port to the
+// owner's registration, opens a channel toward the session that proved that
+// key (InterceptRegistry.openToLaptop) and joins the two. The
 // listener is routable (pods reach it through the gateway's Service), so it
 // serves nothing else: no dials, no DNS.
 import { createServer, type Server, type Socket } from 'node:net';
@@ -76,11 +77,13 @@ export class InterceptRelay {
 
   #open(s: Session, ch: AnyChannel): void {
     const req = ch.request;
-    const reg = this.#o.registry.lookup(req.interceptId);
+    const owner = req.ownerKey ?? '';
+    const reg = this.#o.registry.lookup(req.interceptId, owner);
     if (!(ch instanceof StreamChannel)) ch.reject('invalid', 'intercepts carry TCP streams only');
     else if (!req.interceptId.startsWith(`${s.peer.clientId}.`))
       ch.reject('forbidden', 'that intercept belongs to another Service');
-    else if (!reg) ch.reject('unreachable', `no laptop holds intercept ${req.interceptId}`);
+    else if (owner === '') ch.reject('invalid', 'an intercept channel must name its owner’s key');
+    else if (!reg) ch.reject('unreachable', `the owner of intercept ${req.interceptId} is not connected`);
     else if (!reg.ports.includes(req.port)) ch.reject('forbidden', `port ${req.port} is not intercepted`);
     else this.#relay(s, ch);
   }
@@ -88,7 +91,7 @@ export class InterceptRelay {
   #relay(s: Session, ch: StreamChannel): void {
     const req = ch.request;
     this.#o.registry
-      .openToLaptop(req.interceptId, req.port, { host: req.sourceHost, port: req.sourcePort })
+      .openToLaptop(req.interceptId, req.ownerKey ?? '', req.port, { host: req.sourceHost, port: req.sourcePort })
       .then((r) => {
         if (!r.ok) return ch.reject(r.reason, r.message);
         if (ch.state !== 'pending' || s.closed || !(r.channel instanceof StreamChannel)) {

@@ -1,58 +1,80 @@
 // Intercept registrations: which laptop session receives connections for an
-// intercept id and its ports. The intercept listeners (intercept mode) call
-// openToLaptop for each accepted connection; the channel then carries that
-// one connection up the owner's tunnel (a gateway-initiated channel).
-import type { InterceptDecision, OpenResult, Session } from '../tunnel/index.ts';
+// intercept. A registration belongs to an identity, not to a session
+// (docs/security.md, "another cluster tenant"): the registering session must
+// prove, with a signature over its own WELCOME challenge, that it holds the
+// Ed25519 key it named in HELLO (src/tunnel/identity.ts). Registrations are
+// kept per (intercept id, key): anyone may register any id under their own
+// key, but the intercept pod asks for the key its owner recorded on the
+// Service (with their own Kubernetes credentials), so only the owner's
+// sessions ever get its connections. The owner's next session (a reconnect)
+// proves the same key and takes its registration back; nobody else can,
+// whether the owner is connected or not.
+import {
+  type InterceptDecision,
+  type InterceptRegister,
+  keyId,
+  type OpenResult,
+  type Session,
+  verifyRegistration,
+} from '../tunnel/index.ts';
 
 interface Registration {
   session: Session;
   ports: number[];
 }
 
-/** InterceptRegistry maps intercept ids to the sessions that registered them. */
-export class InterceptRegistry {
-  readonly #byId = new Map<string, Registration>();
+const at = (interceptId: string, key: string) => `${interceptId}\n${key}`;
 
-  /** register records a registration for `session`; an id held by another live session is refused. */
-  register(session: Session, interceptId: string, ports: number[]): InterceptDecision {
+/** InterceptRegistry maps (intercept id, owner key) to the session that registered it. */
+export class InterceptRegistry {
+  readonly #byOwner = new Map<string, Registration>();
+
+  /** register records a registration for `session`, after checking its proof of identity. */
+  register(session: Session, r: InterceptRegister): InterceptDecision {
+    const { interceptId, ports } = r;
     if (!/^[a-z0-9][a-z0-9.-]{0,252}$/.test(interceptId)) return { ok: false, message: 'invalid intercept id' };
     if (ports.length === 0 || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535))
       return { ok: false, message: 'ports must be 1..65535' };
-    const held = this.#byId.get(interceptId);
-    if (held && held.session !== session && !held.session.closed)
-      return {
-        ok: false,
-        message: `intercept ${interceptId} is held by another session (${held.session.peer.clientId})`,
-      };
-    this.#byId.set(interceptId, { session, ports: [...ports] });
+    if (session.peer.identityKey.length === 0)
+      return { ok: false, message: 'intercepts need a session identity (this devnet is too old for this gateway)' };
+    if (!verifyRegistration(session.peer.identityKey, session.challenge, interceptId, r.proof))
+      return { ok: false, message: 'the registration proof does not match this session’s identity key' };
+    const key = at(interceptId, keyId(session.peer.identityKey));
+    this.#byOwner.set(key, { session, ports: [...ports] });
     session.once('close', () => {
-      if (this.#byId.get(interceptId)?.session === session) this.#byId.delete(interceptId);
+      if (this.#byOwner.get(key)?.session === session) this.#byOwner.delete(key);
     });
     return { ok: true, message: '' };
   }
 
-  /** unregister drops a registration held by `session`. */
+  /** unregister drops `session`'s own registration of an intercept. */
   unregister(session: Session, interceptId: string): InterceptDecision {
-    if (this.#byId.get(interceptId)?.session !== session)
+    const key = at(interceptId, keyId(session.peer.identityKey));
+    if (this.#byOwner.get(key)?.session !== session)
       return { ok: false, message: `no intercept ${interceptId} in this session` };
-    this.#byId.delete(interceptId);
+    this.#byOwner.delete(key);
     return { ok: true, message: '' };
   }
 
-  /** lookup returns the ports and owner of a registration. */
-  lookup(interceptId: string): { ports: number[]; clientId: string } | undefined {
-    const r = this.#byId.get(interceptId);
-    return r && { ports: r.ports, clientId: r.session.peer.clientId };
+  /** lookup returns the ports and session of the owner's registration, if that owner is connected. */
+  lookup(interceptId: string, ownerKey: string): { ports: number[]; clientId: string } | undefined {
+    const r = this.#byOwner.get(at(interceptId, ownerKey));
+    return r && !r.session.closed ? { ports: r.ports, clientId: r.session.peer.clientId } : undefined;
   }
 
-  /** openToLaptop opens a gateway-initiated channel to the session that registered `interceptId`. */
-  openToLaptop(interceptId: string, port: number, source: { host: string; port: number }): Promise<OpenResult> {
-    const r = this.#byId.get(interceptId);
+  /** openToLaptop opens a gateway-initiated channel to the owner's session for `interceptId`. */
+  openToLaptop(
+    interceptId: string,
+    ownerKey: string,
+    port: number,
+    source: { host: string; port: number },
+  ): Promise<OpenResult> {
+    const r = this.#byOwner.get(at(interceptId, ownerKey));
     if (!r || r.session.closed)
       return Promise.resolve({
         ok: false,
         reason: 'unreachable',
-        message: `no session holds intercept ${interceptId}`,
+        message: `the owner of intercept ${interceptId} is not connected`,
         byPeer: false,
       });
     return r.session.open({

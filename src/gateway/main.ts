@@ -3,10 +3,11 @@
 // It only wires: config → logger, resolver, metrics → GatewayServer and the
 // health server; SIGTERM/SIGINT → GOAWAY, drain, exit.
 import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import pino from 'pino';
 import { DevnetError } from '../errors.ts';
 import { VERSION } from '../version.ts';
-import { denyList, parseGatewayConfig } from './config.ts';
+import { gatewayDenyList, ownAddresses, parseGatewayConfig } from './config.ts';
 import { startHealthServer } from './health.ts';
 import { detectIcmp } from './icmp.ts';
 import { InterceptRelay } from './intercept-relay.ts';
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
     metrics,
     resolver,
     icmp,
-    deny: denyList(cfg.deny),
+    deny: gatewayDenyList(cfg.deny, ownAddresses(networkInterfaces())),
     maxSessions: cfg.maxSessions,
     sessionLimits: { maxChannels: cfg.maxChannels },
     tcpKeepaliveMs: cfg.tcpKeepaliveMs,
@@ -49,7 +50,11 @@ async function main(): Promise<void> {
   const tunnel = await gw.listen(cfg.listen.host, cfg.listen.port);
   log.info({ address: tunnel }, 'tunnel listener ready');
   if (cfg.directListen) {
-    const direct = await gw.listen(cfg.directListen.host, cfg.directListen.port);
+    const direct = await gw.listenTls(
+      cfg.directListen.host,
+      cfg.directListen.port,
+      cfg.tls as { cert: string; key: string },
+    );
     log.info({ address: direct }, 'direct listener ready');
   }
   let relay: InterceptRelay | undefined;

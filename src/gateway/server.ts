@@ -4,6 +4,7 @@
 import type { AddressInfo, BlockList, Server, Socket } from 'node:net';
 import { createServer } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import {
   type AnyChannel,
@@ -49,7 +50,7 @@ export class GatewayServer {
   readonly #o: GatewayServerOptions;
   readonly #log: Logger;
   readonly #sessions = new Set<Session>();
-  readonly #servers: Server[] = [];
+  readonly #servers: (Server | TlsServer)[] = [];
   readonly #carriers = new Set<Duplex>();
   readonly #counted = new WeakMap<Session, { up: number; down: number }>();
   #draining = false;
@@ -86,6 +87,38 @@ export class GatewayServer {
       server.listen({ host, port }, () => {
         server.off('error', reject);
         server.on('error', (err) => this.#log.error({ err }, 'tunnel listener failed'));
+        resolve(server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /**
+   * listenTls starts the direct transport's listener: TLS 1.3 only, with the
+   * certificate laptops pin (src/tls/carrier.ts). A client that does not
+   * complete a TLS 1.3 handshake — a plaintext HELLO included — is dropped
+   * before any tunnel byte is read.
+   */
+  listenTls(host: string, port: number, tls: { cert: string; key: string }): Promise<AddressInfo> {
+    const server = createTlsServer(
+      { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', handshakeTimeout: 10_000 },
+      (sock: TLSSocket) => {
+        sock.setNoDelay(true);
+        this.serve(sock, `${sock.remoteAddress}:${sock.remotePort} (tls)`);
+      },
+    );
+    server.on('tlsClientError', (err, sock) => {
+      this.#o.metrics.sessionsTotal.inc({ result: 'TLS' });
+      this.#log.warn(
+        { remote: `${sock.remoteAddress}:${sock.remotePort}`, reason: err.message },
+        'direct connection refused: no TLS 1.3 handshake',
+      );
+    });
+    this.#servers.push(server);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port }, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.#log.error({ err }, 'direct listener failed'));
         resolve(server.address() as AddressInfo);
       });
     });
@@ -133,7 +166,7 @@ export class GatewayServer {
       return a;
     };
     s.interceptHandler = {
-      register: (r) => this.intercepts.register(s, r.interceptId, r.ports),
+      register: (r) => this.intercepts.register(s, r),
       unregister: (id) => this.intercepts.unregister(s, id),
     };
     s.on('open', (ch) => this.#open(s, ch, log));

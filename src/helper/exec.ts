@@ -1,7 +1,7 @@
 // execArgv runs a program without a shell and reports its exit status and
 // output; it never throws for a non-zero exit (callers decide what is fatal).
 import { execFile } from 'node:child_process';
-import type { ExecResult } from './journal.ts';
+import type { ExecResult } from '../journal/journal.ts';
 
 /** execArgv runs argv[0] with the remaining arguments. */
 export function execArgv(argv: readonly string[]): Promise<ExecResult> {

@@ -6,20 +6,29 @@
 //                                                print {"ready":true,...}; undo all on
 //                                                SIGTERM/SIGINT or when stdin closes
 //   helper recover --journal FILE                 undo what a dead process left behind
-//   helper serve --journal FILE --socket PATH --uid U --gid G
+//   helper serve --journal FILE --socket PATH --uid U --gid G --user-dir DIR
+//                [--policy FILE] [--allow-conflict CIDR]...
 //                                                serve a user daemon (service.ts); print
 //                                                {"ready":true} once listening
+//
+// Only the root CLI starts the helper, so its arguments are trusted: they
+// carry what the user typed after `sudo devnet connect` (--allow-conflict)
+// and the paths root chose. The daemon never gets to say any of it.
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { asDevnetError } from '../errors.ts';
+import { checkRootControlled } from '../control/owned-files.linux.ts';
+import { TUN_FD_SOCKET } from '../control/paths.ts';
+import { asDevnetError, DevnetError } from '../errors.ts';
+import { FileJournal, recover } from '../journal/journal.ts';
+import { machineUndoEnv as undoEnv } from '../journal/machine.ts';
 import { execArgv } from './exec.ts';
-import { FileJournal, recover } from './journal.ts';
 import { configureTun, type TunSpec } from './network.linux.ts';
+import { DEFAULT_POLICY, type HelperPolicy, parsePolicy } from './policy.ts';
 import { isOwnerAlive, processStartTime } from './process.linux.ts';
 import { startHelperService } from './service.ts';
-import { undoEnv } from './undo-env.ts';
 
 function reply(v: unknown): void {
   process.stdout.write(`${JSON.stringify(v)}\n`);
@@ -52,13 +61,35 @@ async function configure(journalPath: string, specJson: string): Promise<void> {
   process.stdin.resume();
 }
 
-async function serve(
-  journalPath: string,
-  socketPath: string,
-  uid: number,
-  gid: number,
-  resolvConf?: string,
-): Promise<void> {
+/** ServeArgs are the helper's command line for `serve`. */
+interface ServeArgs {
+  journalPath: string;
+  socketPath: string;
+  uid: number;
+  gid: number;
+  userDir: string;
+  policyPath: string;
+  allowConflicts: string[];
+  resolvConf: string | undefined;
+}
+
+// loadPolicy reads the administrator's policy: a missing file means the
+// defaults; a file anyone but root could have written is refused.
+function loadPolicy(path: string): HelperPolicy {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return DEFAULT_POLICY;
+    throw err;
+  }
+  checkRootControlled(path, 'the devnet policy');
+  return parsePolicy(text, path);
+}
+
+async function serve(a: ServeArgs): Promise<void> {
+  const { journalPath, socketPath, uid, gid } = a;
+  const policy = loadPolicy(a.policyPath);
   const logger = pino({ name: 'devnet-helper' }, pino.destination(2));
   await mkdir(dirname(journalPath), { recursive: true, mode: 0o700 });
   const stale = await recover(journalPath, undoEnv, isOwnerAlive);
@@ -73,10 +104,14 @@ async function serve(
     socketPath,
     uid,
     gid,
+    fdSocket: join(a.userDir, TUN_FD_SOCKET),
+    policy,
+    policyPath: a.policyPath,
+    allowConflicts: a.allowConflicts,
     journal,
     undoEnv,
     logger,
-    ...(resolvConf ? { resolvConfPath: resolvConf } : {}),
+    ...(a.resolvConf ? { resolvConfPath: a.resolvConf } : {}),
     onDone: (failures) => {
       server.close();
       process.exit(failures === 0 ? 0 : 1);
@@ -100,6 +135,9 @@ async function main(): Promise<void> {
       uid: { type: 'string' },
       gid: { type: 'string' },
       'resolv-conf': { type: 'string' },
+      'user-dir': { type: 'string' },
+      policy: { type: 'string' },
+      'allow-conflict': { type: 'string', multiple: true },
     },
   });
   const verb = positionals[0];
@@ -108,9 +146,19 @@ async function main(): Promise<void> {
     if (!values.spec) throw new Error('--spec JSON is required');
     await configure(values.journal, values.spec);
   } else if (verb === 'serve') {
-    if (!values.socket || values.uid === undefined) throw new Error('--socket PATH and --uid U are required');
+    if (!values.socket || values.uid === undefined || !values['user-dir'])
+      throw new DevnetError('internal', '--socket PATH, --uid U and --user-dir DIR are required');
     const uid = Number(values.uid);
-    await serve(values.journal, values.socket, uid, Number(values.gid ?? uid), values['resolv-conf']);
+    await serve({
+      journalPath: values.journal,
+      socketPath: values.socket,
+      uid,
+      gid: Number(values.gid ?? uid),
+      userDir: values['user-dir'],
+      policyPath: values.policy ?? '/etc/devnet/policy.json',
+      allowConflicts: values['allow-conflict'] ?? [],
+      resolvConf: values['resolv-conf'],
+    });
   } else if (verb === 'recover') {
     reply(await recover(values.journal, undoEnv, isOwnerAlive));
   } else {

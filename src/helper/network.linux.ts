@@ -4,8 +4,8 @@
 // (journal.ts), so a crash at any point can be undone.
 
 import { DevnetError } from '../errors.ts';
+import type { ExecResult, UndoJournal } from '../journal/journal.ts';
 import { loadAddon } from '../tun/addon.ts';
-import type { ExecResult, UndoJournal } from './journal.ts';
 
 /** RouteSpec is one destination routed into the TUN. */
 export interface RouteSpec {

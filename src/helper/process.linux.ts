@@ -1,6 +1,6 @@
 // Process identity on Linux, for deciding whether a journal's owner still runs.
 import { readFile } from 'node:fs/promises';
-import type { JournalOwner } from './journal.ts';
+import type { JournalOwner } from '../journal/journal.ts';
 
 /** ProcStat is what we read from /proc/PID/stat (proc(5)). */
 export interface ProcStat {

@@ -114,14 +114,22 @@ export function planRoutes(input: RoutePlanInput): RoutePlan {
   const conflicts: RouteConflict[] = [];
   for (const p of pieces) {
     if (allowed.some((a) => contains(a, p.cidr) || contains(p.cidr, a))) continue;
-    for (const r of input.local) {
-      if (r.dst === 'default' || r.dev === input.tunName || NON_CARRYING.has(r.type ?? '')) continue;
-      const rc = parseCidr(r.dst);
-      if (!rc || rc.prefix === 0 || !overlaps(rc, p.cidr)) continue;
-      conflicts.push({ wanted: p.why, local: r });
-    }
+    for (const local of overlappingRoutes(p.cidr, input.local, input.tunName)) conflicts.push({ wanted: p.why, local });
   }
   return { routes: mergeCidrs(pieces.map((p) => p.cidr)).map((c) => c.text), conflicts };
+}
+
+/**
+ * overlappingRoutes lists the machine's routes that carry traffic for some
+ * address of cidr: default routes, devnet's own device and routes that only
+ * stop traffic (unreachable, blackhole, ...) never count.
+ */
+export function overlappingRoutes(cidr: Cidr, local: readonly LocalRoute[], tunName: string): LocalRoute[] {
+  return local.filter((r) => {
+    if (r.dst === 'default' || r.dev === tunName || NON_CARRYING.has(r.type ?? '')) return false;
+    const rc = parseCidr(r.dst);
+    return rc !== undefined && rc.prefix !== 0 && overlaps(rc, cidr);
+  });
 }
 
 /** conflictError is the user-facing refusal for route conflicts, naming both routes and the flags. */

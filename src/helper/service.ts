@@ -1,36 +1,44 @@
 // The helper's service: the root process a user daemon asks to change the
-// machine's network (ARCHITECTURE.md decision 14). It serves the control
-// protocol on a socket only that user (and root) may open, journals every
-// change before making it, and undoes everything when asked to tear down — or
-// when its daemon's connection drops without asking (the daemon crashed).
+// machine's network (ARCHITECTURE.md decision 14). It serves the helper
+// protocol (src/control/helper-protocol.ts) on a socket only that user (and
+// root) may open, treats every request as untrusted — checked against the
+// schema, then against the policy (policy.ts), with the routing table read
+// here, not taken from the daemon — journals every change before making it,
+// and undoes everything when asked to tear down, or when its daemon's
+// connection drops without asking (the daemon crashed). The paths it uses
+// are its own choice: the TUN goes only to the socket it named in the user's
+// folder, reached without following a symlink.
 import type { Server, Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ControlClient, serveControl } from '../daemon/control.ts';
+import { DNS_ADDRESS, HELPER_PROTOCOL, type HelperProtocol, TUN_ADDRESS } from '../control/helper-protocol.ts';
+import { userSocket } from '../control/owned-files.linux.ts';
+import { ControlClient, type ParamsOf, type ResultOf, serveControl } from '../control/transport.ts';
 import { execProgram, newConfigurator, nodeFileSystem } from '../dns/os/index.ts';
-import type { DnsMode, OSConfig, OSConfigurator } from '../dns/os/types.ts';
+import type { DnsMode, OSConfigurator } from '../dns/os/types.ts';
 import { DevnetError } from '../errors.ts';
+import type { FileJournal, UndoEnv } from '../journal/journal.ts';
 import { loadAddon } from '../tun/addon.ts';
 import { VERSION } from '../version.ts';
 import { execArgv } from './exec.ts';
-import type { FileJournal, UndoEnv } from './journal.ts';
-import { addRoute, configureTun, type RouteSpec } from './network.linux.ts';
-import { parseIpRouteJson } from './routes.ts';
+import { addRoute, configureTun } from './network.linux.ts';
+import { checkDnsConfig, checkDnsMode, checkRoute, type HelperPolicy } from './policy.ts';
+import { type LocalRoute, parseIpRouteJson } from './routes.ts';
 
-/** OpenTunRequest asks the helper for a configured TUN, delivered to fdSocket. */
-export interface OpenTunRequest {
-  name: string;
-  mtu: number;
-  addresses: string[];
-  routes: RouteSpec[];
-  fdSocket: string;
-}
+/** DNS_MODES_HERE are the resolver integrations the Linux helper offers. */
+const DNS_MODES_HERE: readonly DnsMode[] = ['resolved', 'resolvconf', 'none'];
 
-/** HelperOptions are fixed when the helper starts. */
+/** HelperOptions are fixed when the helper starts, by the root CLI (never by the daemon). */
 export interface HelperOptions {
   socketPath: string;
   /** uid/gid of the user whose daemon may connect (and who will own the TUN). */
   uid: number;
   gid: number;
+  /** fdSocket is the socket in the user's folder where the TUN is delivered (the helper's choice). */
+  fdSocket: string;
+  policy: HelperPolicy;
+  policyPath: string;
+  /** allowConflicts are the user's `--allow-conflict` CIDRs from the command line. */
+  allowConflicts: string[];
   journal: FileJournal;
   undoEnv: UndoEnv;
   logger: Logger;
@@ -40,12 +48,11 @@ export interface HelperOptions {
   onDone(failures: number): void;
 }
 
-function need<T>(v: unknown, check: (v: unknown) => boolean, what: string): T {
-  if (!check(v)) throw new DevnetError('internal', `helper: bad ${what}`);
-  return v as T;
+async function machineRoutes(): Promise<LocalRoute[]> {
+  const v4 = await execArgv(['ip', '-j', 'route', 'show']);
+  const v6 = await execArgv(['ip', '-j', '-6', 'route', 'show']);
+  return [...parseIpRouteJson(v4.stdout), ...parseIpRouteJson(v6.stdout)];
 }
-
-const isObject = (v: unknown) => typeof v === 'object' && v !== null;
 
 /** startHelperService serves the helper's methods until teardown. */
 export async function startHelperService(opts: HelperOptions): Promise<Server> {
@@ -54,6 +61,7 @@ export async function startHelperService(opts: HelperOptions): Promise<Server> {
   let dns: OSConfigurator | undefined;
   let done = false;
   let daemon: Socket | undefined;
+  const net = { journal: opts.journal, exec: execArgv };
 
   const teardown = async (why: string): Promise<number> => {
     if (done) return 0;
@@ -65,41 +73,85 @@ export async function startHelperService(opts: HelperOptions): Promise<Server> {
     return failures.length;
   };
 
+  // The helper serves one daemon: the first connection that asks anything.
+  // Its going away undoes everything; nobody else may speak for it.
+  const serving = (peer: Socket): void => {
+    daemon ??= peer;
+    if (peer !== daemon) throw new DevnetError('user', 'the devnet helper already serves this session’s daemon');
+  };
+
+  const allowedRoutes = async (name: string, routes: { dst: string }[]): Promise<string[]> => {
+    const ctx = {
+      policy: opts.policy,
+      policyPath: opts.policyPath,
+      local: await machineRoutes(),
+      allowConflicts: opts.allowConflicts,
+      tunName: name,
+    };
+    return routes.map((r) => checkRoute(r.dst, ctx).text);
+  };
+
   const server = await serveControl(
+    HELPER_PROTOCOL,
     {
       hello: async (_params, _progress, peer) => {
-        daemon ??= peer;
+        serving(peer);
         return { pid: process.pid, version: VERSION };
       },
-      routes: async () => {
-        const v4 = await execArgv(['ip', '-j', 'route', 'show']);
-        const v6 = await execArgv(['ip', '-j', '-6', 'route', 'show']);
-        return [...parseIpRouteJson(v4.stdout), ...parseIpRouteJson(v6.stdout)];
+      routes: async (_params, _progress, peer) => {
+        serving(peer);
+        return machineRoutes();
       },
-      openTun: async (params) => {
-        const p = need<OpenTunRequest>(params, isObject, 'openTun request');
-        if (tunName) throw new DevnetError('internal', `helper already made ${tunName}`);
+      openTun: async (p, _progress, peer) => {
+        serving(peer);
+        if (tunName) throw new DevnetError('user', `the devnet helper already made ${tunName}`);
+        if (p.fdSocket !== opts.fdSocket)
+          throw new DevnetError(
+            'user',
+            `fdSocket ${p.fdSocket} is not the socket the helper chose (${opts.fdSocket})`,
+            {
+              hint: 'The TUN is delivered only to the daemon’s socket in your own devnet folder.',
+            },
+          );
+        const routes = await allowedRoutes(p.name, p.routes);
+        // Check the delivery socket before making anything: a planted symlink refuses here.
+        userSocket(opts.fdSocket, opts.uid).release?.();
         const tun = await configureTun(
-          { name: p.name, mtu: p.mtu, ownerUid: opts.uid, persist: false, addresses: p.addresses, routes: p.routes },
-          { journal: opts.journal, exec: execArgv },
+          {
+            name: p.name,
+            mtu: p.mtu,
+            ownerUid: opts.uid,
+            persist: false,
+            addresses: [`${TUN_ADDRESS}/32`],
+            routes: [...routes.map((dst) => ({ dst })), { dst: `${DNS_ADDRESS}/32` }],
+          },
+          net,
         );
         tunName = tun.name;
         try {
-          addon.sendFd(p.fdSocket, tun.fd);
+          const target = userSocket(opts.fdSocket, opts.uid);
+          try {
+            addon.sendFd(target.via as string, tun.fd);
+          } finally {
+            target.release?.();
+          }
         } finally {
           // The daemon holds the only descriptor now: the device dies with it.
           addon.closeFd(tun.fd);
         }
         return { name: tun.name };
       },
-      addRoutes: async (params) => {
-        const p = need<{ routes: RouteSpec[] }>(params, isObject, 'addRoutes request');
-        if (!tunName) throw new DevnetError('internal', 'helper: addRoutes before openTun');
-        for (const r of p.routes) await addRoute(tunName, r, { journal: opts.journal, exec: execArgv });
+      addRoutes: async (p, _progress, peer) => {
+        serving(peer);
+        if (!tunName) throw new DevnetError('user', 'the devnet helper got addRoutes before openTun');
+        for (const dst of await allowedRoutes(tunName, p.routes)) await addRoute(tunName, { dst }, net);
         return null;
       },
-      dnsBaseConfig: async (params) => {
-        const p = need<{ mode: DnsMode }>(params, isObject, 'dnsBaseConfig request');
+      dnsBaseConfig: async (p, _progress, peer) => {
+        serving(peer);
+        checkDnsMode(p.mode, DNS_MODES_HERE);
+        if (dns && dns.mode !== p.mode)
+          throw new DevnetError('user', `the devnet helper already configures DNS in mode ${dns.mode}`);
         dns ??= newConfigurator(
           p.mode,
           { fs: nodeFileSystem, exec: execProgram, journal: opts.journal, logger: opts.logger },
@@ -107,17 +159,20 @@ export async function startHelperService(opts: HelperOptions): Promise<Server> {
         );
         return dns.getBaseConfig();
       },
-      dnsSet: async (params) => {
-        const p = need<{ config: OSConfig }>(params, isObject, 'dnsSet request');
-        if (!dns) throw new DevnetError('internal', 'helper: dnsSet before dnsBaseConfig');
+      dnsSet: async (p, _progress, peer) => {
+        serving(peer);
+        if (!dns) throw new DevnetError('user', 'the devnet helper got dnsSet before dnsBaseConfig');
+        checkDnsConfig(p.config);
         await dns.setDNS(p.config);
         return { splitDns: dns.supportsSplitDNS() };
       },
-      dnsClose: async () => {
+      dnsClose: async (_params, _progress, peer) => {
+        serving(peer);
         await dns?.close();
         return null;
       },
-      teardown: async () => {
+      teardown: async (_params, _progress, peer) => {
+        serving(peer);
         const failures = await teardown('the daemon asked');
         setImmediate(() => opts.onDone(failures));
         return { failures };
@@ -139,19 +194,24 @@ export async function startHelperService(opts: HelperOptions): Promise<Server> {
 
 /** HelperClient is the daemon's handle on its helper. */
 export class HelperClient {
-  readonly #c: ControlClient;
+  readonly #c: ControlClient<HelperProtocol>;
 
-  private constructor(c: ControlClient) {
+  private constructor(c: ControlClient<HelperProtocol>) {
     this.#c = c;
   }
 
   /** connect reaches the helper, waiting up to waitMs for it to start listening. */
   static async connect(path: string, waitMs = 0): Promise<HelperClient> {
     const deadline = Date.now() + waitMs;
-    let c: ControlClient;
+    let c: ControlClient<HelperProtocol>;
     for (;;) {
       try {
-        c = await ControlClient.connect(path, "devnet's root helper is not running", 'Run `sudo devnet connect`.');
+        c = await ControlClient.connect(
+          HELPER_PROTOCOL,
+          path,
+          "devnet's root helper is not running",
+          'Run `sudo devnet connect`.',
+        );
         break;
       } catch (err) {
         if (Date.now() >= deadline) throw err;
@@ -159,7 +219,7 @@ export class HelperClient {
       }
     }
     const h = new HelperClient(c);
-    await c.call('hello');
+    await c.call('hello', null);
     return h;
   }
 
@@ -168,8 +228,12 @@ export class HelperClient {
     this.#c.socket.once('close', fn);
   }
 
-  call<T>(method: string, params?: unknown): Promise<T> {
-    return this.#c.call<T>(method, params);
+  /** call asks the helper for one method. */
+  call<K extends keyof HelperProtocol & string>(
+    method: K,
+    params: ParamsOf<HelperProtocol, K>,
+  ): Promise<ResultOf<HelperProtocol, K>> {
+    return this.#c.call(method, params);
   }
 
   close(): void {

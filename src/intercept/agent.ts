@@ -3,12 +3,21 @@
 // and, per connection (global intercept) or per HTTP request (personal
 // intercepts), sends traffic up one tunnel session to the gateway, which
 // joins it to the owner's laptop; everything else goes to the original
-// endpoints through the original-endpoints Service. It also holds the
+// endpoints through the original-endpoints Service. It also judges the
 // leases (ARCHITECTURE decision 13): every second it reads the Service; an
-// intercept whose `renewed` value has not changed for LEASE_TTL_MS is
-// removed, and when none is left the original selector is restored, the
-// original-endpoints Service deleted and, last, the pod deletes itself. It
-// needs no laptop for that, and only the Role in manifests.ts.
+// intercept whose `renewed` value has not changed for LEASE_TTL_MS (by this
+// pod's clock) no longer takes traffic — its connections go to the original
+// endpoints, so a crashed laptop breaks nothing — and takes it again if its
+// owner renews. The pod writes nothing to the cluster (its Role only reads
+// its Service, docs/security.md "a compromised pod"): the Service is restored
+// and the pod removed with the owners' own credentials, at `leave`/`quit`, at
+// the owner's next `connect` on that machine, or by `devnet gateway
+// uninstall`. Each laptop connection names the owner's key as recorded on
+// the Service, so the gateway hands it only to the owner's session. Mirror
+// intercepts get copies (mirror.ts); personal and mirror intercepts fall
+// back to the original endpoints while their laptop is unreachable. When
+// the pod mounts the target's PersistentVolumeClaims (read-only, below
+// VOLUMES_DIR) it serves them over SFTP to owners who present the token.
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -18,17 +27,10 @@ import { isNotFound } from '../cluster/kube.ts';
 import { channelDuplex, connectSession, type Session, StreamChannel } from '../tunnel/index.ts';
 import { VERSION } from '../version.ts';
 import { HttpRouter, type Opener, pipeBoth } from './http-router.ts';
-import { INTERCEPT_HEALTH_PORT } from './manifests.ts';
-import {
-  type Entry,
-  entries,
-  interceptId,
-  isIntercepted,
-  LeaseClock,
-  matches,
-  serviceKey,
-  withoutEntries,
-} from './model.ts';
+import { INTERCEPT_HEALTH_PORT, INTERCEPT_SFTP_PORT, VOLUMES_DIR } from './manifests.ts';
+import { Mirror, type MirrorStats } from './mirror.ts';
+import { type Entry, entries, interceptId, isIntercepted, LeaseClock, matches, modeOf, serviceKey } from './model.ts';
+import { acceptSftp } from './sftp-auth.ts';
 
 /** AgentConfig is the intercept pod's configuration (from its environment). */
 export interface AgentConfig {
@@ -40,6 +42,8 @@ export interface AgentConfig {
   ports: Map<number, number>;
   gateway: { host: string; port: number };
   token: string;
+  /** sftpToken is what owners present to read the mounted volumes (model.sftpToken); empty: no volumes. */
+  sftpToken: string;
 }
 
 /** parseAgentConfig reads the DEVNET_INTERCEPT_* variables manifests.ts sets. */
@@ -65,7 +69,18 @@ export function parseAgentConfig(env: Record<string, string | undefined>): Agent
     ports,
     gateway: { host: gw[1] as string, port: Number(gw[2]) },
     token: need('DEVNET_INTERCEPT_TOKEN'),
+    sftpToken: env.DEVNET_INTERCEPT_SFTP_TOKEN ?? '',
   };
+}
+
+/** LAPTOP_DOWN_MS: after a failed open toward a laptop, its personal requests go to the pods for this long. */
+const LAPTOP_DOWN_MS = 2000;
+
+/** InterceptStats are one intercept's counters as the pod sees them (GET /stats). */
+export interface InterceptStats extends MirrorStats {
+  name: string;
+  /** fallbacks: requests sent to the pods because the laptop side was down (personal intercepts). */
+  fallbacks: number;
 }
 
 /** InterceptAgent runs one intercepted Service's pod. */
@@ -75,11 +90,15 @@ export class InterceptAgent {
   readonly #core: CoreV1Api;
   readonly #leases = new LeaseClock();
   readonly #servers: Server[] = [];
+  #volumeServer: Server | undefined;
   #routers = new Map<number, HttpRouter>();
   #entries: Entry[] = [];
+  /** #mirrors: one per mirror intercept and port, by `<name>/<session>/<target port>`. */
+  readonly #mirrors = new Map<string, Mirror>();
+  /** #down: when an intercept's laptop last failed to answer, by `<name>/<session>`. */
+  readonly #down = new Map<string, number>();
+  readonly #fallbacks = new Map<string, number>();
   #session: Session | undefined;
-  #engaged = false;
-  #started = Date.now();
   #timer: NodeJS.Timeout | undefined;
   #closing = false;
   #ticking: Promise<void> | undefined;
@@ -102,16 +121,35 @@ export class InterceptAgent {
         pick: (req) => {
           const e = this.#entries.find(
             (x) =>
-              Object.keys(x.headers).length > 0 &&
+              modeOf(x) === 'personal' &&
               x.ports.some((p) => p.targetPort === target) &&
               matches(x.headers, (name) => req.headersDistinct[name]),
           );
-          return e
-            ? { key: `laptop/${e.name}/${e.session}`, open: this.#toLaptop(e, target, req.socket) }
-            : { key: 'original', open: this.#toOriginal(servicePort) };
+          if (!e) return { key: 'original', open: this.#toOriginal(servicePort) };
+          const key = `${e.name}/${e.session}`;
+          // A laptop that just failed is not asked again at once: its requests go to the pods meanwhile.
+          if (Date.now() - (this.#down.get(key) ?? 0) < LAPTOP_DOWN_MS) {
+            this.#fallbacks.set(key, (this.#fallbacks.get(key) ?? 0) + 1);
+            return { key: 'original', open: this.#toOriginal(servicePort) };
+          }
+          const fallback = this.#toOriginal(servicePort);
+          return {
+            key: `laptop/${key}`,
+            open: this.#toLaptop(e, target, req.socket),
+            fallback: () => {
+              this.#fallbacks.set(key, (this.#fallbacks.get(key) ?? 0) + 1);
+              return fallback();
+            },
+          };
         },
         raw: this.#toOriginal(servicePort),
         onError: (err) => this.#log.debug({ err: err.message }, 'upstream failed'),
+        onRequest: (req) => {
+          for (const m of this.#mirrorsOf(target)) m.copyRequest(req);
+        },
+        onRaw: (sock) => {
+          for (const m of this.#mirrorsOf(target)) m.copyStream(sock);
+        },
       });
       this.#routers.set(target, router);
       const server = createServer({ noDelay: true, allowHalfOpen: true }, (sock) =>
@@ -123,9 +161,54 @@ export class InterceptAgent {
       });
       this.#servers.push(server);
     }
+    if (this.#c.sftpToken) await this.#serveVolumes();
     this.#connect();
     await this.sync();
     this.#timer = setInterval(() => void this.sync(), 1000);
+  }
+
+  // The mounted PersistentVolumeClaims, read-only over SFTP, for owners presenting the token (sftp-auth.ts).
+  async #serveVolumes(): Promise<void> {
+    const server = createServer({ noDelay: true }, (sock) =>
+      acceptSftp(sock, { token: this.#c.sftpToken, root: VOLUMES_DIR, log: this.#log }),
+    );
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen({ host: '0.0.0.0', port: INTERCEPT_SFTP_PORT }, () => res());
+    });
+    this.#volumeServer = server;
+  }
+
+  /** stats returns each intercept's counters (mirror copies and drops, fallbacks to the pods). */
+  stats(): InterceptStats[] {
+    return this.#entries.map((e) => {
+      const key = `${e.name}/${e.session}`;
+      const out: InterceptStats = { name: e.name, copied: 0, dropped: 0, lastError: '', fallbacks: 0 };
+      out.fallbacks = this.#fallbacks.get(key) ?? 0;
+      for (const [k, m] of this.#mirrors)
+        if (k.startsWith(`${key}/`)) {
+          out.copied += m.stats.copied;
+          out.dropped += m.stats.dropped;
+          out.lastError ||= m.stats.lastError;
+        }
+      return out;
+    });
+  }
+
+  // The mirrors of a target port, made when first needed (one keep-alive pool toward each laptop).
+  #mirrorsOf(target: number): Mirror[] {
+    const out: Mirror[] = [];
+    for (const e of this.#entries) {
+      if (modeOf(e) !== 'mirror' || !e.ports.some((p) => p.targetPort === target)) continue;
+      const key = `${e.name}/${e.session}/${target}`;
+      let m = this.#mirrors.get(key);
+      if (!m) {
+        m = new Mirror(this.#toLaptop(e, target, {}));
+        this.#mirrors.set(key, m);
+      }
+      out.push(m);
+    }
+    return out;
   }
 
   /** sync re-reads the Service now (concurrent calls share one read) and returns the intercepts it knows. */
@@ -140,7 +223,7 @@ export class InterceptAgent {
   #accept(sock: Socket, target: number, servicePort: number): void {
     sock.on('error', () => undefined);
     const mine = this.#entries.filter((e) => e.ports.some((p) => p.targetPort === target));
-    const global = mine.find((e) => Object.keys(e.headers).length === 0);
+    const global = mine.find((e) => modeOf(e) === 'global');
     if (global) {
       this.#toLaptop(global, target, sock)().then(
         (up) => pipeBoth(sock, up),
@@ -149,8 +232,15 @@ export class InterceptAgent {
           sock.resetAndDestroy();
         },
       );
-    } else if (mine.length > 0) this.#routers.get(target)?.handle(sock);
-    else
+    } else if (mine.some((e) => modeOf(e) === 'personal')) this.#routers.get(target)?.handle(sock);
+    else if (mine.length > 0) {
+      // Mirrors only: nothing to route, so the connection goes to the pods at once and is copied alongside.
+      for (const m of this.#mirrorsOf(target)) m.copyConnection(sock);
+      this.#toOriginal(servicePort)().then(
+        (up) => pipeBoth(sock, up),
+        () => sock.resetAndDestroy(),
+      );
+    } else
       this.#toOriginal(servicePort)().then(
         (up) => pipeBoth(sock, up),
         () => sock.resetAndDestroy(),
@@ -167,10 +257,14 @@ export class InterceptAgent {
         host: '127.0.0.1',
         port,
         interceptId: interceptId(this.#c.namespace, this.#c.service, e.name),
+        ownerKey: e.key,
         sourceHost: from.remoteAddress ?? '',
         sourcePort: from.remotePort ?? 0,
       });
-      if (!r.ok) throw new Error(`${r.reason}: ${r.message}`);
+      if (!r.ok) {
+        this.#down.set(`${e.name}/${e.session}`, Date.now());
+        throw new Error(`${r.reason}: ${r.message}`);
+      }
       if (!(r.channel instanceof StreamChannel)) throw new Error('not a stream channel');
       return channelDuplex(r.channel);
     };
@@ -226,55 +320,30 @@ export class InterceptAgent {
     });
   }
 
-  // One pass of the lease loop: read the Service, drop expired intercepts, and
-  // undo everything once none is left.
+  // One pass of the lease loop: read the Service and route by the intercepts
+  // whose leases are alive; nothing is written.
   async #tick(): Promise<void> {
     if (this.#closing) return;
     let svc: V1Service;
     try {
       svc = await this.#core.readNamespacedService({ name: this.#c.service, namespace: this.#c.namespace });
     } catch (err) {
-      if (isNotFound(err)) return this.#finish('the Service is gone', true);
-      this.#log.warn({ err: String(err) }, 'reading the Service failed');
+      if (isNotFound(err)) this.#entries = [];
+      else this.#log.warn({ err: String(err) }, 'reading the Service failed');
       return;
     }
-    const all = entries(svc);
-    this.#entries = [...all.values()].filter((e): e is Entry => e !== undefined);
-    if (!isIntercepted(svc)) {
-      this.#entries = [];
-      // Before the first intercept is engaged this is normal; afterwards its owner left (and removes the
-      // objects itself): this pod only deletes itself, never the objects a successor may already use.
-      if (this.#engaged) return this.#finish('the Service was restored', false);
-      if (Date.now() - this.#started > 120_000) return this.#finish('no intercept was engaged within 120 s', true);
-      return;
-    }
-    if (this.#entries.length > 0) this.#engaged = true;
-    const expired = this.#leases.expired(svc, Date.now());
-    if (expired.length === 0) return;
-    this.#log.info({ expired }, 'leases ran out; removing those intercepts');
-    const { service, last } = withoutEntries(svc, expired);
-    try {
-      await this.#core.replaceNamespacedService({ name: this.#c.service, namespace: this.#c.namespace, body: service });
-    } catch (err) {
-      this.#log.warn({ err: String(err) }, 'removing expired intercepts failed (retrying)');
-      return;
-    }
-    if (last) await this.#finish('the last lease ran out; the original selector is restored', true);
-  }
-
-  async #finish(why: string, removeOriginal: boolean): Promise<void> {
-    if (this.#closing) return;
-    this.#closing = true;
-    clearInterval(this.#timer);
-    this.#log.info({ why }, 'removing the intercept pod');
-    const ns = this.#c.namespace;
-    if (removeOriginal)
-      await this.#core.deleteNamespacedService({ name: this.#c.original, namespace: ns }).catch((err: unknown) => {
-        if (!isNotFound(err)) this.#log.warn({ err: String(err) }, 'deleting the original-endpoints Service failed');
-      });
-    await this.#core.deleteNamespacedPod({ name: this.#c.pod, namespace: ns }).catch((err: unknown) => {
-      if (!isNotFound(err)) this.#log.warn({ err: String(err) }, 'deleting the intercept pod failed');
-    });
+    const expired = new Set(this.#leases.expired(svc, Date.now()));
+    const live = isIntercepted(svc)
+      ? [...entries(svc).values()].filter((e): e is Entry => e !== undefined && !expired.has(e.name))
+      : [];
+    const lapsed = this.#entries.filter((e) => expired.has(e.name)).map((e) => e.name);
+    if (lapsed.length > 0) this.#log.info({ lapsed }, 'leases ran out; their connections go to the original endpoints');
+    this.#entries = live;
+    for (const [k, m] of this.#mirrors)
+      if (!this.#entries.some((e) => k.startsWith(`${e.name}/${e.session}/`))) {
+        m.close();
+        this.#mirrors.delete(k);
+      }
   }
 
   /** close stops listening and leaves the gateway. */
@@ -282,7 +351,9 @@ export class InterceptAgent {
     this.#closing = true;
     clearInterval(this.#timer);
     for (const s of this.#servers) s.close();
+    this.#volumeServer?.close();
     for (const r of this.#routers.values()) r.close();
+    for (const m of this.#mirrors.values()) m.close();
     this.#session?.close('intercept pod stopping');
   }
 }
@@ -308,6 +379,8 @@ export async function main(): Promise<void> {
         (known) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(known)),
         () => res.writeHead(500).end(),
       );
+    else if (req.url === '/stats' && req.method === 'GET')
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(agent.stats()));
     else if (req.url === '/readyz') res.writeHead(agent.ready ? 200 : 503).end(agent.ready ? 'ready\n' : 'not ready\n');
     else if (req.url === '/healthz') res.writeHead(200).end('ok\n');
     else res.writeHead(404).end();

@@ -109,7 +109,8 @@ function expand(value: string, env: Record<string, string>): string {
   );
 }
 
-function decode(secret: V1Secret, key: string): string | undefined {
+/** decode reads one key of a Secret (data is base64, stringData as written). */
+export function decode(secret: V1Secret, key: string): string | undefined {
   const b64 = secret.data?.[key];
   if (b64 !== undefined) return Buffer.from(b64, 'base64').toString('utf8');
   return secret.stringData?.[key];
@@ -175,6 +176,17 @@ export function containerEnvironment(
     if (v !== undefined) env[e.name] = v;
   }
   return { vars: env, warnings };
+}
+
+/** resourceFieldValue resolves a downward-API resourceFieldRef like the kubelet (warnings collect what it cannot). */
+export function resourceFieldValue(
+  pod: V1Pod,
+  self: V1Container,
+  ref: { containerName?: string; resource: string; divisor?: string | number },
+  warnings: string[],
+  name: string,
+): string | undefined {
+  return resourceValue(pod, self, ref, warnings, name);
 }
 
 function resourceValue(

@@ -21,10 +21,15 @@ import type { Duplex } from 'node:stream';
 /** Opener connects to one target (the laptop through the gateway, or the original endpoints). */
 export type Opener = () => Promise<Duplex>;
 
-/** Target is where requests go: connections to the same key are pooled and reused (keep-alive). */
+/**
+ * Target is where requests go: connections to the same key are pooled and
+ * reused (keep-alive). When `open` fails and there is a `fallback`, the
+ * request goes there instead, over a connection used for that request only.
+ */
 export interface Target {
   key: string;
   open: Opener;
+  fallback?: Opener;
 }
 
 /** HttpRouterOptions choose targets. */
@@ -37,6 +42,10 @@ export interface HttpRouterOptions {
   sniffMs?: number;
   /** onError is told about failed upstream opens (for logs and counters). */
   onError?: (err: Error) => void;
+  /** onRequest sees each parsed request before it is forwarded (mirrors copy it; it must not consume the body). */
+  onRequest?: (req: IncomingMessage) => void;
+  /** onRaw sees each connection carried as raw bytes before they flow (mirrors copy them). */
+  onRaw?: (sock: Socket) => void;
 }
 
 // RFC 9110 §7.6.1 hop-by-hop fields, plus those Node's client sets itself.
@@ -55,7 +64,8 @@ const HOP = new Set([
 // methods Node's Agent calls on pooled connections; they are no-ops here.
 // Like an HTTP client socket (allowHalfOpen false), a pooled connection the
 // target has ended is closed, so the Agent drops it instead of reusing it.
-function socketLike(d: Duplex): Duplex {
+/** socketLike gives a Duplex the socket methods Node's HTTP Agent calls. */
+export function socketLike(d: Duplex): Duplex {
   const s = d as Duplex & Record<string, unknown>;
   for (const m of ['setKeepAlive', 'setNoDelay', 'setTimeout', 'ref', 'unref'])
     if (typeof s[m] !== 'function') s[m] = () => d;
@@ -63,23 +73,39 @@ function socketLike(d: Duplex): Duplex {
   return d;
 }
 
+// Connections opened by a target's fallback serve one request and are closed.
+const singleUse = new WeakSet<Duplex>();
+
 // PooledAgent keeps idle upstream connections of one target for reuse.
 class PooledAgent extends Agent {
-  readonly #open: Opener;
+  readonly #target: Target;
 
-  constructor(open: Opener) {
+  constructor(target: Target) {
     super({ keepAlive: true, maxFreeSockets: 32, timeout: 60_000 });
-    this.#open = open;
+    this.#target = target;
+    // After the Agent pooled a freed connection, a single-use one is closed (and so leaves the pool).
+    this.on('free', (socket: Duplex) => {
+      if (singleUse.has(socket)) socket.destroy();
+    });
   }
 
   override createConnection(
     _o: ClientRequestArgs,
     cb?: (err: Error | null, stream: Duplex) => void,
   ): Duplex | null | undefined {
-    this.#open().then(
-      (s) => cb?.(null, socketLike(s)),
-      (err: Error) => cb?.(err, undefined as unknown as Duplex),
-    );
+    const { open, fallback } = this.#target;
+    open()
+      .catch((err: Error) => {
+        if (!fallback) throw err;
+        return fallback().then((d) => {
+          singleUse.add(d);
+          return d;
+        });
+      })
+      .then(
+        (s) => cb?.(null, socketLike(s)),
+        (err: Error) => cb?.(err, undefined as unknown as Duplex),
+      );
     return undefined;
   }
 }
@@ -110,7 +136,8 @@ export function pipeBoth(a: Duplex, b: Duplex): void {
   });
 }
 
-function forwardHeaders(raw: string[]): OutgoingHttpHeaders {
+/** forwardHeaders copies a message's headers without the hop-by-hop ones (RFC 9110 §7.6.1). */
+export function forwardHeaders(raw: string[]): OutgoingHttpHeaders {
   const out: Record<string, string | string[]> = {};
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const k = raw[i] as string;
@@ -173,6 +200,7 @@ export class HttpRouter {
   }
 
   #raw(sock: Socket): void {
+    this.#o.onRaw?.(sock);
     this.#o.raw().then(
       (up) => pipeBoth(sock, up),
       (err: Error) => {
@@ -185,13 +213,14 @@ export class HttpRouter {
   #agent(t: Target): PooledAgent {
     let a = this.#agents.get(t.key);
     if (!a) {
-      a = new PooledAgent(t.open);
+      a = new PooledAgent(t);
       this.#agents.set(t.key, a);
     }
     return a;
   }
 
   #forward(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+    this.#o.onRequest?.(req);
     const out = httpRequest({
       method: req.method,
       path: req.url,
@@ -222,9 +251,12 @@ export class HttpRouter {
 
   #upgrade(req: IncomingMessage, sock: Duplex, head: Buffer): void {
     sock.pause(); // Node leaves no 'data' listener after an upgrade: hold bytes until the target is open
-    this.#o
-      .pick(req)
-      .open()
+    const t = this.#o.pick(req);
+    t.open()
+      .catch((err: Error) => {
+        if (!t.fallback) throw err;
+        return t.fallback();
+      })
       .then(
         (up) => {
           up.write(rawHead(req));

@@ -4,15 +4,19 @@
 // gateway's channels by dialling 127.0.0.1:LOCAL, and undoes them on
 // `leave`, `quit` or at start for a crashed session's leftovers.
 import { randomUUID } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
-import { type Socket, connect as tcpConnect } from 'node:net';
-import { hostname, userInfo } from 'node:os';
+import type { EventEmitter } from 'node:events';
+import { statSync } from 'node:fs';
+import { readdir, rmdir } from 'node:fs/promises';
+import { connect as tcpConnect } from 'node:net';
+import { hostname } from 'node:os';
+import { dirname, isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { GatewayInfo } from '../cluster/gateway.ts';
 import { DevnetError } from '../errors.ts';
-import { type AnyChannel, channelDuplex, type Session, StreamChannel } from '../tunnel/index.ts';
+import { type AnyChannel, channelDuplex, type Session, type SessionIdentity, StreamChannel } from '../tunnel/index.ts';
+import type { InterceptStats } from './agent.ts';
 import { pipeBoth } from './http-router.ts';
-import { GATEWAY_INTERCEPT_PORT, INTERCEPT_HEALTH_PORT } from './manifests.ts';
+import { type ClaimMount, GATEWAY_INTERCEPT_PORT, INTERCEPT_HEALTH_PORT, INTERCEPT_SFTP_PORT } from './manifests.ts';
 import {
   type Entry,
   entries,
@@ -20,32 +24,63 @@ import {
   interceptId,
   isDnsLabel,
   LEASE_TTL_MS,
+  type Mode,
+  modeOf,
   podToken,
   RENEW_MS,
   serviceKey,
+  sftpToken,
 } from './model.ts';
+import { podRequest } from './pod-api.ts';
+import { choosePorts, parsePortSpec } from './ports.ts';
 import {
   disengage,
   engage,
+  interceptPodsOf,
   type KubeClients,
   listIntercepted,
+  podIdentity,
+  readClaims,
   readService,
   renew,
   resolveTargetPorts,
+  type Target,
   type TargetEnv,
   targetEnvironment,
+  targetPod,
 } from './reconcile.ts';
+import { unmountFuse } from './sshfs.ts';
+import { VolumeFiles } from './volume-files.ts';
+import { planVolumes, type VolumeMountPlan } from './volumes.ts';
 
 /** InterceptParams are `devnet intercept`'s options, as sent over the control socket. */
 export interface InterceptParams {
   service: string;
   namespace?: string;
   name?: string;
-  /** port is LOCAL or LOCAL:SVCPORT. */
-  port: string;
+  /** ports are LOCAL[:SVCPORT] each (SVCPORT a number or a port name). */
+  ports: string[];
   headers?: Record<string, string>;
-  /** env: also return the environment of one of the Service's pods (--env-file). */
+  /** mirror: the pods keep answering; this laptop gets a copy of each request. */
+  mirror?: boolean;
+  /** env: also return the environment of one of the Service's pods (--env-file, a command). */
   env?: boolean;
+  /** mount: write the pod's volumes under `dir` (an existing directory; `created`: devnet made it and removes it). */
+  mount?: { dir: string; created: boolean };
+  /** leaveWithCaller: leave the intercept when the asking connection closes (a command's intercept). */
+  leaveWithCaller?: boolean;
+}
+
+/** VolumeReport says where one of the pod's volume mounts is on the laptop, or why it is not. */
+export interface VolumeReport {
+  mountPath: string;
+  source: string;
+  how: 'api' | 'claim' | 'none';
+  reason?: string;
+  /** problems are what could not be rendered (a missing key, a token the user may not request). */
+  problems?: string[];
+  /** podPath is where the intercept pod serves a claim's files (below its SFTP root). */
+  podPath?: string;
 }
 
 /** InterceptInfo describes one of this session's intercepts (the answer of intercept and part of status). */
@@ -53,16 +88,25 @@ export interface InterceptInfo {
   name: string;
   namespace: string;
   service: string;
-  mode: 'global' | 'personal';
+  mode: Mode;
   headers: Record<string, string>;
   ports: InterceptPort[];
   owner: string;
-  /** healthy: registered on a live tunnel session and its lease renewed recently. */
+  /** healthy: registered on a live tunnel session, its lease renewed recently and something listening locally. */
   healthy: boolean;
+  /** health: "ok", or what is wrong (no local listener, tunnel down, lease lost). */
+  health: string;
   engagedMs: number;
   lastError: string;
+  /** warnings were found while engaging (nothing listening locally yet). */
+  warnings: string[];
   /** env is the target pod's environment, when asked for. */
   env?: TargetEnv;
+  /** mountDir holds the pod's volumes (--mount). */
+  mountDir?: string;
+  volumes?: VolumeReport[];
+  /** sftp is how to read the claims the intercept pod mounts (through the tunnel, to the pod's IP). */
+  sftp?: { host: string; port: number; token: string };
 }
 
 /** ListedIntercept is one intercept found on a Service, whoever owns it (`devnet list`). */
@@ -72,11 +116,13 @@ export interface ListedIntercept {
   name: string;
   owner: string;
   mine: boolean;
-  mode: 'global' | 'personal';
+  mode: Mode;
   headers: Record<string, string>;
   ports: InterceptPort[];
-  /** health: ok (renewed within the lease), stale, or malformed. */
+  /** health: ok (renewed within the lease), what is wrong (no local listener, stale), or malformed. */
   health: string;
+  /** stats are the intercept pod's counters (mirror copies and drops, fallbacks to the pods), when it answered. */
+  stats?: Omit<InterceptStats, 'name'>;
 }
 
 /** InterceptDeps are what the daemon passes in. */
@@ -85,6 +131,10 @@ export interface InterceptDeps {
   session(): Session | undefined;
   gateway(): GatewayInfo;
   defaultNamespace(): string;
+  /** identity is the daemon's session key: recorded on the Service, it is what the gateway routes by. */
+  identity: SessionIdentity;
+  /** owner is the user's name as the cluster knows them (src/cluster/whoami.ts). */
+  owner: string;
   logger: Logger;
 }
 
@@ -97,30 +147,25 @@ interface Live {
   lastError: string;
   registered: Session | undefined;
   podIP: string;
+  /** localDown: per local port, why the last dial or probe of 127.0.0.1:PORT failed ('' = it answered). */
+  localDown: Map<number, string>;
+  files?: VolumeFiles;
+  mount?: { dir: string; created: boolean; plans: VolumeMountPlan[] };
 }
 
-/** parsePortSpec parses LOCAL[:SVCPORT]. */
-export function parsePortSpec(spec: string): { local: number; servicePort: number | undefined } {
-  const m = /^(\d{1,5})(?::(\d{1,5}))?$/.exec(spec);
-  const ok = (n: number) => n >= 1 && n <= 65535;
-  const local = Number(m?.[1]);
-  const svc = m?.[2] === undefined ? undefined : Number(m[2]);
-  if (!m || !ok(local) || (svc !== undefined && !ok(svc)))
-    throw new DevnetError('user', `--port "${spec}" is not LOCAL[:SVCPORT]`, {
-      hint: 'e.g. --port 8080 or --port 8080:80',
-    });
-  return { local, servicePort: svc };
-}
-
-/** ownerName is how intercepts name their owner: user@host. */
-export function ownerName(): string {
-  let user = 'unknown';
-  try {
-    user = userInfo().username;
-  } catch {
-    // no passwd entry
-  }
-  return `${user}@${hostname()}`;
+/** probeLocal says why nothing answers on 127.0.0.1:port, or undefined when something listens. */
+export function probeLocal(port: number, timeoutMs = 1000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const s = tcpConnect({ host: '127.0.0.1', port });
+    const done = (why: string | undefined) => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(why);
+    };
+    const t = setTimeout(() => done('no answer within 1 s'), timeoutMs);
+    s.once('connect', () => done(undefined));
+    s.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
+  });
 }
 
 /** LaptopIntercepts holds this daemon session's intercepts. */
@@ -128,7 +173,7 @@ export class LaptopIntercepts {
   readonly #d: InterceptDeps;
   readonly #live = new Map<string, Live>(); // by namespace/name
   readonly #sessionId = randomUUID();
-  readonly #owner = ownerName();
+  readonly #host = hostname();
   #timer: NodeJS.Timeout | undefined;
   #attached = new WeakSet<Session>();
 
@@ -176,18 +221,19 @@ export class LaptopIntercepts {
     const sock = tcpConnect({ host: '127.0.0.1', port: req.port, noDelay: true, allowHalfOpen: true });
     sock.once('connect', () => {
       sock.removeAllListeners('error');
+      l.localDown.set(req.port, '');
       if (ch.state !== 'pending') return sock.destroy();
       ch.accept();
       pipeBoth(sock, channelDuplex(ch));
     });
     sock.once('error', (err: NodeJS.ErrnoException) => {
-      l.lastError = `127.0.0.1:${req.port}: ${err.code ?? err.message}`;
+      l.localDown.set(req.port, err.code ?? err.message);
       if (ch.state === 'pending') ch.reject(err.code === 'ECONNREFUSED' ? 'refused' : 'unreachable', err.message);
     });
   }
 
-  /** add puts an intercept in place and returns how to reach it. */
-  async add(p: InterceptParams, progress: (m: string) => void): Promise<InterceptInfo> {
+  /** add puts an intercept in place and returns how to reach it; with leaveWithCaller it ends when `caller` closes. */
+  async add(p: InterceptParams, progress: (m: string) => void, caller?: EventEmitter): Promise<InterceptInfo> {
     const namespace = p.namespace ?? this.#d.defaultNamespace();
     const name = p.name ?? p.service;
     for (const [what, v] of [
@@ -203,6 +249,14 @@ export class LaptopIntercepts {
         throw new DevnetError('user', `--header: "${k}" is not a header name`);
       headers[k.toLowerCase()] = v;
     }
+    if (p.mirror && Object.keys(headers).length > 0)
+      throw new DevnetError('user', '--mirror copies every request: it takes no --header');
+    if (!Array.isArray(p.ports) || !p.ports.every((x) => typeof x === 'string'))
+      throw new DevnetError('user', 'give at least one --port LOCAL[:SVCPORT]');
+    const specs = p.ports.map(parsePortSpec);
+    const mount = p.mount;
+    if (mount && (typeof mount.dir !== 'string' || !isAbsolute(mount.dir) || !isDirectory(mount.dir)))
+      throw new DevnetError('user', `--mount: ${String(mount.dir)} is not a directory`);
     const key = `${namespace}/${name}`;
     if (this.#live.has(key))
       throw new DevnetError('user', `you already have an intercept named ${name} in ${namespace}`, {
@@ -211,39 +265,58 @@ export class LaptopIntercepts {
     const session = this.#d.session();
     if (!session || session.closed) throw new DevnetError('cluster', 'the tunnel is down; try again in a moment');
     const k = this.#d.kube();
-    const { local, servicePort } = parsePortSpec(p.port);
     const svc = await readService(k.core, namespace, p.service);
-    const ports = await resolveTargetPorts(k.core, svc);
-    const chosen = servicePort === undefined ? ports[0] : ports.find((x) => x.port === servicePort);
-    if (!chosen)
-      throw new DevnetError('user', `Service ${namespace}/${p.service} has no port ${servicePort ?? ''}`.trim(), {
-        hint: `Its ports: ${ports.map((x) => x.port).join(', ') || 'none'}.`,
-      });
-    const clash = ports.find((x) => x.targetPort === INTERCEPT_HEALTH_PORT);
-    if (clash)
-      throw new DevnetError(
-        'user',
-        `Service port ${clash.port} targets port ${INTERCEPT_HEALTH_PORT}, which the intercept pod uses for its health checks`,
-        {
-          hint: 'This Service cannot be intercepted by this devnet version.',
-        },
-      );
-    if (servicePort === undefined && ports.length > 1)
-      throw new DevnetError(
-        'user',
-        `Service ${namespace}/${p.service} has several ports (${ports.map((x) => x.port).join(', ')})`,
-        {
-          hint: `Say which: --port ${local}:SVCPORT.`,
-        },
-      );
-    const env = p.env ? await targetEnvironment(k.core, svc, chosen.targetPort) : undefined;
+    const servicePorts = await resolveTargetPorts(k.core, svc);
+    const ports = choosePorts(`${namespace}/${p.service}`, specs, servicePorts);
+    for (const reserved of [INTERCEPT_HEALTH_PORT, INTERCEPT_SFTP_PORT]) {
+      const clash = servicePorts.find((x) => x.targetPort === reserved);
+      if (clash)
+        throw new DevnetError(
+          'user',
+          `Service port ${clash.port} targets port ${reserved}, which the intercept pod uses itself`,
+          { hint: 'This Service cannot be intercepted by this devnet version.' },
+        );
+    }
+    const warnings: string[] = [];
+    // A Service whose pods are all gone can still be intercepted: then there is no environment or volume to show.
+    const target =
+      p.env || mount
+        ? await targetPod(k.core, svc, (ports[0] as InterceptPort).targetPort).catch((err: unknown) => {
+            if (!(err instanceof DevnetError) || err.category !== 'cluster') throw err;
+            warnings.push(`${err.message}; intercepting without them`);
+            return undefined;
+          })
+        : undefined;
+    const env = p.env && target ? await targetEnvironment(k.core, target) : undefined;
+    const plans = mount && target ? planVolumes(target.pod, target.container, await this.#claimsOf(target)) : [];
+    const gw = this.#d.gateway();
+    const svcKey = serviceKey(namespace, p.service);
+    const claims: ClaimMount[] = plans
+      .filter((x) => x.how === 'claim')
+      .map((x) => ({ volume: x.volume, claim: x.claim as string }));
+    const localDown = new Map<number, string>();
+    for (const port of new Set(ports.map((x) => x.local))) {
+      const why = await probeLocal(port);
+      localDown.set(port, why ?? '');
+      if (why)
+        warnings.push(
+          `nothing listens on 127.0.0.1:${port} yet (${why}): ${
+            p.mirror || Object.keys(headers).length > 0
+              ? "its requests go to the Service's pods until it does"
+              : 'connections to the Service will be refused until it does'
+          }`,
+        );
+    }
     const started = performance.now();
     const entry: Entry = {
       name,
-      owner: this.#owner,
+      owner: this.#d.owner,
+      key: this.#d.identity.id,
+      host: this.#host,
       session: this.#sessionId,
       headers,
-      ports: [{ servicePort: chosen.port, targetPort: chosen.targetPort, local }],
+      ...(p.mirror ? { mirror: true } : {}),
+      ports,
       renewed: new Date().toISOString(),
     };
     const live: Live = {
@@ -255,19 +328,31 @@ export class LaptopIntercepts {
       lastError: '',
       registered: undefined,
       podIP: '',
+      localDown,
     };
     this.#live.set(key, live);
+    let pod: Awaited<ReturnType<typeof engage>>;
     try {
       await this.attach(session);
-      const gw = this.#d.gateway();
-      live.podIP = await engage(k, {
+      pod = await engage(k, {
         namespace,
         service: p.service,
         entry,
         gateway: `devnet-gateway.${gw.namespace}.svc:${GATEWAY_INTERCEPT_PORT}`,
-        podToken: podToken(gw.token, serviceKey(namespace, p.service)),
+        podToken: podToken(gw.token, svcKey),
         progress,
+        ...(claims.length > 0 && target
+          ? {
+              volumes: {
+                claims,
+                sftpToken: sftpToken(gw.token, svcKey),
+                ...(target.pod.spec?.nodeName ? { node: target.pod.spec.nodeName } : {}),
+                ...(podIdentity(target) ? { identity: podIdentity(target) } : {}),
+              },
+            }
+          : {}),
       });
+      live.podIP = pod.status?.podIP ?? '';
       await this.#awaitPod(live, true);
     } catch (err) {
       this.#live.delete(key);
@@ -276,8 +361,76 @@ export class LaptopIntercepts {
     }
     live.engagedMs = Math.round(performance.now() - started);
     live.lastRenew = Date.now();
+    if (p.leaveWithCaller && caller)
+      caller.once('close', () => {
+        if (this.#live.get(key) === live) void this.remove(name, namespace).catch(() => undefined);
+      });
     this.#startRenewing();
-    return { ...this.#info(live), ...(env ? { env } : {}) };
+    let volumes: VolumeReport[] | undefined;
+    if (mount && target) {
+      // A claim is readable only if the intercept pod (maybe started earlier by another intercept) mounts it.
+      const mounted = new Set((pod.spec?.volumes ?? []).map((v) => v.persistentVolumeClaim?.claimName).filter(Boolean));
+      const final = plans.map((x) =>
+        x.how === 'claim' && !mounted.has(x.claim)
+          ? {
+              ...x,
+              how: 'none' as const,
+              reason: `the Service's intercept pod was started without ${x.claim} (by an intercept without --mount); leave every intercept of the Service and intercept again`,
+            }
+          : x,
+      );
+      live.mount = { ...mount, plans: final };
+      const api = final.filter((x) => x.how === 'api');
+      if (api.length > 0) {
+        progress(`writing the pod's volumes under ${mount.dir}`);
+        const files = new VolumeFiles({
+          kc: k.kc,
+          core: k.core,
+          pod: target.pod,
+          container: target.container,
+          plans: api,
+          dir: mount.dir,
+          logger: this.#d.logger.child({ intercept: name }),
+        });
+        live.files = files;
+        await files.start().catch((err: Error) => {
+          this.#d.logger.warn({ err: err.message }, 'writing the volumes failed');
+          warnings.push(`the pod's volumes could not be read: ${err.message}`);
+        });
+      }
+      volumes = this.#volumeReports(live);
+    }
+    const sftp =
+      volumes?.some((v) => v.how === 'claim') && live.podIP
+        ? { host: live.podIP, port: INTERCEPT_SFTP_PORT, token: sftpToken(gw.token, svcKey) }
+        : undefined;
+    return {
+      ...this.#info(live),
+      warnings,
+      ...(env ? { env } : {}),
+      ...(mount ? { mountDir: mount.dir } : {}),
+      ...(volumes ? { volumes } : {}),
+      ...(sftp ? { sftp } : {}),
+    };
+  }
+
+  async #claimsOf(t: Target) {
+    const claims = await readClaims(this.#d.kube().core, t.pod);
+    return (name: string) => claims.get(name);
+  }
+
+  #volumeReports(l: Live): VolumeReport[] {
+    return (l.mount?.plans ?? []).map((x) => {
+      const problems = l.files?.problems.get(x.mountPath) ?? [];
+      return {
+        mountPath: x.mountPath,
+        source: x.source,
+        how: x.how,
+        ...(x.reason ? { reason: x.reason } : {}),
+        ...(problems.length > 0 ? { problems } : {}),
+        ...(x.how === 'claim' ? { podPath: `/${x.volume}${x.subPath ? `/${x.subPath}` : ''}` } : {}),
+      };
+    });
   }
 
   // The intercept pod reads the Service every second; asking it to sync now
@@ -286,48 +439,13 @@ export class LaptopIntercepts {
   async #awaitPod(l: Live, present: boolean): Promise<void> {
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline) {
-      const known = await this.#syncPod(l.podIP).catch(() => undefined);
+      const known = await podRequest<{ name: string }[]>(this.#d.session(), l.podIP, 'POST', '/sync').catch(
+        () => undefined,
+      );
       if (known && known.some((k) => k.name === l.entry.name) === present) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     this.#d.logger.warn({ intercept: l.entry.name }, 'the intercept pod did not confirm the change within 5 s');
-  }
-
-  #syncPod(podIP: string): Promise<{ name: string }[]> {
-    const s = this.#d.session();
-    if (!s || s.closed || !podIP) return Promise.reject(new Error('no tunnel'));
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(
-        {
-          method: 'POST',
-          host: podIP,
-          port: INTERCEPT_HEALTH_PORT,
-          path: '/sync',
-          timeout: 3000,
-          createConnection: (_o, cb) => {
-            s.open({ protocol: 'tcp', host: podIP, port: INTERCEPT_HEALTH_PORT, timeoutMs: 3000 }).then((r) => {
-              if (r.ok && r.channel instanceof StreamChannel) cb(null, channelDuplex(r.channel) as unknown as Socket);
-              else cb(new Error(r.ok ? 'not a stream' : r.message), undefined as unknown as Socket);
-            });
-            return undefined;
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (d: Buffer) => chunks.push(d));
-          res.on('end', () => {
-            try {
-              resolve(JSON.parse(Buffer.concat(chunks).toString()) as { name: string }[]);
-            } catch (err) {
-              reject(err);
-            }
-          });
-        },
-      );
-      req.on('error', reject);
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.end();
-    });
   }
 
   #startRenewing(): void {
@@ -340,6 +458,9 @@ export class LaptopIntercepts {
     const { core } = this.#d.kube();
     const s = this.#d.session();
     for (const l of this.#live.values()) {
+      // Health tells the truth even without traffic: is anything listening on the local ports?
+      for (const port of new Set(l.entry.ports.map((p) => p.local)))
+        l.localDown.set(port, (await probeLocal(port)) ?? '');
       // A lease is only renewed while the gateway can reach us: if the tunnel is down the intercept lapses.
       if (!s || s.closed) continue;
       if (l.registered !== s) await this.#register(l, s).catch(() => undefined);
@@ -365,10 +486,23 @@ export class LaptopIntercepts {
       [...this.#live.values()].find((x) => x.entry.name === name && (!namespace || x.namespace === namespace));
     if (!l) throw new DevnetError('user', `you have no intercept named ${name}`, { hint: 'See `devnet list`.' });
     this.#live.delete(`${l.namespace}/${l.entry.name}`);
+    await this.#unmount(l);
     const restored = await disengage(this.#d.kube(), l.namespace, l.service, [l.entry.name]);
     if (!restored) await this.#awaitPod(l, false);
     await l.registered?.unregisterIntercept(interceptId(l.namespace, l.service, l.entry.name)).catch(() => undefined);
     return { restored };
+  }
+
+  // Stops the volume watches and removes what devnet wrote (and the directory it made): never a user's files.
+  async #unmount(l: Live): Promise<void> {
+    await l.files?.close();
+    const m = l.mount;
+    if (!m) return;
+    // Claims are sshfs mounts made by the CLI: unmounting them here is best effort (sshfs also ends, and
+    // unmounts, when the intercept pod goes away).
+    for (const x of m.plans.filter((p) => p.how === 'claim')) await unmountFuse(join(m.dir, x.mountPath));
+    for (const x of m.plans) await pruneEmpty(m.dir, dirname(join(m.dir, x.mountPath)));
+    if (m.created) await rmdir(m.dir).catch(() => undefined);
   }
 
   /** removeAll undoes every intercept of this session (quit). */
@@ -381,7 +515,7 @@ export class LaptopIntercepts {
       );
   }
 
-  /** repair removes intercepts this machine's earlier (crashed) sessions left on the cluster; it returns their names. */
+  /** repair removes intercepts this user's earlier (crashed) sessions on this machine left on the cluster; it returns their names. */
   async repair(): Promise<string[]> {
     const { core } = this.#d.kube();
     const fixed: string[] = [];
@@ -389,7 +523,10 @@ export class LaptopIntercepts {
       const ns = svc.metadata?.namespace as string;
       const name = svc.metadata?.name as string;
       const stale = [...entries(svc).values()]
-        .filter((e): e is Entry => e !== undefined && e.owner === this.#owner && e.session !== this.#sessionId)
+        .filter(
+          (e): e is Entry =>
+            e !== undefined && e.owner === this.#d.owner && e.host === this.#host && e.key !== this.#d.identity.id,
+        )
         .map((e) => e.name);
       if (stale.length === 0) continue;
       await disengage(this.#d.kube(), ns, name, stale);
@@ -398,14 +535,25 @@ export class LaptopIntercepts {
     return fixed;
   }
 
-  /** list shows every intercept on the Services devnet has patched (owner, mode, ports, health). */
+  // The counters of a Service's intercept pod (through the tunnel); undefined when it does not answer.
+  async #podStats(namespace: string, service: string): Promise<InterceptStats[] | undefined> {
+    const pod = (await interceptPodsOf(this.#d.kube().core, namespace, service).catch(() => []))[0];
+    const ip = pod?.status?.podIP;
+    if (!ip) return undefined;
+    return podRequest<InterceptStats[]>(this.#d.session(), ip, 'GET', '/stats').catch(() => undefined);
+  }
+
+  /** list shows every intercept on the Services devnet has patched (owner, mode, ports, health, mirror counters). */
   async list(): Promise<ListedIntercept[]> {
     const { core } = this.#d.kube();
     const out: ListedIntercept[] = [];
     for (const svc of await listIntercepted(core, this.#d.defaultNamespace())) {
       const ns = svc.metadata?.namespace as string;
       const service = svc.metadata?.name as string;
-      for (const [name, e] of entries(svc)) {
+      const found = entries(svc);
+      const counted = [...found.values()].some((e) => e && modeOf(e) !== 'global');
+      const stats = counted ? await this.#podStats(ns, service) : undefined;
+      for (const [name, e] of found) {
         if (!e) {
           out.push({
             namespace: ns,
@@ -420,27 +568,29 @@ export class LaptopIntercepts {
           });
           continue;
         }
-        const mine = e.session === this.#sessionId;
+        const mine = e.key === this.#d.identity.id;
         const live = mine ? this.#live.get(`${ns}/${name}`) : undefined;
         // Another owner's lease is judged by its `renewed` time, written by that owner's clock (skew shifts it).
         const age = Date.now() - Date.parse(e.renewed);
         const health = live
-          ? this.#healthy(live)
-            ? 'ok'
-            : live.lastError || 'stale'
+          ? this.#health(live)
           : age < LEASE_TTL_MS
             ? 'ok'
             : `not renewed for ${Math.round(age / 1000)} s`;
+        const st = stats?.find((x) => x.name === name);
         out.push({
           namespace: ns,
           service,
           name,
           owner: e.owner,
           mine,
-          mode: Object.keys(e.headers).length === 0 ? 'global' : 'personal',
+          mode: modeOf(e),
           headers: e.headers,
           ports: e.ports,
           health,
+          ...(st
+            ? { stats: { copied: st.copied, dropped: st.dropped, lastError: st.lastError, fallbacks: st.fallbacks } }
+            : {}),
         });
       }
     }
@@ -449,28 +599,54 @@ export class LaptopIntercepts {
     );
   }
 
-  #healthy(l: Live): boolean {
+  // "ok", or the first thing wrong: the tunnel or lease, then the local side.
+  #health(l: Live): string {
     const s = this.#d.session();
-    return s !== undefined && !s.closed && l.registered === s && Date.now() - l.lastRenew < 3 * RENEW_MS;
+    if (!s || s.closed) return l.lastError || 'the tunnel is down';
+    if (l.registered !== s || Date.now() - l.lastRenew >= 3 * RENEW_MS) return l.lastError || 'stale';
+    const down = [...l.localDown].filter(([, why]) => why !== '');
+    if (down.length > 0)
+      return `no local listener (${down.map(([port, why]) => `127.0.0.1:${port}: ${why}`).join(', ')})`;
+    return 'ok';
   }
 
   #info(l: Live): InterceptInfo {
+    const health = this.#health(l);
     return {
       name: l.entry.name,
       namespace: l.namespace,
       service: l.service,
-      mode: Object.keys(l.entry.headers).length === 0 ? 'global' : 'personal',
+      mode: modeOf(l.entry),
       headers: l.entry.headers,
       ports: l.entry.ports,
       owner: l.entry.owner,
-      healthy: this.#healthy(l),
+      healthy: health === 'ok',
+      health,
       engagedMs: l.engagedMs,
       lastError: l.lastError,
+      warnings: [],
+      ...(l.mount ? { mountDir: l.mount.dir, volumes: this.#volumeReports(l) } : {}),
     };
   }
 
   /** status lists this session's intercepts. */
   status(): InterceptInfo[] {
     return [...this.#live.values()].map((l) => this.#info(l));
+  }
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** pruneEmpty removes empty directories from `from` up to (not including) `root`. */
+async function pruneEmpty(root: string, from: string): Promise<void> {
+  for (let d = from; d.startsWith(`${root}/`); d = dirname(d)) {
+    if ((await readdir(d).catch(() => ['?'])).length > 0) return;
+    await rmdir(d).catch(() => undefined);
   }
 }

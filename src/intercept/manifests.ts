@@ -1,14 +1,17 @@
 // The intercept's Kubernetes objects, computed by a pure function: a
-// ServiceAccount, a Role that allows exactly what the intercept pod needs to
-// undo the intercept when its owner's lease runs out (resourceNames: the one
-// Service, its original-endpoints Service, the pod itself), its RoleBinding,
-// the original-endpoints Service, and the intercept pod — the gateway image
-// in intercept mode, passing the restricted Pod Security Standard.
+// ServiceAccount, a Role that lets the intercept pod read its one Service
+// (the intercepts and their leases) and nothing else, its RoleBinding, the
+// original-endpoints Service, and the intercept pod — the gateway image in
+// intercept mode, passing the restricted Pod Security Standard. The pod
+// changes nothing in the cluster (docs/security.md, "a compromised pod"):
+// when its owners' leases run out it sends every connection to the original
+// endpoints, and the Service itself is only ever changed with the owners'
+// own credentials.
 import {
   GATEWAY_HEALTH_PORT,
-  GATEWAY_IMAGE_REPO,
   GATEWAY_INTERCEPT_PORT,
   GATEWAY_UID,
+  gatewayImage,
   type KubeObject,
 } from '../cluster/gateway-manifests.ts';
 import { VERSION } from '../version.ts';
@@ -16,6 +19,24 @@ import { interceptObjectName, interceptPodLabels, originalServiceName, type Serv
 
 /** INTERCEPT_HEALTH_PORT serves the intercept pod's /readyz (ready = listening and connected to the gateway). */
 export const INTERCEPT_HEALTH_PORT = GATEWAY_HEALTH_PORT;
+/** INTERCEPT_SFTP_PORT serves the mounted volumes read-only over SFTP (sftp-auth.ts). */
+export const INTERCEPT_SFTP_PORT = 8303;
+/** VOLUMES_DIR is where the intercept pod mounts the target's PersistentVolumeClaims, one directory per volume. */
+export const VOLUMES_DIR = '/var/lib/devnet/volumes';
+
+/** ClaimMount is one of the target's PersistentVolumeClaims the intercept pod mounts read-only. */
+export interface ClaimMount {
+  /** volume is the target pod's volume name (the directory below VOLUMES_DIR). */
+  volume: string;
+  claim: string;
+}
+
+/** PodIdentity is who the intercept pod runs as, so it can read what the target wrote (never root). */
+export interface PodIdentity {
+  uid: number;
+  gid: number;
+  groups: number[];
+}
 
 /** InterceptObjectsOptions describe one intercepted Service. */
 export interface InterceptObjectsOptions {
@@ -30,25 +51,26 @@ export interface InterceptObjectsOptions {
   token: string;
   /** podName is this incarnation's pod name (model.interceptPodName). */
   podName: string;
+  /** claims are mounted read-only below VOLUMES_DIR and served with `sftpToken` (none: no volume listener). */
+  claims?: ClaimMount[];
+  sftpToken?: string;
+  /** node pins the pod to the target pod's node (a ReadWriteOnce claim attaches to one node). */
+  node?: string;
+  identity?: PodIdentity;
   version?: string;
   image?: string;
 }
 
 /** interceptRole is the Role of an intercept pod (also documented in docs/intercepts.md). */
-export function interceptRole(namespace: string, service: string, podName: string): KubeObject {
+export function interceptRole(namespace: string, service: string): KubeObject {
   const name = interceptObjectName(service);
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
     metadata: { name, namespace, labels: commonLabels(service) },
-    rules: [
-      // Read the intercepts' leases and restore the selector.
-      { apiGroups: [''], resources: ['services'], resourceNames: [service], verbs: ['get', 'update', 'patch'] },
-      // Remove the original-endpoints Service once the selector is back.
-      { apiGroups: [''], resources: ['services'], resourceNames: [originalServiceName(service)], verbs: ['delete'] },
-      // Delete itself last.
-      { apiGroups: [''], resources: ['pods'], resourceNames: [podName], verbs: ['delete'] },
-    ],
+    // Read the intercepts and their leases. No write: a pod that could update its Service could set
+    // externalIPs (capture any address cluster-wide) or make it a LoadBalancer.
+    rules: [{ apiGroups: [''], resources: ['services'], resourceNames: [service], verbs: ['get'] }],
   };
 }
 
@@ -68,6 +90,7 @@ export function interceptObjects(o: InterceptObjectsOptions): KubeObject[] {
   const name = interceptObjectName(service);
   const version = o.version ?? VERSION;
   const labels = commonLabels(service);
+  const claims = o.sftpToken ? (o.claims ?? []) : [];
   return [
     {
       apiVersion: 'v1',
@@ -75,7 +98,7 @@ export function interceptObjects(o: InterceptObjectsOptions): KubeObject[] {
       metadata: { name, namespace, labels },
       automountServiceAccountToken: false,
     },
-    interceptRole(namespace, service, o.podName),
+    interceptRole(namespace, service),
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
@@ -113,10 +136,30 @@ export function interceptObjects(o: InterceptObjectsOptions): KubeObject[] {
         enableServiceLinks: false,
         restartPolicy: 'Always',
         terminationGracePeriodSeconds: 5,
+        ...(o.node
+          ? {
+              affinity: {
+                nodeAffinity: {
+                  requiredDuringSchedulingIgnoredDuringExecution: {
+                    nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [o.node] }] }],
+                  },
+                },
+              },
+            }
+          : {}),
+        ...(claims.length > 0
+          ? {
+              volumes: claims.map((c, i) => ({
+                name: `claim-${i}`,
+                persistentVolumeClaim: { claimName: c.claim, readOnly: true },
+              })),
+            }
+          : {}),
         securityContext: {
           runAsNonRoot: true,
-          runAsUser: GATEWAY_UID,
-          runAsGroup: GATEWAY_UID,
+          runAsUser: o.identity?.uid ?? GATEWAY_UID,
+          runAsGroup: o.identity?.gid ?? GATEWAY_UID,
+          ...(o.identity?.groups.length ? { supplementalGroups: o.identity.groups } : {}),
           seccompProfile: { type: 'RuntimeDefault' },
           // A safe sysctl: the non-root process may listen on target ports below 1024.
           sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }],
@@ -124,7 +167,7 @@ export function interceptObjects(o: InterceptObjectsOptions): KubeObject[] {
         containers: [
           {
             name: 'intercept',
-            image: o.image ?? `${GATEWAY_IMAGE_REPO}:${version}`,
+            image: o.image ?? gatewayImage(version),
             imagePullPolicy: 'IfNotPresent',
             args: ['intercept'],
             env: [
@@ -138,7 +181,19 @@ export function interceptObjects(o: InterceptObjectsOptions): KubeObject[] {
               },
               { name: 'DEVNET_INTERCEPT_GATEWAY', value: o.gateway },
               { name: 'DEVNET_INTERCEPT_TOKEN', value: o.token },
+              ...(claims.length > 0 && o.sftpToken
+                ? [{ name: 'DEVNET_INTERCEPT_SFTP_TOKEN', value: o.sftpToken }]
+                : []),
             ],
+            ...(claims.length > 0
+              ? {
+                  volumeMounts: claims.map((c, i) => ({
+                    name: `claim-${i}`,
+                    mountPath: `${VOLUMES_DIR}/${c.volume}`,
+                    readOnly: true,
+                  })),
+                }
+              : {}),
             // A Service that targets a port by name finds it on the intercept pod under the same name.
             ports: [
               ...[...new Map(o.targetPorts.map((p) => [p.targetPort, p])).values()].map((p) => ({
@@ -147,6 +202,9 @@ export function interceptObjects(o: InterceptObjectsOptions): KubeObject[] {
                 protocol: 'TCP',
               })),
               { name: 'devnet-health', containerPort: INTERCEPT_HEALTH_PORT, protocol: 'TCP' },
+              ...(claims.length > 0
+                ? [{ name: 'devnet-sftp', containerPort: INTERCEPT_SFTP_PORT, protocol: 'TCP' }]
+                : []),
             ],
             readinessProbe: {
               httpGet: { path: '/readyz', port: INTERCEPT_HEALTH_PORT },

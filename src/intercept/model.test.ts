@@ -22,6 +22,8 @@ const svc = (): ServiceLike => ({
 const entry = (name: string, headers: Record<string, string> = {}, session = 's1', owner = 'alice@a'): Entry => ({
   name,
   owner,
+  key: 'k'.repeat(43),
+  host: 'a',
   session,
   headers,
   ports: [{ servicePort: 80, targetPort: 8080, local: 9000 }],
@@ -118,4 +120,23 @@ test('names stay valid DNS labels for long Service names', (t) => {
   t.true(interceptPodName(long, 'abcd1234').length <= 63);
   t.true(originalServiceName(long).length <= 63);
   t.not(originalServiceName(long), originalServiceName(`${'a'.repeat(62)}b`));
+});
+
+test('checkAdd: mirrors go with personal intercepts and other mirrors, never with a global one', (t) => {
+  const mirror = (name: string, session: string): Entry => ({ ...entry(name, {}, session), mirror: true });
+  const withPersonal = withEntry(svc(), entry('alice', { 'x-dev': 'alice' }));
+  t.is(checkAdd(withPersonal, mirror('m1', 's2')), undefined);
+  const withMirror = withEntry(withPersonal, mirror('m1', 's2'));
+  t.is(checkAdd(withMirror, mirror('m2', 's3')), undefined);
+  t.is(checkAdd(withMirror, entry('bob', { 'x-dev': 'bob' }, 's3')), undefined);
+  t.regex(checkAdd(withMirror, entry('all', {}, 's4'))?.message ?? '', /already has a personal intercept alice/);
+  t.regex(
+    checkAdd(withEntry(svc(), mirror('m1', 's2')), entry('all', {}, 's4'))?.message ?? '',
+    /already has a mirror intercept m1 by alice@a/,
+  );
+  t.regex(
+    checkAdd(withEntry(svc(), entry('all', {}, 's4')), mirror('m1', 's2'))?.message ?? '',
+    /already has a global intercept all/,
+  );
+  t.is(parseEntry(JSON.stringify({ ...mirror('m', 's'), mirror: 'yes' })), undefined);
 });

@@ -37,12 +37,18 @@ export interface InterceptPort {
 /** Entry is one intercept as recorded on its Service. */
 export interface Entry {
   name: string;
-  /** owner names the person (user@host) for messages. */
+  /** owner is the owner's user name as the cluster knows them (src/cluster/whoami.ts), for messages and `devnet list`. */
   owner: string;
-  /** session is the owner's daemon session id: the gateway routes by it. */
+  /** key is the owner's session key id (src/tunnel/identity.ts): the gateway sends this intercept's connections only to a session proving it. */
+  key: string;
+  /** host is the owner's machine: a later session there removes what a crashed one left. */
+  host: string;
+  /** session is the owner's daemon session id. */
   session: string;
   /** headers: empty = global; else every header must match (names lower-case). */
   headers: Record<string, string>;
+  /** mirror: the pods keep answering and the owner gets a copy of each request (headers are then empty). */
+  mirror?: boolean;
   ports: InterceptPort[];
   /** renewed is the lease: the owner rewrites it every RENEW_MS; its value only has to change. */
   renewed: string;
@@ -115,6 +121,11 @@ export function podToken(gatewayToken: string, key: string): string {
   return createHmac('sha256', gatewayToken).update(`devnet-intercept:${key}`).digest('base64url');
 }
 
+/** sftpToken derives what owners present to an intercept pod to read the volumes it mounts (sftp-auth.ts). */
+export function sftpToken(gatewayToken: string, key: string): string {
+  return createHmac('sha256', gatewayToken).update(`devnet-sftp:${key}`).digest('base64url');
+}
+
 /** isDnsLabel checks an RFC 1123 label (intercept names, namespaces, service names). */
 export function isDnsLabel(s: string): boolean {
   return /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(s);
@@ -127,10 +138,12 @@ export function parseEntry(value: string): Entry | undefined {
     if (typeof e !== 'object' || e === null || typeof e.name !== 'string' || typeof e.owner !== 'string')
       return undefined;
     if (typeof e.session !== 'string' || typeof e.renewed !== 'string') return undefined;
+    if (typeof e.key !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(e.key) || typeof e.host !== 'string') return undefined;
     if (typeof e.headers !== 'object' || e.headers === null || !Array.isArray(e.ports)) return undefined;
     const portOk = (n: unknown) => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 65535;
     if (!e.ports.every((p) => portOk(p.servicePort) && portOk(p.targetPort) && portOk(p.local))) return undefined;
     if (!Object.values(e.headers).every((v) => typeof v === 'string')) return undefined;
+    if (e.mirror !== undefined && typeof e.mirror !== 'boolean') return undefined;
     return e;
   } catch {
     return undefined;
@@ -161,6 +174,15 @@ export function originalSelector(svc: ServiceLike): Record<string, string> | und
   }
 }
 
+/** Mode is how an intercept takes traffic: all of it, requests with its headers, or a copy of everything. */
+export type Mode = 'global' | 'personal' | 'mirror';
+
+/** modeOf says an entry's mode. */
+export function modeOf(e: Pick<Entry, 'headers' | 'mirror'>): Mode {
+  if (e.mirror) return 'mirror';
+  return Object.keys(e.headers).length === 0 ? 'global' : 'personal';
+}
+
 /** Refusal says why an intercept cannot be added. */
 export interface Refusal {
   message: string;
@@ -189,15 +211,19 @@ export function checkAdd(svc: ServiceLike, entry: Entry): Refusal | undefined {
       };
     }
     if (!other) continue;
-    const mine = Object.keys(entry.headers).length === 0;
-    const theirs = Object.keys(other.headers).length === 0;
-    if (mine || theirs)
+    const mine = modeOf(entry);
+    const theirs = modeOf(other);
+    // Mirrors only watch: they go with personal intercepts and other mirrors, not with a global one (the pods
+    // would no longer answer). A global intercept goes with nothing.
+    if (mine === 'global' || theirs === 'global')
       return {
-        message: `${name} already has ${theirs ? 'a global' : 'a personal'} intercept ${other.name} by ${other.owner}`,
-        hint: mine
-          ? 'A global intercept takes all traffic: use --header K=V for a personal one, or ask them to leave.'
-          : 'A global intercept takes all traffic; ask its owner to `devnet leave` it first.',
+        message: `${name} already has ${theirs === 'global' ? 'a global' : `a ${theirs}`} intercept ${other.name} by ${other.owner}`,
+        hint:
+          mine === 'global'
+            ? 'A global intercept takes all traffic: use --header K=V for a personal one, --mirror for a copy, or ask them to leave.'
+            : 'A global intercept takes all traffic; ask its owner to `devnet leave` it first.',
       };
+    if (mine === 'mirror' || theirs === 'mirror') continue;
     if (sameHeaders(entry.headers, other.headers))
       return {
         message: `${name} already has intercept ${other.name} by ${other.owner} for the same headers`,

@@ -13,15 +13,17 @@ import {
   KubernetesObjectApi,
   type V1ConfigMap,
   type V1Container,
+  type V1PersistentVolumeClaim,
   type V1Pod,
   type V1Secret,
   type V1Service,
 } from '@kubernetes/client-node';
-import { podProblem, podReady } from '../cluster/gateway.ts';
+import { podProblem, podReady, problemHint } from '../cluster/gateway.ts';
+import { GATEWAY_UID } from '../cluster/gateway-manifests.ts';
 import { clusterError, isNotFound, statusOf } from '../cluster/kube.ts';
 import { DevnetError } from '../errors.ts';
 import { containerEnvironment, type PodEnv } from './env.ts';
-import { interceptObjects } from './manifests.ts';
+import { type ClaimMount, interceptObjects, type PodIdentity } from './manifests.ts';
 import {
   checkAdd,
   ENTRY_PREFIX,
@@ -55,6 +57,8 @@ export interface EngageOptions {
   podToken: string;
   progress(message: string): void;
   timeoutMs?: number;
+  /** volumes: claims to mount if this intercept creates the pod (an existing pod keeps what it has). */
+  volumes?: { claims: ClaimMount[]; sftpToken: string; node?: string; identity?: PodIdentity };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -168,8 +172,8 @@ export async function waitForPod(core: CoreV1Api, namespace: string, name: strin
     if (podReady(pod)) return pod;
     const problem = pod && podProblem(pod);
     if (problem)
-      throw new DevnetError('cluster', `the intercept pod ${namespace}/${name} cannot start: ${problem}`, {
-        hint: `See \`kubectl describe pod -n ${namespace} ${name}\`.`,
+      throw new DevnetError('cluster', `the intercept pod ${namespace}/${name} cannot start: ${problem.message}`, {
+        hint: problemHint(problem, namespace, name),
       });
     if (Date.now() > deadline)
       throw new DevnetError(
@@ -183,8 +187,8 @@ export async function waitForPod(core: CoreV1Api, namespace: string, name: strin
   }
 }
 
-/** engage creates the intercept pod (if the Service has none yet), waits for it, then records the intercept and patches the selector; it returns the pod's IP. */
-export async function engage(k: KubeClients, o: EngageOptions): Promise<string> {
+/** engage creates the intercept pod (if the Service has none yet), waits for it, then records the intercept and patches the selector; it returns the pod. */
+export async function engage(k: KubeClients, o: EngageOptions): Promise<V1Pod> {
   const { core } = k;
   const svc = await readService(core, o.namespace, o.service);
   const refused = checkAdd(svc, o.entry);
@@ -204,6 +208,14 @@ export async function engage(k: KubeClients, o: EngageOptions): Promise<string> 
       gateway: o.gateway,
       token: o.podToken,
       podName,
+      ...(o.volumes && o.volumes.claims.length > 0
+        ? {
+            claims: o.volumes.claims,
+            sftpToken: o.volumes.sftpToken,
+            ...(o.volumes.node ? { node: o.volumes.node } : {}),
+            ...(o.volumes.identity ? { identity: o.volumes.identity } : {}),
+          }
+        : {}),
     });
     o.progress(`creating the intercept pod ${o.namespace}/${podName}`);
     const api = KubernetesObjectApi.makeApiClient(k.kc);
@@ -217,7 +229,7 @@ export async function engage(k: KubeClients, o: EngageOptions): Promise<string> 
     if (again) throw new DevnetError('user', again.message, again.hint ? { hint: again.hint } : {});
     return withEntry(s, o.entry);
   });
-  return pod.status?.podIP ?? '';
+  return pod;
 }
 
 /**
@@ -310,28 +322,44 @@ export interface TargetEnv extends PodEnv {
   container: string;
 }
 
-/**
- * targetEnvironment reads what the Service's pods see: a (preferably ready)
- * pod its original selector picks, the container serving `targetPort`, the
- * namespace's Services and the ConfigMaps and Secrets that container uses.
- */
-export async function targetEnvironment(core: CoreV1Api, svc: V1Service, targetPort: number): Promise<TargetEnv> {
+/** Target is the pod an intercept stands in for, and the container serving the intercepted port. */
+export interface Target {
+  pod: V1Pod;
+  container: V1Container;
+}
+
+/** targetPod finds a (preferably ready) pod the Service's original selector picks, and the container serving `targetPort`. */
+export async function targetPod(core: CoreV1Api, svc: V1Service, targetPort: number): Promise<Target> {
   const ns = svc.metadata?.namespace as string;
   const sel = Object.entries(originalSelector(svc) ?? {})
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
   const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: sel })).items.filter(
-    (p) => !p.metadata?.labels?.[SERVICE_LABEL],
+    (p) => !p.metadata?.labels?.[SERVICE_LABEL] && !p.metadata?.deletionTimestamp,
   );
   const pod = pods.find(podReady) ?? pods[0];
   if (!pod)
-    throw new DevnetError('cluster', `no pod of Service ${ns}/${svc.metadata?.name} to read the environment from`, {
-      hint: 'Start the workload, or leave out --env-file.',
-    });
+    throw new DevnetError(
+      'cluster',
+      `no pod of Service ${ns}/${svc.metadata?.name} to read the environment and volumes from`,
+      {
+        hint: 'Start the workload, or leave out --env-file, the command and --mount.',
+      },
+    );
   const containers = pod.spec?.containers ?? [];
   const container =
     containers.find((c) => (c.ports ?? []).some((p) => p.containerPort === targetPort)) ??
     (containers[0] as V1Container);
+  return { pod, container };
+}
+
+/**
+ * targetEnvironment reads what the target container sees: the namespace's
+ * Services and the ConfigMaps and Secrets that container uses.
+ */
+export async function targetEnvironment(core: CoreV1Api, t: Target): Promise<TargetEnv> {
+  const { pod, container } = t;
+  const ns = pod.metadata?.namespace as string;
   const [services, kubernetes] = await Promise.all([
     core.listNamespacedService({ namespace: ns }).then((l) => l.items),
     core.readNamespacedService({ namespace: 'default', name: 'kubernetes' }).catch(() => undefined),
@@ -361,4 +389,36 @@ export async function targetEnvironment(core: CoreV1Api, svc: V1Service, targetP
     secret: (n) => secrets.get(n),
   });
   return { ...env, pod: pod.metadata?.name as string, container: container.name };
+}
+
+/** readClaims reads the PersistentVolumeClaims a pod's volumes name (undefined: it does not exist). */
+export async function readClaims(
+  core: CoreV1Api,
+  pod: V1Pod,
+): Promise<Map<string, V1PersistentVolumeClaim | undefined>> {
+  const ns = pod.metadata?.namespace as string;
+  const out = new Map<string, V1PersistentVolumeClaim | undefined>();
+  for (const v of pod.spec?.volumes ?? []) {
+    const name = v.persistentVolumeClaim?.claimName;
+    if (!name || out.has(name)) continue;
+    out.set(
+      name,
+      await core.readNamespacedPersistentVolumeClaim({ name, namespace: ns }).catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw clusterError(`reading PersistentVolumeClaim ${ns}/${name}`, err);
+      }),
+    );
+  }
+  return out;
+}
+
+/** podIdentity is who the intercept pod should run as to read what the target container wrote (never root). */
+export function podIdentity(t: Target): PodIdentity | undefined {
+  const podSc = t.pod.spec?.securityContext;
+  const sc = t.container.securityContext;
+  const uid = sc?.runAsUser ?? podSc?.runAsUser;
+  const gid = sc?.runAsGroup ?? podSc?.runAsGroup;
+  const groups = [...(podSc?.fsGroup !== undefined ? [podSc.fsGroup] : []), ...(podSc?.supplementalGroups ?? [])];
+  if (!uid || uid === 0) return groups.length > 0 ? { uid: GATEWAY_UID, gid: GATEWAY_UID, groups } : undefined;
+  return { uid, gid: gid && gid !== 0 ? gid : uid, groups };
 }

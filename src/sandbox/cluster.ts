@@ -3,14 +3,15 @@
 // everything from the journal, then sweeps anything named with our prefix;
 // status, exec and kubeconfig read what is there.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { dirname, extname, join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { DevnetError } from '../errors.ts';
+import { FileJournal } from '../journal/journal.ts';
+import { machineUndoEnv, processStartText as processStartTime } from '../journal/machine.ts';
 import { CLUSTER_DNS_IP, CONTEXT_ADMIN, CONTEXT_DEV } from './constants.ts';
 import type { Exec } from './exec.ts';
-import { listNetns } from './hostnet.ts';
-import { Journal, processStartTime } from './journal.ts';
+import { listNetns, resolvConfPath } from './hostnet.ts';
 import { PROXY_TABLE } from './kube-proxy.ts';
 import {
   mergeKubeconfig,
@@ -20,9 +21,10 @@ import {
   writeKubeconfig,
 } from './kubeconfig.ts';
 import { nodeNetns, podNetns, podRunDir, runFile, type SandboxPaths } from './paths.ts';
+import { podViewArgv } from './security.ts';
 import { kubeconfigFile, readStatus, type SupervisorStatus } from './supervisor-status.ts';
 
-const SUPERVISOR = join(import.meta.dirname, 'supervisor.ts');
+const SUPERVISOR = join(import.meta.dirname, `supervisor${extname(import.meta.filename)}`);
 
 /** requireRoot fails with a clear error when not root (namespaces and routes need CAP_NET_ADMIN). */
 export function requireRoot(): void {
@@ -35,8 +37,8 @@ export function requireRoot(): void {
 
 /** supervisorAlive reports the supervisor's pid when it is running. */
 export function supervisorAlive(p: SandboxPaths): number | undefined {
-  const j = new Journal(runFile(p, 'journal.jsonl'));
-  const rec = j.entries().find((e) => e.kind === 'process');
+  const j = FileJournal.shared(runFile(p, 'journal.jsonl'));
+  const rec = j.readSync().find((e) => e.kind === 'process');
   if (rec?.kind !== 'process') return undefined;
   return processStartTime(rec.pid) === rec.start ? rec.pid : undefined;
 }
@@ -69,9 +71,9 @@ export async function up(p: SandboxPaths, exec: Exec, timeoutMs = 90_000): Promi
     await down(p, exec, { keepUserKubeconfig: true });
     mkdirSync(p.runDir, { recursive: true, mode: 0o700 });
     mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
-    const journal = new Journal(runFile(p, 'journal.jsonl'));
-    journal.record({ kind: 'path', path: p.stateDir });
-    journal.record({ kind: 'path', path: p.runDir });
+    const journal = FileJournal.shared(runFile(p, 'journal.jsonl'));
+    journal.recordSync({ kind: 'path', path: p.stateDir });
+    journal.recordSync({ kind: 'path', path: p.runDir });
     const out = openSync(runFile(p, 'supervisor.out'), 'a');
     const child = spawn(process.execPath, [SUPERVISOR], {
       detached: true,
@@ -86,7 +88,7 @@ export async function up(p: SandboxPaths, exec: Exec, timeoutMs = 90_000): Promi
     });
     closeSync(out);
     const pid = child.pid as number;
-    journal.record({ kind: 'process', pid, start: processStartTime(pid) ?? '' });
+    journal.recordSync({ kind: 'process', pid, start: processStartTime(pid) ?? '' });
     child.unref();
     created = true;
   }
@@ -134,8 +136,8 @@ export async function down(
   opts: { keepUserKubeconfig?: boolean } = {},
 ): Promise<string[]> {
   requireRoot();
-  const journal = new Journal(runFile(p, 'journal.jsonl'));
-  const problems = await journal.undo(exec);
+  const journal = FileJournal.shared(runFile(p, 'journal.jsonl'));
+  const problems = (await journal.undoAll(machineUndoEnv)).map((f) => f.error);
   // Sweep by name too, in case the journal itself was lost.
   for (const ns of await listNetns(exec)) {
     if (ns === nodeNetns(p) || ns.startsWith(`${p.prefix}-pod-`)) {
@@ -149,6 +151,12 @@ export async function down(
   }
   rmSync(p.runDir, { recursive: true, force: true });
   rmSync(p.stateDir, { recursive: true, force: true });
+  rmSync(p.imageDir, { recursive: true, force: true });
+  try {
+    rmdirSync(dirname(p.imageDir)); // the image store, when no other sandbox has an image there
+  } catch {
+    // not empty, or gone
+  }
   if (!opts.keepUserKubeconfig) {
     const path = userKubeconfigPath();
     const doc = readKubeconfig(path);
@@ -168,15 +176,16 @@ export interface SandboxStatus {
   pods: { namespace: string; name: string; phase: string; ready: string; ip?: string; reason?: string }[];
 }
 
-/** adminClients builds API clients from the standalone kubeconfig's admin user (client-node is loaded only here: the other verbs start faster without it). */
+/** adminClients builds API clients from the standalone kubeconfig's admin context, through devnet's one kubeconfig loader (client-node is loaded only here: the other verbs start faster without it). */
 async function adminClients(p: SandboxPaths) {
-  const { kubeConfigFor, makeClients } = await import('./kube.ts');
-  const doc = readKubeconfig(kubeconfigFile(p));
-  const cluster = doc?.clusters?.[0]?.cluster as { server: string; 'certificate-authority-data': string } | undefined;
-  const user = doc?.users?.find((u) => u.name === 'devnet-sandbox-admin')?.user as { token: string } | undefined;
-  if (!cluster || !user) throw new DevnetError('user', 'the sandbox is not up', { hint: 'run `devnet sandbox up`' });
-  const caCertPem = Buffer.from(cluster['certificate-authority-data'], 'base64').toString('utf8');
-  return makeClients(kubeConfigFor({ url: cluster.server, caCertPem, token: user.token }));
+  const file = kubeconfigFile(p);
+  if (!existsSync(file)) throw new DevnetError('user', 'the sandbox is not up', { hint: 'run `devnet sandbox up`' });
+  const [{ makeClients }, { loadKube }, { KubeConfig }] = await Promise.all([
+    import('./kube.ts'),
+    import('../cluster/kubeconfig.ts'),
+    import('@kubernetes/client-node'),
+  ]);
+  return makeClients(loadKube({ explicit: file, files: [] }, { context: CONTEXT_ADMIN }, KubeConfig).kc);
 }
 
 function podReason(pod: V1Pod): string | undefined {
@@ -264,15 +273,21 @@ export async function status(p: SandboxPaths, exec: Exec): Promise<SandboxStatus
   return out;
 }
 
-/** execArgv is how to run a command in a pod: in its runner's network and mount namespaces (resolv.conf, service account), else in its network namespace. */
+/**
+ * execArgv is how to run a command in a pod, as `kubectl exec` would: in its
+ * runner's network and mount namespaces (the pod's /run with its service
+ * account), with the pod's resolv.conf bound afresh (security.ts
+ * podViewArgv: the runner's own bind may have been detached by the host);
+ * without a runner record, in its network namespace through `ip netns exec`.
+ */
 export async function execArgv(
   p: SandboxPaths,
   exec: Exec,
   namespace: string,
   name: string,
   command: string[],
-): Promise<string[]> {
-  // Fast path, no API round trip: the kubelet records each runner's PID in the pod's run dir.
+): Promise<{ argv: string[]; env: NodeJS.ProcessEnv }> {
+  // Fast path, no API round trip: the kubelet records each runner's PID (and the container's environment) in the pod's run dir.
   let pid: number | undefined;
   try {
     pid = Number(readFileSync(join(podRunDir(p, namespace, name), 'runner.pid'), 'utf8').trim());
@@ -282,11 +297,33 @@ export async function execArgv(
   // The runner must still be in one of our pod namespaces (a recycled PID would not be).
   const running = pid ? (await exec('ip', ['netns', 'identify', String(pid)]).catch(() => '')).trim() : '';
   if (pid && running.startsWith(`${p.prefix}-pod-`)) {
-    return ['nsenter', `--target=${pid}`, '--net', '--mount', '--', ...command];
+    return {
+      argv: ['nsenter', `--target=${pid}`, '--net', '--mount', '--', ...podViewArgv(resolvConfPath(running), command)],
+      env: containerExecEnv(p, namespace, name),
+    };
   }
   // Slow path: ask the API, for a precise error (not found, not running) or a pod without a runner record.
   const { netns } = await podNetnsFor(p, exec, namespace, name);
-  return ['ip', 'netns', 'exec', netns, ...command];
+  return { argv: ['ip', 'netns', 'exec', netns, ...command], env: containerExecEnv(p, namespace, name) };
+}
+
+/** containerExecEnv is what a command run in a pod sees, as with `kubectl exec`: the first container's environment, not the caller's. */
+function containerExecEnv(p: SandboxPaths, namespace: string, name: string): NodeJS.ProcessEnv {
+  let env: Record<string, string> = {};
+  try {
+    env = JSON.parse(readFileSync(join(podRunDir(p, namespace, name), 'exec-env.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
+  } catch {
+    // a pod started before exec-env.json existed: its environment is unknown
+  }
+  return {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: '/root',
+    HOSTNAME: name,
+    ...env,
+  };
 }
 
 /** podNetnsFor finds a pod's network namespace through the API. */

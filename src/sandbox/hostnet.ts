@@ -5,9 +5,9 @@
 // machine unless devnet's TUN (more specific or lower metric) claims it.
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { SyncJournal } from '../journal/journal.ts';
 import { CLUSTER_DNS_IP, CLUSTER_DOMAIN, NODE_GATEWAY, NODE_IP, POD_CIDR, SERVICE_CIDR } from './constants.ts';
 import type { Exec } from './exec.ts';
-import type { Journal } from './journal.ts';
 import { nodeNetns, type SandboxPaths } from './paths.ts';
 
 /** VETH_MTU is the MTU of pod links: large, like devnet's TUN, so bulk transfers are not packet-bound. */
@@ -36,14 +36,15 @@ export async function listNetns(exec: Exec): Promise<string[]> {
 }
 
 /** setupHost creates the node namespace (forwarding on, node address on loopback) and the host's safety routes; it is idempotent. */
-export async function setupHost(p: SandboxPaths, journal: Journal, exec: Exec): Promise<void> {
+export async function setupHost(p: SandboxPaths, journal: SyncJournal, exec: Exec): Promise<void> {
   const node = nodeNetns(p);
   for (const args of safetyRoutes(p.prefix)) {
-    journal.record({ kind: 'route', args });
+    const [type, dst, , metric] = args as [string, string, string, string];
+    journal.recordSync({ kind: 'route-delete', type, dst, metric: Number(metric) });
     await exec('ip', ['route', 'replace', ...args]);
   }
   if ((await listNetns(exec)).includes(node)) return;
-  journal.record({ kind: 'netns', name: node });
+  journal.recordSync({ kind: 'netns', name: node });
   await exec('ip', ['netns', 'add', node]);
   // All of the service range is local to the node: ClusterIP ports that kube-proxy does not DNAT
   // (no ready endpoints) are refused by the node's own stack, and cluster DNS binds 10.96.0.10.
@@ -85,16 +86,16 @@ export async function setupPodNetwork(
   p: SandboxPaths,
   net: PodNetwork,
   namespace: string,
-  journal: Journal,
+  journal: SyncJournal,
   exec: Exec,
 ): Promise<void> {
   const node = nodeNetns(p);
   const conf = resolvConfPath(net.netns);
-  if (!existsSync('/etc/netns')) journal.record({ kind: 'emptydir', path: '/etc/netns' });
-  journal.record({ kind: 'path', path: dirname(conf) });
+  if (!existsSync('/etc/netns')) journal.recordSync({ kind: 'emptydir', path: '/etc/netns' });
+  journal.recordSync({ kind: 'path', path: dirname(conf) });
   mkdirSync(dirname(conf), { recursive: true });
   writeFileSync(conf, resolvConf(namespace));
-  journal.record({ kind: 'netns', name: net.netns });
+  journal.recordSync({ kind: 'netns', name: net.netns });
   await exec('ip', ['netns', 'add', net.netns]);
   await exec(
     'ip',

@@ -1,7 +1,8 @@
 // Images map to local programs: the sandbox pulls nothing. The gateway
-// image runs this checkout's gateway; demo images run built-in servers;
-// any other image leaves its pod in ImagePullBackOff.
-import { join } from 'node:path';
+// image runs the gateway from the image staged for this sandbox (image.ts);
+// demo images run built-in servers; any other image leaves its pod in
+// ImagePullBackOff.
+import type { StagedImage } from './image.ts';
 
 /** IMAGE_REPO is the registry path of devnet's own images. */
 export const IMAGE_REPO = 'ghcr.io/devnet-dev';
@@ -22,7 +23,7 @@ export function imageRepository(image: string): string {
 }
 
 /** programFor maps an image (and the container's args) to a local program, or undefined for an unknown image. */
-export function programFor(image: string, args: string[], checkout: string, node: string): Program | undefined {
+export function programFor(image: string, args: string[], staged: StagedImage): Program | undefined {
   const repo = imageRepository(image);
   switch (repo) {
     case `${IMAGE_REPO}/demo-hello`:
@@ -32,7 +33,7 @@ export function programFor(image: string, args: string[], checkout: string, node
     case `${IMAGE_REPO}/demo-db`:
       return { kind: 'builtin', demo: 'db' };
     case `${IMAGE_REPO}/gateway`:
-      return { kind: 'exec', argv: [node, join(checkout, 'src/gateway/main.ts'), ...args] };
+      return { kind: 'exec', argv: [staged.node, staged.gatewayMain, ...args] };
     default:
       return undefined;
   }

@@ -5,8 +5,9 @@
 // parsed documents, plus small file helpers that write atomically (0600).
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { defaultKubeconfigFile, kubeconfigSources } from '../cluster/kubeconfig.ts';
 import { CONTEXT_ADMIN, CONTEXT_DEV } from './constants.ts';
 
 /** SandboxCredentials are what the kubeconfig needs from the API server. */
@@ -87,10 +88,9 @@ export function unmergeKubeconfig(user: KubeconfigDoc): KubeconfigDoc {
   return out;
 }
 
-/** userKubeconfigPath is the file kubectl writes to: the first entry of $KUBECONFIG, else ~/.kube/config. */
+/** userKubeconfigPath is the file kubectl writes new entries to (src/cluster/kubeconfig.ts): the first existing file of $KUBECONFIG, else its first, else ~/.kube/config. */
 export function userKubeconfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  const first = env.KUBECONFIG?.split(delimiter).find(Boolean);
-  return first ?? join(homedir(), '.kube', 'config');
+  return defaultKubeconfigFile(kubeconfigSources({}, env, homedir()));
 }
 
 /** readKubeconfig parses a kubeconfig file; a missing file is undefined, an unparsable one an error. */

@@ -8,30 +8,39 @@
 // then deleted for good, as the kubelet does after graceful termination.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { V1Pod } from '@kubernetes/client-node';
+import { extname, join } from 'node:path';
+import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { SyncJournal } from '../journal/journal.ts';
 import { NODE_NAME } from './constants.ts';
 import { isFinished, isTerminating } from './controllers/pods.ts';
 import type { Exec } from './exec.ts';
-import { type PodNetwork, podLinkName, setupPodNetwork, teardownPodNetwork } from './hostnet.ts';
+import { type PodNetwork, podLinkName, resolvConfPath, setupPodNetwork, teardownPodNetwork } from './hostnet.ts';
+import type { StagedImage } from './image.ts';
 import { KNOWN_IMAGES, programFor } from './images.ts';
 import { PodIpam } from './ipam.ts';
-import type { Journal } from './journal.ts';
 import { apiErrorCode, type Clients, ignoreNotFound } from './kube.ts';
-import { podNetns, podRunDir, type SandboxPaths } from './paths.ts';
+import { podNetns, podRunDir, podVolumesDir, type SandboxPaths, volumesDir } from './paths.ts';
 import { ConfigError, type ConfigLookup, containerEnv } from './pod-env.ts';
 import type { ContainerPlan, ContainerReport, PodPlan, Probe, RunnerMessage } from './pod-plan.ts';
 import { podStatus } from './pod-status.ts';
+import { containerMounts, prepareVolumes } from './pod-volumes.ts';
 import { containerSecurity } from './security.ts';
 
-const RUNNER = join(import.meta.dirname, 'runner.ts');
+const RUNNER = join(import.meta.dirname, `runner${extname(import.meta.filename)}`);
+/** VOLUME_REFRESH_MS is how often API-backed volumes of running pods are written again (the real kubelet: about a minute). */
+const VOLUME_REFRESH_MS = 10_000;
 
 /** PodRecord is the kubelet's state for one pod it runs. */
 interface PodRecord {
   uid: string;
   namespace: string;
   name: string;
+  /** claims are the PersistentVolumeClaims its volumes use. */
+  claims: string[];
+  /** token is the service account token its projected volumes show; refreshed says when API volumes were last written. */
+  token?: string;
+  refreshed?: number;
   net?: PodNetwork;
   runner?: ChildProcess;
   reports: ContainerReport[];
@@ -47,11 +56,11 @@ interface PodRecord {
 export interface KubeletDeps {
   paths: SandboxPaths;
   clients: Clients;
-  journal: Journal;
+  journal: SyncJournal;
   exec: Exec;
   logger: Logger;
-  /** checkout is the devnet checkout whose programs images map to. */
-  checkout: string;
+  /** image is the gateway image that devnet's images run from; a pod that runs it waits until it is staged. */
+  image: { layout: StagedImage; staged: Promise<unknown> };
   /** api has the CA certificate mounted into pods with their service account token. */
   api: { caCertPem: string };
   /** resync asks for a new pass over all pods (after a retry delay). */
@@ -118,6 +127,9 @@ export class Kubelet {
   readonly #ipam = new PodIpam('10.244.0');
   readonly #lookup: ConfigLookup;
   #closed = false;
+  #storage: { claims: V1PersistentVolumeClaim[]; volumes: V1PersistentVolume[] } = { claims: [], volumes: [] };
+  #generation = 0;
+  #seenVolumes = new Map<string, string | undefined>();
   /** #binding holds the UIDs of unscheduled pods being bound to the node. */
   readonly #binding = new Set<string>();
 
@@ -127,12 +139,15 @@ export class Kubelet {
     this.#lookup = {
       secret: (namespace, name) => core.readNamespacedSecret({ namespace, name }).catch(ignoreNotFound),
       configMap: (namespace, name) => core.readNamespacedConfigMap({ namespace, name }).catch(ignoreNotFound),
+      services: async (namespace) => (await core.listNamespacedService({ namespace })).items,
     };
   }
 
-  /** sync brings running pods in line with the API's pods; call it after every pod event. */
-  sync(pods: V1Pod[]): void {
+  /** sync brings running pods in line with the API's pods (and storage); call it after every event. */
+  sync(pods: V1Pod[], claims: V1PersistentVolumeClaim[] = [], volumes: V1PersistentVolume[] = []): void {
     if (this.#closed) return;
+    this.#storage = { claims, volumes };
+    this.#reclaim(volumes);
     const seen = new Set<string>();
     for (const pod of pods) {
       const uid = pod.metadata?.uid;
@@ -154,8 +169,43 @@ export class Kubelet {
         continue;
       }
       if (!rec && !isFinished(pod)) void this.#start(pod);
+      else if (rec?.runner && !rec.stopping && Date.now() - (rec.refreshed ?? 0) > VOLUME_REFRESH_MS)
+        void this.#refreshVolumes(pod, rec);
     }
     for (const rec of this.#pods.values()) if (!seen.has(rec.uid) && !rec.stopping) void this.#stop(rec, false);
+  }
+
+  // A provisioned volume seen earlier and now deleted (its claim is gone, reclaim policy Delete) loses its directory.
+  #reclaim(volumes: V1PersistentVolume[]): void {
+    const now = new Map(volumes.map((v) => [v.metadata?.name ?? '', v.spec?.hostPath?.path]));
+    for (const [name, path] of this.#seenVolumes)
+      if (!now.has(name) && path?.startsWith(`${volumesDir(this.#d.paths)}/`)) {
+        rmSync(path, { recursive: true, force: true });
+        this.#d.logger.info({ volume: name }, 'removed the directory of a deleted volume');
+      }
+    this.#seenVolumes = now;
+  }
+
+  // ConfigMap, Secret, downward API and projected volumes of running pods are written again now and then,
+  // as the kubelet's sync loop does, so edits reach the pods (subPath mounts keep the file they had).
+  async #refreshVolumes(pod: V1Pod, rec: PodRecord): Promise<void> {
+    rec.refreshed = Date.now();
+    if (!rec.net || !(pod.spec?.volumes ?? []).some((v) => v.configMap || v.secret || v.downwardAPI || v.projected))
+      return;
+    await prepareVolumes(pod, {
+      dir: podVolumesDir(this.#d.paths, rec.uid),
+      volumesDir: volumesDir(this.#d.paths),
+      lookup: this.#lookup,
+      ...this.#storage,
+      claimedBy: () => undefined,
+      token: rec.token,
+      podIP: rec.net.ip,
+      generation: ++this.#generation,
+      log: () => undefined,
+      apiOnly: true,
+    }).catch((err: unknown) =>
+      this.#d.logger.debug({ pod: `${rec.namespace}/${rec.name}`, err: String(err) }, 'refreshing volumes failed'),
+    );
   }
 
   /** runningPods counts the pods with a live runner, for status output. */
@@ -192,6 +242,7 @@ export class Kubelet {
       uid,
       namespace: pod.metadata?.namespace ?? 'default',
       name: pod.metadata?.name ?? '',
+      claims: [],
       reports: [],
       startTime: new Date().toISOString(),
       stopping: false,
@@ -201,8 +252,7 @@ export class Kubelet {
     this.#pods.set(uid, rec);
     const log = this.#d.logger.child({ pod: `${rec.namespace}/${rec.name}` });
     const containers = pod.spec?.containers ?? [];
-    const node = process.execPath;
-    const unknown = containers.filter((c) => !programFor(c.image ?? '', c.args ?? [], this.#d.checkout, node));
+    const unknown = containers.filter((c) => !programFor(c.image ?? '', c.args ?? [], this.#d.image.layout));
     if (unknown.length > 0) {
       rec.reports = containers.map((c) => ({
         name: c.name,
@@ -238,6 +288,12 @@ export class Kubelet {
       for (const { name, value } of podSysctls(pod)) {
         await this.#d.exec('ip', ['netns', 'exec', net.netns, 'sysctl', '-qw', `${name}=${value}`]);
       }
+      if (resolved.plans.some((c) => c.program.kind === 'exec')) {
+        await this.#d.image.staged.catch((err: Error) => {
+          throw new Error(`staging the gateway image failed: ${err.message}`);
+        });
+        if (rec.stopping) return;
+      }
       this.#spawnRunner(rec, pod, resolved.plans, resolved.serviceAccount, log);
     } catch (err) {
       log.error({ err: String(err) }, 'starting pod failed');
@@ -261,26 +317,40 @@ export class Kubelet {
     const rec = this.#pods.get(uid) as PodRecord;
     const containers = pod.spec?.containers ?? [];
     try {
+      const serviceAccount = await this.#serviceAccount(pod);
+      const prepared = await prepareVolumes(pod, {
+        dir: podVolumesDir(this.#d.paths, uid),
+        volumesDir: volumesDir(this.#d.paths),
+        lookup: this.#lookup,
+        ...this.#storage,
+        claimedBy: (ns, claim) =>
+          [...this.#pods.values()].find(
+            (r) => r.uid !== uid && r.namespace === ns && r.claims.includes(claim) && !r.stopping,
+          )?.name,
+        token: serviceAccount?.token,
+        podIP: ip,
+        generation: ++this.#generation,
+        log: (m) => this.#d.logger.info({ pod: `${rec.namespace}/${rec.name}` }, m),
+      });
+      rec.claims = [...prepared.values()].flatMap((v) => (v.claim ? [v.claim] : []));
+      rec.token = serviceAccount?.token;
+      rec.refreshed = Date.now();
       const plans: ContainerPlan[] = [];
       for (const c of containers) {
         plans.push({
           name: c.name,
           image: c.image ?? '',
-          program: programFor(
-            c.image ?? '',
-            c.args ?? [],
-            this.#d.checkout,
-            process.execPath,
-          ) as ContainerPlan['program'],
+          program: programFor(c.image ?? '', c.args ?? [], this.#d.image.layout) as ContainerPlan['program'],
           env: await containerEnv(pod, c, ip, this.#lookup),
           ...(c.workingDir ? { workingDir: c.workingDir } : {}),
           security: containerSecurity(pod, c),
           ...(c.readinessProbe ? { readinessProbe: toProbe(c.readinessProbe, c) as Probe } : {}),
           ...(c.livenessProbe ? { livenessProbe: toProbe(c.livenessProbe, c) as Probe } : {}),
+          mounts: containerMounts(c, prepared),
         });
       }
       podSysctls(pod);
-      return { plans, serviceAccount: await this.#serviceAccount(pod) };
+      return { plans, serviceAccount };
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       rec.reports = containers.map((c) => ({
@@ -343,6 +413,8 @@ export class Kubelet {
       logDir: dir,
       restartPolicy: (pod.spec?.restartPolicy as PodPlan['restartPolicy']) ?? 'Always',
       containers,
+      resolvConf: resolvConfPath(net.netns),
+      stagingDir: join(podVolumesDir(this.#d.paths, rec.uid), 'staging'),
       ...(serviceAccount ? { serviceAccount } : {}),
     };
     const runner = spawn('ip', ['netns', 'exec', net.netns, process.execPath, RUNNER], {
@@ -352,6 +424,8 @@ export class Kubelet {
     rec.runner = runner;
     // `devnet sandbox exec` enters the runner's namespaces (network, and mounts for resolv.conf and the token).
     if (runner.pid) writeFileSync(join(dir, 'runner.pid'), `${runner.pid}\n`);
+    // ... with the first container's environment, as `kubectl exec` gives it (root-only: it may hold secrets).
+    writeFileSync(join(dir, 'exec-env.json'), JSON.stringify(containers[0]?.env ?? {}), { mode: 0o600 });
     runner.on('message', (m: RunnerMessage) => {
       if (m.type === 'status') {
         rec.reports = m.containers;
@@ -447,6 +521,7 @@ export class Kubelet {
       this.#ipam.release(net.ip);
     }
     rmSync(podRunDir(this.#d.paths, rec.namespace, rec.name), { recursive: true, force: true });
+    rmSync(podVolumesDir(this.#d.paths, rec.uid), { recursive: true, force: true });
     this.#pods.delete(rec.uid);
     if (finalize) {
       const pod = this.#d.getPod(rec.namespace, rec.name);

@@ -9,11 +9,14 @@ import type {
   V1Endpoints,
   V1Namespace,
   V1Node,
+  V1PersistentVolume,
+  V1PersistentVolumeClaim,
   V1Pod,
   V1Service,
   V1StatefulSet,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { SyncJournal } from '../journal/journal.ts';
 import { VERSION } from '../version.ts';
 import { relayToApiServer } from './api-service.ts';
 import { CLUSTER_DNS_IP, KUBERNETES_SERVICE_IP, NODE_IP, NODE_NAME, NODE_POD_CIDR } from './constants.ts';
@@ -21,12 +24,12 @@ import { type ClusterState, ControllerManager } from './controllers/manager.ts';
 import { ClusterDns } from './dns/server.ts';
 import { Zone } from './dns/zone.ts';
 import type { Exec } from './exec.ts';
-import type { Journal } from './journal.ts';
+import type { StagedImage } from './image.ts';
 import { type Cache, type Clients, startInformer } from './kube.ts';
 import { KubeProxy } from './kube-proxy.ts';
 import { Kubelet } from './kubelet.ts';
 import { bindInNetns } from './netns-sockets.ts';
-import { nodeNetns, type SandboxPaths } from './paths.ts';
+import { nodeNetns, type SandboxPaths, volumesDir } from './paths.ts';
 
 /** RESYNC_MS is how often the agent makes a pass without any event. */
 const RESYNC_MS = 5000;
@@ -35,10 +38,11 @@ const RESYNC_MS = 5000;
 export interface NodeAgentDeps {
   paths: SandboxPaths;
   clients: Clients;
-  journal: Journal;
+  journal: SyncJournal;
   exec: Exec;
   logger: Logger;
-  checkout: string;
+  /** image is the gateway image: where it is, and when it is staged. */
+  image: { layout: StagedImage; staged: Promise<unknown> };
   /** api is the API server's address on the host, for the `kubernetes` Service relay. */
   api: { host: string; port: number; caCertPem: string };
 }
@@ -103,6 +107,8 @@ export class NodeAgent {
   #deployments?: Cache<V1Deployment>;
   #statefulsets?: Cache<V1StatefulSet>;
   #namespaces?: Cache<V1Namespace>;
+  #claims?: Cache<V1PersistentVolumeClaim>;
+  #volumes?: Cache<V1PersistentVolume>;
   #stopRelay?: () => void;
   #kubelet: Kubelet;
   #controllers: ControllerManager;
@@ -121,7 +127,11 @@ export class NodeAgent {
       getPod: (ns, name) => this.#pods?.get(name, ns),
       resync: () => this.#kick(),
     });
-    this.#controllers = new ControllerManager(deps.clients, deps.logger.child({ component: 'controllers' }));
+    this.#controllers = new ControllerManager(
+      deps.clients,
+      deps.logger.child({ component: 'controllers' }),
+      volumesDir(deps.paths),
+    );
     this.#proxy = new KubeProxy(nodeNetns(deps.paths), deps.exec);
   }
 
@@ -152,6 +162,8 @@ export class NodeAgent {
       this.#deployments,
       this.#statefulsets,
       this.#namespaces,
+      this.#claims,
+      this.#volumes,
     ] = await Promise.all([
       startInformer(kc, '/api/v1/pods', () => core.listPodForAllNamespaces(), kick, log).then(track),
       startInformer(kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), kick, log).then(track),
@@ -170,6 +182,14 @@ export class NodeAgent {
         track,
       ),
       startInformer(kc, '/api/v1/namespaces', () => core.listNamespace(), kick, log).then(track),
+      startInformer(
+        kc,
+        '/api/v1/persistentvolumeclaims',
+        () => core.listPersistentVolumeClaimForAllNamespaces(),
+        kick,
+        log,
+      ).then(track),
+      startInformer(kc, '/api/v1/persistentvolumes', () => core.listPersistentVolume(), kick, log).then(track),
     ]);
     this.#started = true;
     this.#kick();
@@ -188,6 +208,8 @@ export class NodeAgent {
       deployments: [...(this.#deployments?.list() ?? [])],
       statefulsets: [...(this.#statefulsets?.list() ?? [])],
       namespaces: [...(this.#namespaces?.list() ?? [])],
+      claims: [...(this.#claims?.list() ?? [])],
+      volumes: [...(this.#volumes?.list() ?? [])],
     };
   }
 
@@ -220,7 +242,7 @@ export class NodeAgent {
   async #pass(): Promise<void> {
     const s = this.state();
     if (this.#dns) this.#dns.zone = new Zone(s.services, s.slices, s.pods);
-    this.#kubelet.sync(s.pods);
+    this.#kubelet.sync(s.pods, s.claims, s.volumes);
     await Promise.all([
       this.#controllers.reconcile(s),
       this.#proxy

@@ -14,9 +14,11 @@ export interface SandboxPaths {
   prefix: string;
   /** port is the API server's port on 127.0.0.1. */
   port: number;
+  /** imageDir holds the staged gateway image (image.ts): outside stateDir and runDir, which only root may enter. */
+  imageDir: string;
 }
 
-/** sandboxPaths reads DEVNET_SANDBOX_STATE, DEVNET_SANDBOX_RUN, DEVNET_SANDBOX_PREFIX and DEVNET_SANDBOX_PORT. */
+/** sandboxPaths reads DEVNET_SANDBOX_STATE, DEVNET_SANDBOX_RUN, DEVNET_SANDBOX_PREFIX, DEVNET_SANDBOX_PORT and DEVNET_SANDBOX_IMAGE. */
 export function sandboxPaths(env: NodeJS.ProcessEnv = process.env): SandboxPaths {
   const prefix = env.DEVNET_SANDBOX_PREFIX || DEFAULT_PREFIX;
   if (!/^[a-z0-9][a-z0-9-]{0,19}$/.test(prefix)) {
@@ -28,6 +30,7 @@ export function sandboxPaths(env: NodeJS.ProcessEnv = process.env): SandboxPaths
     runDir: env.DEVNET_SANDBOX_RUN || '/run/devnet-sandbox',
     prefix,
     port,
+    imageDir: env.DEVNET_SANDBOX_IMAGE || join('/var/lib/devnet-sandbox-image', prefix),
   };
 }
 
@@ -39,6 +42,16 @@ export function runFile(p: SandboxPaths, name: string): string {
 /** podRunDir is where a pod's runtime files live; the API server dials `portforward.sock` there. */
 export function podRunDir(p: SandboxPaths, namespace: string, pod: string): string {
   return join(p.runDir, 'pods', namespace, pod);
+}
+
+/** volumesDir holds the directories of provisioned PersistentVolumes (state: they outlive pods and reboots). */
+export function volumesDir(p: SandboxPaths): string {
+  return join(p.stateDir, 'volumes');
+}
+
+/** podVolumesDir holds a pod's own volumes (emptyDir, rendered ConfigMaps, Secrets, downward API). */
+export function podVolumesDir(p: SandboxPaths, uid: string): string {
+  return join(p.stateDir, 'pods', uid);
 }
 
 /** nodeNetns is the node network namespace's name. */

@@ -17,6 +17,13 @@ export interface Probe {
   failureThreshold: number;
 }
 
+/** VolumeMount is a node directory (or file) bind-mounted at a container path. */
+export interface VolumeMount {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
 /** ContainerPlan is one container: its program, environment and probes. */
 export interface ContainerPlan {
   name: string;
@@ -28,6 +35,8 @@ export interface ContainerPlan {
   security?: ContainerSecurity;
   readinessProbe?: Probe;
   livenessProbe?: Probe;
+  /** mounts are the container's volumes (the runner mounts every container's in the pod's mount namespace). */
+  mounts?: VolumeMount[];
 }
 
 /** PodPlan is everything a runner needs to run one pod. */
@@ -41,8 +50,12 @@ export interface PodPlan {
   logDir?: string;
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
   containers: ContainerPlan[];
+  /** stagingDir is an empty node directory the runner may mount a tmpfs on (overlays for missing mount points). */
+  stagingDir?: string;
   /** serviceAccount is mounted at /var/run/secrets/kubernetes.io/serviceaccount (absent: automount disabled or no token). */
   serviceAccount?: { token: string; caCrt: string; namespace: string };
+  /** resolvConf is the pod's resolv.conf on the host, bound over /etc/resolv.conf for every program the pod starts. */
+  resolvConf?: string;
 }
 
 /** ContainerState mirrors core/v1 ContainerState. */

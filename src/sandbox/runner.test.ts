@@ -42,7 +42,7 @@ test('a crashing container is restarted with back-off and counted', async (t) =>
     },
   );
   const crashed = await until(reports, (r) => 'waiting' in r.state && r.state.waiting.reason === 'CrashLoopBackOff');
-  t.like(crashed.lastState, { terminated: { exitCode: 3, reason: 'Error' } });
+  t.like(crashed.lastState, { terminated: { exitCode: 3, reason: 'Error', message: 'booting\noops' } });
   t.false(crashed.ready);
   await until(reports, (r) => r.restartCount >= 1);
   await stop();
@@ -51,6 +51,23 @@ test('a crashing container is restarted with back-off and counted', async (t) =>
     /^booting\noops\n/,
     'stdout and stderr in the container log',
   );
+});
+
+test('a failed container keeps only the tail of its log as its message', async (t) => {
+  const reports: ContainerReport[][] = [];
+  const script =
+    'i=0; while [ $i -lt 500 ]; do echo "line $i"; i=$((i+1)); done; echo "cannot read /app/main.ts: EACCES" >&2; exit 1';
+  const stop = await runPod(
+    plan('noisy', ['sh', '-c', script], { logDir: join(dir, 'noisy'), restartPolicy: 'Never' }),
+    (m) => {
+      if (m.type === 'status') reports.push(m.containers);
+    },
+  );
+  const failed = await until(reports, (r) => 'terminated' in r.state);
+  await stop();
+  const message = 'terminated' in failed.state ? (failed.state.terminated.message ?? '') : '';
+  t.regex(message, /line 499\ncannot read \/app\/main\.ts: EACCES$/);
+  t.is(message.split('\n').length, 20);
 });
 
 test('restartPolicy Never leaves a finished container terminated; Completed on exit 0', async (t) => {

@@ -7,7 +7,7 @@
 // the kubelet over its IPC channel. It exits when that channel closes, so a
 // dead supervisor never leaves pods running.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readlinkSync, readSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,13 +15,28 @@ import { startDb } from './images/db.ts';
 import { startEcho } from './images/echo.ts';
 import { startHello } from './images/hello.ts';
 import type { Demo, RunningDemo } from './images/program.ts';
+import { mountVolumes } from './pod-mounts.ts';
 import type { ContainerPlan, ContainerReport, ContainerState, PodPlan, RunnerMessage } from './pod-plan.ts';
 import { servePortForward } from './portforward-shim.ts';
 import { ProbeLoop } from './probes.ts';
-import { confinedArgv } from './security.ts';
+import { confinedArgv, podViewArgv } from './security.ts';
 
 const DEMOS: Record<string, Demo> = { hello: startHello, echo: startEcho, db: startDb };
 const MAX_BACKOFF_MS = 30_000;
+/** LOG_TAIL_BYTES bounds the log tail kept as a failed container's message (the kubelet keeps 2 KiB or 80 lines). */
+const LOG_TAIL_BYTES = 2048;
+const LOG_TAIL_LINES = 20;
+
+/** logTail reads the last lines of a log through an open descriptor (the log's folder may be hidden by then). */
+export function logTail(fd: number, bytes = LOG_TAIL_BYTES, lines = LOG_TAIL_LINES): string {
+  const size = fstatSync(fd).size;
+  const start = Math.max(0, size - bytes);
+  const buf = Buffer.alloc(size - start);
+  const n = readSync(fd, buf, 0, buf.length, start);
+  let text = buf.subarray(0, n).toString('utf8');
+  if (start > 0) text = text.slice(text.indexOf('\n') + 1); // drop a partial first line
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
 
 /** Running is a started container: a demo in this process or a child process. */
 type Running = { demo: RunningDemo } | { child: ChildProcess };
@@ -36,6 +51,8 @@ class ContainerRun {
   restartCount = 0;
   /** logFd is the container's log file (appended across restarts), opened before the pod's /run hides the run dir. */
   logFd: number | undefined;
+  /** logReadFd reads the same log back, for a failed container's message (as terminationMessagePolicy FallbackToLogsOnError). */
+  logReadFd: number | undefined;
   #probeReady = false;
   #running: Running | undefined;
   #probes: ProbeLoop[] = [];
@@ -95,7 +112,8 @@ class ContainerRun {
   }
 
   #spawn(argv: string[], startedAt: string, gen: number): ChildProcess {
-    const [cmd, ...args] = confinedArgv(argv, this.plan.security ?? {});
+    const confined = confinedArgv(argv, this.plan.security ?? {});
+    const [cmd, ...args] = this.#pod.resolvConf ? podViewArgv(this.#pod.resolvConf, confined) : confined;
     if (!cmd) throw new Error('empty command');
     const env = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: '/root', ...this.plan.env };
     const child = spawn(cmd, args, {
@@ -106,7 +124,8 @@ class ContainerRun {
     child.once('error', (err) => this.#exited(128, 'StartError', err.message, startedAt, gen));
     child.once('exit', (code, signal) => {
       const exitCode = code ?? 128 + (signal === 'SIGKILL' ? 9 : 15);
-      this.#exited(exitCode, exitCode === 0 ? 'Completed' : 'Error', undefined, startedAt, gen);
+      const tail = exitCode !== 0 && this.logReadFd !== undefined ? logTail(this.logReadFd) : '';
+      this.#exited(exitCode, exitCode === 0 ? 'Completed' : 'Error', tail || undefined, startedAt, gen);
     });
     return child;
   }
@@ -258,19 +277,34 @@ export async function runPod(plan: PodPlan, send: (m: RunnerMessage) => void): P
   const shim: Server = await servePortForward(plan.socketPath);
   if (plan.logDir) {
     mkdirSync(join(plan.logDir, 'containers'), { recursive: true });
-    for (const r of runs) r.logFd = openSync(join(plan.logDir, 'containers', `${r.plan.name}.log`), 'a');
+    for (const r of runs) {
+      const log = join(plan.logDir, 'containers', `${r.plan.name}.log`);
+      r.logFd = openSync(log, 'a');
+      r.logReadFd = openSync(log, 'r');
+    }
   }
+  let ownRun = false;
   if (plan.serviceAccount) {
-    await mountServiceAccount(plan.serviceAccount).catch((err: Error) => {
-      process.stderr.write(`runner: service account not mounted: ${err.message}\n`);
-    });
+    ownRun = await mountServiceAccount(plan.serviceAccount).then(
+      () => true,
+      (err: Error) => {
+        process.stderr.write(`runner: service account not mounted: ${err.message}\n`);
+        return false;
+      },
+    );
   }
+  // Volumes after the pod's own /run, so mount points below it are made there.
+  const mounts = plan.containers.flatMap((c) => c.mounts ?? []);
+  if (mounts.length > 0 && plan.stagingDir) await mountVolumes(mounts, plan.stagingDir, ownRun ? [POD_RUN] : []);
   await Promise.all(runs.map((r) => r.start()));
   changed();
   return async () => {
     shim.close();
     await Promise.all(runs.map((r) => r.stop()));
-    for (const r of runs) if (r.logFd !== undefined) closeSync(r.logFd);
+    for (const r of runs) {
+      if (r.logFd !== undefined) closeSync(r.logFd);
+      if (r.logReadFd !== undefined) closeSync(r.logReadFd);
+    }
   };
 }
 

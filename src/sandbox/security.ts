@@ -40,6 +40,31 @@ export function containerSecurity(pod: V1Pod, c: V1Container): ContainerSecurity
   return sec;
 }
 
+/**
+ * podViewArgv wraps a program so it starts with the pod's own
+ * /etc/resolv.conf, bound afresh in a mount namespace of its own (util-linux
+ * unshare). The runner's namespace got that bind from `ip netns exec` once,
+ * but it does not last: when the host replaces its /etc/resolv.conf (rename,
+ * as devnet connect, NetworkManager or resolvconf do), the kernel detaches
+ * every mount on the old file in all namespaces, and the pod would see the
+ * host's resolver from then on.
+ */
+export function podViewArgv(resolvConf: string, argv: string[]): string[] {
+  return [
+    'unshare',
+    '--mount',
+    '--propagation',
+    'slave',
+    'sh',
+    '-c',
+    // sh exports PWD; a command run in a container (kubectl exec) does not see one.
+    'mount --bind "$1" /etc/resolv.conf && shift && unset PWD && exec "$@"',
+    'sh',
+    resolvConf,
+    ...argv,
+  ];
+}
+
 /** confinedArgv wraps a program's argv so it starts with its security settings applied (util-linux setpriv and unshare). */
 export function confinedArgv(argv: string[], sec: ContainerSecurity): string[] {
   const priv: string[] = [];

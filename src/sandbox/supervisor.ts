@@ -7,15 +7,15 @@
 // the kernel holds is removed by `down` from the journal.
 import { execFile } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { pino } from 'pino';
+import { FileJournal } from '../journal/journal.ts';
 import { type ApiServer, startApiServer } from './apiserver/index.ts';
 import { CLUSTER_DOMAIN } from './constants.ts';
 import { isReady } from './controllers/pods.ts';
 import { demoObjects } from './demo.ts';
 import { execTool } from './exec.ts';
 import { setupHost } from './hostnet.ts';
-import { Journal } from './journal.ts';
+import { imageLayout, stageImage, thisProgram } from './image.ts';
 import { type Clients, kubeConfigFor, makeClients } from './kube.ts';
 import { sandboxKubeconfig, writeKubeconfig } from './kubeconfig.ts';
 import { NodeAgent } from './node-agent.ts';
@@ -29,6 +29,9 @@ async function createDemo(c: Clients): Promise<void> {
   const d = demoObjects();
   await Promise.all(d.namespaces.map((body) => c.core.createNamespace({ body }).catch(ignoreExists)));
   await Promise.all([
+    ...d.configMaps.map((body) =>
+      c.core.createNamespacedConfigMap({ namespace: body.metadata?.namespace ?? '', body }).catch(ignoreExists),
+    ),
     ...d.services.map((body) =>
       c.core.createNamespacedService({ namespace: body.metadata?.namespace ?? '', body }).catch(ignoreExists),
     ),
@@ -85,7 +88,7 @@ async function main(): Promise<void> {
     renameSync(`${statusFile(paths)}.tmp`, statusFile(paths));
   };
   report({});
-  const journal = new Journal(runFile(paths, 'journal.jsonl'));
+  const journal = FileJournal.shared(runFile(paths, 'journal.jsonl'));
   let api: ApiServer | undefined;
   let agent: NodeAgent | undefined;
   let stopping = false;
@@ -119,6 +122,18 @@ async function main(): Promise<void> {
     // The demo objects go in while the node is built and its agent starts: the informers list whatever is there.
     const demo = createDemo(clients).then(() => phase('demo objects created'));
     demo.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+    // The gateway image is copied in the background: only pods that run it (the gateway, intercepts) wait for it.
+    const image = {
+      layout: imageLayout(paths.imageDir, thisProgram()),
+      staged: stageImage(paths.imageDir, journal, thisProgram()).then(
+        () => phase('gateway image staged'),
+        (err: Error) => {
+          logger.error({ err: err.message }, 'staging the gateway image failed');
+          throw err;
+        },
+      ),
+    };
+    image.staged.catch(() => undefined); // awaited by the pods that need it
     await setupHost(paths, journal, execTool);
     phase('node namespace and safety routes made');
     agent = new NodeAgent({
@@ -127,7 +142,7 @@ async function main(): Promise<void> {
       journal,
       exec: execTool,
       logger,
-      checkout: resolve(import.meta.dirname, '../..'),
+      image,
       api: { host: '127.0.0.1', port: Number(new URL(api.url).port), caCertPem: api.caCertPem },
     });
     await agent.start();

@@ -69,6 +69,8 @@ export interface Hello {
   clientId: string;
   initialChannelWindow: number;
   initialSessionWindow: number;
+  /** identityKey is the session's raw Ed25519 public key, or empty (identity.ts). */
+  identityKey: Uint8Array;
 }
 /** Welcome accepts a session. */
 export interface Welcome {
@@ -78,6 +80,8 @@ export interface Welcome {
   initialChannelWindow: number;
   initialSessionWindow: number;
   maxChannels: number;
+  /** challenge is what this session's registration proofs sign. */
+  challenge: Uint8Array;
 }
 /** GoAway ends a session (or starts draining it). */
 export interface GoAway {
@@ -93,6 +97,8 @@ export interface OpenRequest {
   interceptId: string;
   sourceHost: string;
   sourcePort: number;
+  /** ownerKey: on an intercept pod's channel, the key id of the intercept's owner as recorded on its Service. */
+  ownerKey?: string;
 }
 /** OpenOk accepts a channel. */
 export interface OpenOk {
@@ -128,6 +134,8 @@ export interface DnsAnswer {
 export interface InterceptRegister {
   interceptId: string;
   ports: number[];
+  /** proof signs the session's challenge and the intercept id with the session's identity key. */
+  proof: Uint8Array;
 }
 /** InterceptAck answers a registration or unregistration. */
 export interface InterceptAck {
@@ -178,6 +186,7 @@ export function decodeMessage(type: number, payload: Uint8Array): Record<string,
 }
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const bytes = (v: unknown): Uint8Array => (v instanceof Uint8Array ? v : new Uint8Array(0));
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
 /** toHello validates a decoded HELLO. */
@@ -190,6 +199,7 @@ export function toHello(o: Record<string, unknown>): Hello {
     clientId: str(o.clientId),
     initialChannelWindow: num(o.initialChannelWindow),
     initialSessionWindow: num(o.initialSessionWindow),
+    identityKey: bytes(o.identityKey),
   };
 }
 
@@ -202,6 +212,7 @@ export function toWelcome(o: Record<string, unknown>): Welcome {
     initialChannelWindow: num(o.initialChannelWindow),
     initialSessionWindow: num(o.initialSessionWindow),
     maxChannels: num(o.maxChannels),
+    challenge: bytes(o.challenge),
   };
 }
 
@@ -217,6 +228,7 @@ export function toOpen(o: Record<string, unknown>): OpenRequest | undefined {
     interceptId: str(o.interceptId),
     sourceHost: str(o.sourceHost),
     sourcePort: num(o.sourcePort),
+    ownerKey: str(o.ownerKey),
   };
 }
 
@@ -274,7 +286,7 @@ export function dnsAnswerFields(a: DnsAnswer): Record<string, unknown> {
 /** toInterceptRegister validates a decoded INTERCEPT_REGISTER. */
 export function toInterceptRegister(o: Record<string, unknown>): InterceptRegister {
   const ports = Array.isArray(o.ports) ? o.ports.filter((p): p is number => typeof p === 'number') : [];
-  return { interceptId: str(o.interceptId), ports };
+  return { interceptId: str(o.interceptId), ports, proof: bytes(o.proof) };
 }
 
 /** toInterceptAck validates a decoded INTERCEPT_ACK. */

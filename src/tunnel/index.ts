@@ -14,6 +14,7 @@ export type {
 } from './control.ts';
 export { GoAwayCode, goAwayName } from './control.ts';
 export { FrameReader, FrameType, HEADER_LENGTH } from './frame.ts';
+export { keyId, SessionIdentity, verifyRegistration } from './identity.ts';
 export { DEFAULT_LIMITS, type SessionLimits } from './limits.ts';
 export { MemoryCarrier } from './memory-carrier.ts';
 export {

@@ -9,7 +9,7 @@
 // carrier sees one writev. Receiving: a FrameReader hands DATA payloads over
 // as subarrays; every byte counts against the channel's and the session's
 // receive windows until the consumer releases it.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { DevnetError } from '../errors.ts';
@@ -51,6 +51,7 @@ import {
   type Welcome,
 } from './control.ts';
 import { encodeControl, encodeHeader, encodeWindow, FrameReader, FrameType, frameTypeName } from './frame.ts';
+import { CHALLENGE_BYTES, type SessionIdentity } from './identity.ts';
 import { DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_LIMITS, type SessionLimits } from './limits.ts';
 import { MIN_PROTOCOL_VERSION, negotiateVersion, PROTOCOL_VERSION } from './version.ts';
 
@@ -99,6 +100,8 @@ export interface OpenOptions {
   interceptId?: string;
   sourceHost?: string;
   sourcePort?: number;
+  /** ownerKey: an intercept pod names the key id of the intercept's owner (identity.ts). */
+  ownerKey?: string;
 }
 
 /** DnsAnswerInit is what a DNS handler returns (the id is filled in by the session). */
@@ -150,6 +153,8 @@ export interface ClientOptions extends CommonOptions {
   token: string;
   clientId: string;
   clientName?: string;
+  /** identity is the laptop session's key pair (identity.ts): sent in HELLO, it signs intercept registrations. */
+  identity?: SessionIdentity;
   /** versions overrides the protocol versions offered (tests only). */
   versions?: { min: number; max: number };
 }
@@ -228,7 +233,13 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
   /** id is the session id the gateway chose. */
   id = '';
   /** peer describes the other end once the handshake is done. */
-  peer: { name: string; clientId: string } = { name: '', clientId: '' };
+  peer: { name: string; clientId: string; identityKey: Uint8Array } = {
+    name: '',
+    clientId: '',
+    identityKey: new Uint8Array(0),
+  };
+  /** challenge is this session's WELCOME challenge: registration proofs sign it (identity.ts). */
+  challenge: Uint8Array = new Uint8Array(0);
   /** dnsHandler answers DNS_QUERY frames (gateway end). */
   dnsHandler: ((q: DnsQuery) => Promise<DnsAnswerInit>) | undefined;
   /** interceptHandler decides INTERCEPT_REGISTER / UNREGISTER frames (gateway end). */
@@ -279,6 +290,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
   #stalls = { channelCredit: 0, sessionCredit: 0, carrier: 0 };
   #channelsOpened = 0;
   #endedWith: SessionEnd | undefined;
+  #identity: SessionIdentity | undefined;
 
   /** Use connectSession / acceptSession; the constructor only wires the carrier. */
   constructor(carrier: Duplex, role: 'client' | 'gateway', opts: CommonOptions) {
@@ -335,6 +347,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
       if (this.role === 'client') {
         const o = opts as ClientOptions;
         this.#gatewayOpts = undefined;
+        this.#identity = o.identity;
         this.#sendControl(FrameType.HELLO, 0, {
           minVersion: o.versions?.min ?? MIN_PROTOCOL_VERSION,
           maxVersion: o.versions?.max ?? PROTOCOL_VERSION,
@@ -343,6 +356,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
           clientId: o.clientId,
           initialChannelWindow: this.limits.initialChannelWindow,
           initialSessionWindow: this.limits.sessionWindow,
+          identityKey: o.identity?.publicKey ?? new Uint8Array(0),
         });
         this.#offered = { min: o.versions?.min ?? MIN_PROTOCOL_VERSION, max: o.versions?.max ?? PROTOCOL_VERSION };
       } else {
@@ -412,6 +426,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
       interceptId: o.interceptId ?? '',
       sourceHost: o.sourceHost ?? '',
       sourcePort: o.sourcePort ?? 0,
+      ownerKey: o.ownerKey ?? '',
     };
     const ch = this.#newChannel(id, req, 'opening');
     this.#channels.set(id, ch);
@@ -458,9 +473,10 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
     });
   }
 
-  /** registerIntercept asks the gateway to send connections for `ports` up this session. */
+  /** registerIntercept asks the gateway to send connections for `ports` up this session, proving the session's identity. */
   registerIntercept(interceptId: string, ports: number[]): Promise<InterceptDecision> {
-    return this.#interceptRequest(FrameType.INTERCEPT_REGISTER, interceptId, { interceptId, ports });
+    const proof = this.#identity?.proveRegistration(this.challenge, interceptId) ?? new Uint8Array(0);
+    return this.#interceptRequest(FrameType.INTERCEPT_REGISTER, interceptId, { interceptId, ports, proof });
   }
 
   /** unregisterIntercept withdraws a registration. */
@@ -936,7 +952,8 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
       if (refusal !== undefined) return this.#fail(refusal.code, refusal.message, true);
       this.version = version;
       this.id = opts.sessionId ?? randomUUID();
-      this.peer = { name: hello.clientName, clientId: hello.clientId };
+      this.peer = { name: hello.clientName, clientId: hello.clientId, identityKey: hello.identityKey };
+      this.challenge = randomBytes(CHALLENGE_BYTES);
       this.#peerChannelWindow = hello.initialChannelWindow;
       this.#sessionCredit = hello.initialSessionWindow;
       this.#sendControl(FrameType.WELCOME, 0, {
@@ -946,6 +963,7 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
         initialChannelWindow: this.limits.initialChannelWindow,
         initialSessionWindow: this.limits.sessionWindow,
         maxChannels: this.limits.maxChannels,
+        challenge: this.challenge,
       } satisfies Welcome);
       return this.#established();
     }
@@ -957,7 +975,8 @@ export class Session extends EventEmitter<SessionEvents> implements ChannelHost 
         return this.#fail(GoAwayCode.PROTOCOL_ERROR, 'WELCOME announces a zero receive window', true);
       this.version = w.version;
       this.id = w.sessionId;
-      this.peer = { name: w.gatewayName, clientId: '' };
+      this.peer = { name: w.gatewayName, clientId: '', identityKey: new Uint8Array(0) };
+      this.challenge = w.challenge;
       this.#peerChannelWindow = w.initialChannelWindow;
       this.#sessionCredit = w.initialSessionWindow;
       if (w.maxChannels > 0) this.#maxChannels = Math.min(this.#maxChannels, w.maxChannels);

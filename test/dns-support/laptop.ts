@@ -12,8 +12,8 @@ import { ResolvConfConfigurator } from '../../src/dns/os/resolvconf.ts';
 import { ResolvedConfigurator } from '../../src/dns/os/resolved.ts';
 import { DnsSession } from '../../src/dns/session.ts';
 import { ClusterZone, serveZone } from '../../src/dns/zone.ts';
-import { FileJournal } from '../../src/helper/journal.ts';
 import { processStartTime } from '../../src/helper/process.linux.ts';
+import { FileJournal } from '../../src/journal/journal.ts';
 import { demoSnapshot, HELLO_IP, INTERNET, OTHER_HELLO_IP } from './fixture.ts';
 import { serveUpstream } from './upstream.ts';
 

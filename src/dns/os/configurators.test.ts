@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import test from 'ava';
 import { pino } from 'pino';
 import { demoSnapshot } from '../../../test/dns-support/fixture.ts';
-import { replay, type UndoEnv, type UndoJournal, type UndoStep } from '../../helper/journal.ts';
+import { replay, type UndoEnv, type UndoJournal, type UndoStep } from '../../journal/journal.ts';
+import { machineUndoEnv } from '../../journal/machine.ts';
 import { osConfigFor } from './compile.ts';
 import { execProgram, nodeFileSystem } from './index.ts';
 import { MacResolverConfigurator } from './macos.ts';
@@ -35,6 +36,7 @@ function memoryJournal(check: () => Promise<unknown> = async () => undefined): U
 /** undo replays steps with the helper's journal code, on the real file system and the given exec. */
 async function undo(steps: UndoStep[], exec: Exec = execProgram): Promise<void> {
   const env: UndoEnv = {
+    ...machineUndoEnv,
     exec: async (argv) => ({ code: 0, stderr: '', ...(await exec([...argv])) }),
     writeFile: (path, data, mode) => writeFile(path, data, mode === undefined ? undefined : { mode }),
     removeFile: (path) => rm(path, { force: true }),

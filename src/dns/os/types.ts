@@ -4,7 +4,7 @@
 // /etc/resolver files, noop. Implementations receive their file system,
 // exec function, journal and logger; nothing is global.
 import type { Logger } from 'pino';
-import type { UndoJournal } from '../../helper/journal.ts';
+import type { UndoJournal } from '../../journal/journal.ts';
 import type { DnsEndpoint } from '../forwarder.ts';
 
 /** DnsMode names an OS resolver integration (`devnet connect --dns-mode`). */

@@ -1,5 +1,5 @@
 // Writing and reading the files the configurators change, so that what they
-// journal (src/helper/journal.ts) restores them exactly.
+// journal (src/journal/journal.ts) restores them exactly.
 import { basename, dirname, join } from 'node:path';
 import type { FileSystem } from './types.ts';
 

@@ -5,10 +5,14 @@
 // "RBAC a devnet user needs") and read the cluster-scoped objects devnet
 // consults.
 import { DEV_USER } from './auth.ts';
+import { DEFAULT_STORAGE_CLASS } from './defaults.ts';
 import type { Registry } from './registry.ts';
 import { typeByKey } from './resources.ts';
 import { KUBERNETES_SERVICE_IP, SERVICE_CIDR } from './serviceips.ts';
 import { ApiError } from './status.ts';
+
+/** LOCAL_PATH_PROVISIONER names the sandbox's provisioner (controllers/volumes.ts), as rancher's local-path does. */
+export const LOCAL_PATH_PROVISIONER = 'rancher.io/local-path';
 
 /** DEV_NAMESPACE is the namespace the developer user may install into. */
 export const DEV_NAMESPACE = 'dev';
@@ -23,6 +27,9 @@ export const DEV_ROLE_RULES = [
   { apiGroups: ['apps'], resources: ['deployments'], verbs: RW },
   { apiGroups: ['apps'], resources: ['replicasets', 'statefulsets'], verbs: READ },
   { apiGroups: [''], resources: ['serviceaccounts', 'secrets', 'configmaps'], verbs: RW },
+  // `devnet intercept --mount`: the target's claims, and tokens for its projected service account volumes.
+  { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: READ },
+  { apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'] },
   { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings'], verbs: RW },
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: RW },
   { apiGroups: [''], resources: ['pods'], verbs: ['create', 'delete', 'patch'] },
@@ -132,6 +139,20 @@ function bootstrapObjects(): BootstrapObject[] {
       { metadata: meta('kubernetes'), spec: { cidrs: [SERVICE_CIDR] } },
       false,
     ],
+    [
+      'storage.k8s.io/storageclasses',
+      undefined,
+      {
+        metadata: {
+          name: DEFAULT_STORAGE_CLASS,
+          annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
+        },
+        provisioner: LOCAL_PATH_PROVISIONER,
+        reclaimPolicy: 'Delete',
+        volumeBindingMode: 'Immediate',
+      },
+      false,
+    ],
     ...roleWithBinding(
       'system:discovery',
       undefined,
@@ -149,6 +170,7 @@ function bootstrapObjects(): BootstrapObject[] {
           resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'],
           verbs: ['create'],
         },
+        { apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'], verbs: ['create'] },
       ],
       authenticated,
       BOOTSTRAP_LABELS,

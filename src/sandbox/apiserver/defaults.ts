@@ -3,6 +3,9 @@
 // look like a real cluster's (kubectl -o yaml, describe, controllers).
 import { isPlainObject, type KubeObject } from './object.ts';
 
+/** DEFAULT_STORAGE_CLASS is the sandbox's one StorageClass (its local-path provisioner), the default for claims. */
+export const DEFAULT_STORAGE_CLASS = 'local-path';
+
 function podSpecDefaults(spec: KubeObject['spec']): void {
   if (!isPlainObject(spec)) return;
   spec.restartPolicy ??= 'Always';
@@ -88,6 +91,25 @@ export function applyCreateDefaults(key: string, obj: KubeObject): void {
         obj.spec.persistentVolumeClaimRetentionPolicy ??= { whenDeleted: 'Retain', whenScaled: 'Retain' };
       }
       obj.status ??= { replicas: 0, availableReplicas: 0 };
+      break;
+    case '/persistentvolumeclaims':
+      if (isPlainObject(obj.spec)) {
+        obj.spec.volumeMode ??= 'Filesystem';
+        // The DefaultStorageClass admission plugin: the sandbox has one default class.
+        obj.spec.storageClassName ??= DEFAULT_STORAGE_CLASS;
+      }
+      obj.status = { phase: 'Pending' };
+      break;
+    case '/persistentvolumes':
+      if (isPlainObject(obj.spec)) {
+        obj.spec.volumeMode ??= 'Filesystem';
+        obj.spec.persistentVolumeReclaimPolicy ??= 'Retain';
+      }
+      obj.status = { phase: 'Pending' };
+      break;
+    case 'storage.k8s.io/storageclasses':
+      obj.reclaimPolicy ??= 'Delete';
+      obj.volumeBindingMode ??= 'Immediate';
       break;
     case 'discovery.k8s.io/endpointslices':
       if (Array.isArray(obj.ports)) for (const p of obj.ports) if (isPlainObject(p)) p.protocol ??= 'TCP';

@@ -72,6 +72,8 @@ const RESET_STATUS_ON_CREATE = new Set([
   'apps/deployments',
   'apps/replicasets',
   'apps/statefulsets',
+  '/persistentvolumeclaims',
+  '/persistentvolumes',
 ]);
 
 /** Registry applies REST semantics to the object store. */

@@ -97,6 +97,11 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   t('', 'v1', 'secrets', 'Secret', true, { fields: ['type'] }),
   t('', 'v1', 'configmaps', 'ConfigMap', true, { shortNames: ['cm'] }),
   t('', 'v1', 'serviceaccounts', 'ServiceAccount', true, { shortNames: ['sa'], subresources: ['token'] }),
+  t('', 'v1', 'persistentvolumeclaims', 'PersistentVolumeClaim', true, {
+    shortNames: ['pvc'],
+    subresources: ['status'],
+  }),
+  t('', 'v1', 'persistentvolumes', 'PersistentVolume', false, { shortNames: ['pv'], subresources: ['status'] }),
   t('', 'v1', 'events', 'Event', true, {
     shortNames: ['ev'],
     fields: [
@@ -135,6 +140,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   t('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice', true),
   t('networking.k8s.io', 'v1', 'servicecidrs', 'ServiceCIDR', false, { subresources: ['status'], generation: true }),
   t('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
+  t('storage.k8s.io', 'v1', 'storageclasses', 'StorageClass', false, { shortNames: ['sc'] }),
   t('rbac.authorization.k8s.io', 'v1', 'roles', 'Role', true),
   t('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding', true),
   t('rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', false),
@@ -142,6 +148,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   t('authorization.k8s.io', 'v1', 'selfsubjectaccessreviews', 'SelfSubjectAccessReview', false, {
     verbs: ['create'],
   }),
+  t('authentication.k8s.io', 'v1', 'selfsubjectreviews', 'SelfSubjectReview', false, { verbs: ['create'] }),
 ];
 
 /** groupVersion renders "v1" or "apps/v1". */
@@ -176,5 +183,9 @@ export function typeByKind(group: string, kind: string): ResourceType | undefine
 
 /** isStored tells types kept in the object store from request-only ones (access reviews, bindings). */
 export function isStored(type: ResourceType): boolean {
-  return type.resource !== 'selfsubjectaccessreviews' && type.resource !== 'bindings';
+  return (
+    type.resource !== 'selfsubjectaccessreviews' &&
+    type.resource !== 'selfsubjectreviews' &&
+    type.resource !== 'bindings'
+  );
 }

@@ -317,6 +317,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const media = negotiate(req.headers.accept);
     if (media instanceof ApiError) throw media;
     if (r.type.resource === 'selfsubjectaccessreviews') return selfSubjectAccessReview(req, res, user, r);
+    if (r.type.resource === 'selfsubjectreviews') return selfSubjectReview(req, res, user, r);
     return resource(req, res, r, verb, url, media, user);
   }
 
@@ -666,6 +667,18 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     next.spec.nodeName = target.name;
     registry.update(pods, namespace, podName, next, undefined);
     await answer(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+  }
+
+  // SelfSubjectReview (authentication.k8s.io/v1): the requester's own user info, as authenticated.
+  function selfSubjectReview(req: IncomingMessage, res: ServerResponse, user: UserInfo, r: ResourceRequest): void {
+    if (req.method !== 'POST') throw methodNotAllowed();
+    req.resume();
+    sendJson(res, 201, {
+      kind: r.type.kind,
+      apiVersion: groupVersion(r.type),
+      metadata: { creationTimestamp: null },
+      status: { userInfo: { username: user.name, groups: user.groups } },
+    });
   }
 
   async function selfSubjectAccessReview(

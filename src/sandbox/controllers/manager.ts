@@ -9,6 +9,8 @@ import type {
   V1EndpointSlice,
   V1Endpoints,
   V1Namespace,
+  V1PersistentVolume,
+  V1PersistentVolumeClaim,
   V1Pod,
   V1Service,
   V1StatefulSet,
@@ -19,6 +21,7 @@ import { planDeployment, type WorkloadPlan } from './deployment.ts';
 import { MANAGED_BY, planEndpoints } from './endpoints.ts';
 import { controllerOf } from './names.ts';
 import { planStatefulSet } from './statefulset.ts';
+import { planStorage } from './volumes.ts';
 
 const EXPECTATION_TTL_MS = 15_000;
 
@@ -31,6 +34,8 @@ export interface ClusterState {
   deployments: V1Deployment[];
   statefulsets: V1StatefulSet[];
   namespaces: V1Namespace[];
+  claims: V1PersistentVolumeClaim[];
+  volumes: V1PersistentVolume[];
 }
 
 const key = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace}/${o.metadata?.name}`;
@@ -59,9 +64,14 @@ export class ControllerManager {
   /** #accounted holds the UIDs of namespaces whose `default` ServiceAccount exists. */
   readonly #accounted = new Set<string>();
 
-  constructor(clients: Clients, logger: Logger) {
+  readonly #volumesDir: string;
+  readonly #claimsMade = new Map<string, number>();
+
+  /** volumesDir holds the directories of provisioned volumes (controllers/volumes.ts). */
+  constructor(clients: Clients, logger: Logger, volumesDir = '/var/lib/devnet-sandbox/volumes') {
     this.#c = clients;
     this.#log = logger;
+    this.#volumesDir = volumesDir;
   }
 
   /** podsView is the cached pods adjusted by creations and deletions still in flight. */
@@ -95,8 +105,8 @@ export class ControllerManager {
     }
     for (const ss of s.statefulsets) {
       const owned = pods.filter((p) => controllerOf(p.metadata)?.uid === ss.metadata?.uid);
-      const plan = planStatefulSet(ss, owned);
-      work.push(this.#applyWorkload(plan));
+      const plan = planStatefulSet(ss, owned, s.claims);
+      work.push(this.#createClaims(plan.claims).then(() => this.#applyWorkload(plan)));
       if (stable(pick(ss.status)) !== stable(plan.status)) {
         work.push(
           this.#c.apps
@@ -109,6 +119,7 @@ export class ControllerManager {
         );
       }
     }
+    work.push(this.#reconcileStorage(s));
     work.push(this.#reconcileEndpoints(s, s.pods));
     work.push(this.#ensureServiceAccounts(s.namespaces));
     work.push(this.#collectGarbage(s, pods));
@@ -131,6 +142,72 @@ export class ControllerManager {
     }
     for (const pod of plan.delete) ops.push(this.#deletePod(pod));
     await Promise.all(ops);
+  }
+
+  // Claims from volumeClaimTemplates; remembered a while so a lagging cache does not make them twice.
+  async #createClaims(claims: V1PersistentVolumeClaim[]): Promise<void> {
+    const now = Date.now();
+    for (const [k, at] of this.#claimsMade) if (now - at > EXPECTATION_TTL_MS) this.#claimsMade.delete(k);
+    await Promise.all(
+      claims
+        .filter((c) => !this.#claimsMade.has(key(c)))
+        .map((c) => {
+          this.#claimsMade.set(key(c), now);
+          return this.#c.core
+            .createNamespacedPersistentVolumeClaim({ namespace: c.metadata?.namespace ?? '', body: c })
+            .catch((e: unknown) => this.#writeFailed('create persistentvolumeclaim', key(c), e));
+        }),
+    );
+  }
+
+  // The local-path provisioner and binder (controllers/volumes.ts).
+  async #reconcileStorage(s: ClusterState): Promise<void> {
+    const plan = planStorage(s.claims, s.volumes, this.#volumesDir);
+    const { core } = this.#c;
+    await Promise.all(
+      plan.createVolumes.map((v) =>
+        core
+          .createPersistentVolume({ body: v })
+          .catch((e: unknown) => this.#writeFailed('create persistentvolume', v.metadata?.name ?? '', e)),
+      ),
+    );
+    for (const { claim, volume } of plan.bind) {
+      const ns = claim.metadata?.namespace ?? '';
+      const name = claim.metadata?.name ?? '';
+      try {
+        const pv = await core.readPersistentVolume({ name: volume });
+        if (pv.status?.phase !== 'Bound')
+          await core.replacePersistentVolumeStatus({ name: volume, body: { ...pv, status: { phase: 'Bound' } } });
+        const pvc = await core.readNamespacedPersistentVolumeClaim({ namespace: ns, name });
+        if (pvc.spec?.volumeName !== volume) {
+          pvc.spec = { ...pvc.spec, volumeName: volume };
+          await core.replaceNamespacedPersistentVolumeClaim({ namespace: ns, name, body: pvc });
+        }
+        const fresh = await core.readNamespacedPersistentVolumeClaim({ namespace: ns, name });
+        await core.replaceNamespacedPersistentVolumeClaimStatus({
+          namespace: ns,
+          name,
+          body: {
+            ...fresh,
+            status: {
+              phase: 'Bound',
+              accessModes: pv.spec?.accessModes ?? [],
+              capacity: pv.spec?.capacity ?? {},
+            },
+          },
+        });
+      } catch (e) {
+        this.#writeFailed('bind persistentvolumeclaim', `${ns}/${name}`, e);
+      }
+    }
+    await Promise.all(
+      plan.deleteVolumes.map((v) =>
+        core
+          .deletePersistentVolume({ name: v.metadata?.name ?? '' })
+          .catch(ignoreNotFound)
+          .catch((e: unknown) => this.#writeFailed('delete persistentvolume', v.metadata?.name ?? '', e)),
+      ),
+    );
   }
 
   #deletePod(pod: V1Pod): Promise<unknown> {

@@ -4,13 +4,30 @@
 // creates ordinal i only when all lower ordinals are Ready; Parallel
 // creates them together. Scale-down removes the highest ordinals; a changed
 // template replaces pods one at a time, highest first (RollingUpdate).
-import type { V1Pod, V1StatefulSet, V1StatefulSetStatus } from '@kubernetes/client-node';
+// Each volumeClaimTemplate gives every ordinal its own claim
+// `<template>-<set>-<ordinal>`, created before the pod and kept after it
+// (persistentVolumeClaimRetentionPolicy Retain).
+import type { V1PersistentVolumeClaim, V1Pod, V1StatefulSet, V1StatefulSetStatus } from '@kubernetes/client-node';
 import type { WorkloadPlan } from './deployment.ts';
 import { ownerRef, templateHash } from './names.ts';
 import { isFinished, isReady, isTerminating, podFromTemplate } from './pods.ts';
 
-/** planStatefulSet computes the next step for a StatefulSet given the pods it owns. */
-export function planStatefulSet(s: V1StatefulSet, owned: V1Pod[]): WorkloadPlan {
+/** claimName is the claim a StatefulSet's volumeClaimTemplate gives one ordinal. */
+export function claimName(template: string, set: string, ordinal: number): string {
+  return `${template}-${set}-${ordinal}`;
+}
+
+/** StatefulSetPlan is a workload step plus the claims to create first. */
+export interface StatefulSetPlan extends WorkloadPlan {
+  claims: V1PersistentVolumeClaim[];
+}
+
+/** planStatefulSet computes the next step for a StatefulSet given the pods it owns and the namespace's claims. */
+export function planStatefulSet(
+  s: V1StatefulSet,
+  owned: V1Pod[],
+  existingClaims: V1PersistentVolumeClaim[] = [],
+): StatefulSetPlan {
   const meta = s.metadata ?? {};
   const name = meta.name ?? '';
   const namespace = meta.namespace ?? 'default';
@@ -59,6 +76,30 @@ export function planStatefulSet(s: V1StatefulSet, owned: V1Pod[]): WorkloadPlan 
     );
     if (!parallel) break;
   }
+  // Each new pod mounts its ordinal's claims, made from the templates when missing.
+  const templates = s.spec?.volumeClaimTemplates ?? [];
+  const claims: V1PersistentVolumeClaim[] = [];
+  const have = new Set(existingClaims.map((c) => `${c.metadata?.namespace}/${c.metadata?.name}`));
+  for (const pod of create) {
+    const ordinal = Number(pod.metadata?.name?.slice(name.length + 1));
+    const spec = pod.spec as NonNullable<V1Pod['spec']>;
+    spec.volumes = (spec.volumes ?? []).filter((v) => !templates.some((t) => t.metadata?.name === v.name));
+    for (const t of templates) {
+      const claim = claimName(t.metadata?.name ?? '', name, ordinal);
+      spec.volumes.push({ name: t.metadata?.name ?? '', persistentVolumeClaim: { claimName: claim } });
+      if (have.has(`${namespace}/${claim}`)) continue;
+      claims.push({
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: {
+          name: claim,
+          namespace,
+          labels: { ...(s.spec?.selector?.matchLabels ?? {}) },
+        },
+        spec: structuredClone(t.spec ?? {}),
+      });
+    }
+  }
   if (!parallel) {
     // OrderedReady: only the first missing ordinal, and only when all lower ones are Ready.
     const firstMissing = create[0];
@@ -94,5 +135,5 @@ export function planStatefulSet(s: V1StatefulSet, owned: V1Pod[]): WorkloadPlan 
     currentRevision: revision,
     updateRevision: revision,
   };
-  return { create, delete: del, status };
+  return { create, delete: del, status, claims: create.length > 0 ? claims : [] };
 }

@@ -1,7 +1,10 @@
 // demo-hello: an HTTP server (port $PORT, default 8080). `GET /` answers
 // "hello from <pod-name>" (or "<namespace>/<pod-name>" when
 // HELLO_SHOW_NAMESPACE is "true"); `GET /headers` answers the request
-// headers as JSON; `GET /healthz` answers "ok".
+// headers as JSON; `GET /greeting` answers the file $HELLO_GREETING_FILE
+// (default /etc/hello/greeting, the demo's ConfigMap volume) as read now;
+// `GET /healthz` answers "ok".
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { type DemoContext, envPort, type RunningDemo } from './program.ts';
@@ -17,6 +20,11 @@ export async function startHello(ctx: DemoContext): Promise<RunningDemo> {
       res.writeHead(405, { 'content-type': 'text/plain' }).end('method not allowed\n');
     } else if (path === '/') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end(`hello from ${who}\n`);
+    } else if (path === '/greeting') {
+      readFile(ctx.env.HELLO_GREETING_FILE ?? '/etc/hello/greeting', 'utf8').then(
+        (g) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`${g}\n`),
+        (err: NodeJS.ErrnoException) => res.writeHead(404, { 'content-type': 'text/plain' }).end(`${err.code}\n`),
+      );
     } else if (path === '/headers') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(req.headers)}\n`);
     } else if (path === '/healthz') {
@@ -29,7 +37,9 @@ export async function startHello(ctx: DemoContext): Promise<RunningDemo> {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await listen(server, envPort(ctx.env, 'PORT', 8080));
+  const port = envPort(ctx.env, 'PORT', 8080);
+  await listen(server, port);
+  console.log(`hello: listening on :${port}`);
   return {
     close: () =>
       new Promise((resolve) => {

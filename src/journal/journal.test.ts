@@ -16,6 +16,9 @@ function fakeMachine(fail: (argv: string[]) => { code: number; stderr: string } 
     },
     writeFile: async (path, data) => void files.set(path, Buffer.from(data).toString()),
     removeFile: async (path) => void files.set(path, null),
+    removeTree: async (path) => void ran.push(['rm', '-rf', path]),
+    removeEmptyDir: async (path) => void ran.push(['rmdir', path]),
+    stopProcess: async (pid, start) => void ran.push(['stop', String(pid), start]),
   };
   return { env, ran, files };
 }
@@ -97,4 +100,56 @@ test('a torn last line (crash mid-write) does not hide the earlier steps', async
   await writeFile(path, `${JSON.stringify({ owner })}\n${JSON.stringify({ step: steps[0] })}\n{"step":{"kind":"rou`);
   t.deepEqual(parseJournal(await readFile(path, 'utf8')).steps, steps);
   await t.throwsAsync(FileJournal.create(path, owner), { message: /still holds changes/ });
+});
+
+test('one module for the helper and the sandbox: a shared journal, processes stopped first, then newest first', async (t) => {
+  const path = await tempPath();
+  const a = FileJournal.shared(path);
+  const b = FileJournal.shared(path); // another process appending to the same file
+  a.recordSync({ kind: 'path', path: '/state' });
+  b.recordSync({ kind: 'route-delete', type: 'unreachable', dst: '10.96.0.0/12', metric: 7 });
+  a.recordSync({ kind: 'netns', name: 'dnt-node' });
+  b.recordSync({ kind: 'emptydir', path: '/etc/netns' });
+  a.recordSync({ kind: 'process', pid: 42, start: '1234' });
+  const m = fakeMachine((argv) => (argv[1] === 'netns' && argv[2] === 'list' ? undefined : undefined));
+  m.env.exec = async (argv) => {
+    m.ran.push(argv);
+    return { code: 0, stdout: argv[2] === 'list' ? 'dnt-node (id: 3)\n' : '', stderr: '' };
+  };
+  t.deepEqual(await a.undoAll(m.env), []);
+  t.deepEqual(m.ran, [
+    ['stop', '42', '1234'],
+    ['rmdir', '/etc/netns'],
+    ['ip', 'netns', 'list'],
+    ['ip', 'netns', 'del', 'dnt-node'],
+    ['ip', 'route', 'del', 'unreachable', '10.96.0.0/12', 'metric', '7'],
+    ['rm', '-rf', '/state'],
+  ]);
+  await t.throwsAsync(readFile(path), { code: 'ENOENT' });
+});
+
+test('a namespace already gone is skipped; a journal in the old sandbox format (bare steps) is read', async (t) => {
+  const path = await tempPath();
+  await writeFile(path, '{"kind":"netns","name":"dnt-gone"}\n{"kind":"path","path":"/x"}\n');
+  t.deepEqual(
+    (await FileJournal.shared(path).read()).map((s) => s.kind),
+    ['netns', 'path'],
+  );
+  const m = fakeMachine();
+  t.deepEqual(await FileJournal.shared(path).undoAll(m.env), []);
+  t.deepEqual(m.ran, [
+    ['rm', '-rf', '/x'],
+    ['ip', 'netns', 'list'],
+  ]);
+});
+
+test('the journal file is never followed through a symlink', async (t) => {
+  const path = await tempPath();
+  const target = `${path}.target`;
+  await writeFile(target, 'precious\n');
+  const { symlink } = await import('node:fs/promises');
+  await symlink(target, path);
+  t.throws(() => FileJournal.shared(path).recordSync({ kind: 'path', path: '/x' }), { code: 'ELOOP' });
+  await t.throwsAsync(FileJournal.create(path, owner), { code: 'ELOOP' });
+  t.is(await readFile(target, 'utf8'), 'precious\n');
 });
