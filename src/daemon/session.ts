@@ -247,7 +247,15 @@ export class ConnectSession {
       mtu: TUN_MTU,
       checksum: addon.checksum,
       verifyChecksums: false,
-      onError: (err) => this.#log.error({ err: err.message }, 'TUN device failed'),
+      onError: (err) => this.#log.error({ err: err.message }, 'TUN device or data path error (the session goes on)'),
+      onFault: (flow, err) =>
+        this.#log.warn(
+          {
+            flow: `${flow.protocol} ${flow.src.address}:${flow.src.port} → ${flow.dst.address}:${flow.dst.port}`,
+            err: String(err),
+          },
+          'flow reset after an internal error',
+        ),
     });
     await this.#startDns();
     this.#refreshTimer = setInterval(() => {

@@ -46,6 +46,8 @@ export interface GatewayServerOptions {
   sessionLimits?: Partial<SessionLimits>;
   /** udpIdleMs resets UDP channels without traffic for this long. */
   udpIdleMs?: number;
+  /** tcpKeepaliveMs is the silence after which destination sockets are probed (default DEFAULT_TCP_KEEPALIVE_MS). */
+  tcpKeepaliveMs?: number;
 }
 
 /** GatewayTables is a read-only snapshot of a gateway's live tables (for soak and regression tests). */
@@ -264,7 +266,7 @@ export class GatewayServer {
       done('ok');
     };
     if (ch instanceof StreamChannel) {
-      dialTcp(req.host, req.port, dialTimeout(req.timeoutMs)).then((r) => {
+      dialTcp(req.host, req.port, dialTimeout(req.timeoutMs), this.#o.tcpKeepaliveMs).then((r) => {
         if (!r.ok) {
           ch.reject(r.reason, r.message);
           return done(r.reason, r.message);
