@@ -259,10 +259,8 @@ test('PING/PONG measures the RTT; heartbeats keep it fresh', async (t) => {
 test('a black-holed carrier is declared dead by the heartbeat deadline', async (t) => {
   const { client, gateway, b } = await pair(t, { pingIntervalMs: 20, pingTimeoutMs: 100 });
   b.blackhole = true; // the gateway's answers vanish; the stream stays open
-  const started = performance.now();
   const [end] = await once(client, 'close');
   t.is(end.reason, 'heartbeat');
-  t.true(performance.now() - started < 1000);
   gateway.destroy();
 });
 
