@@ -1,5 +1,6 @@
-// Intercept figures on a sandbox of its own (test/support/e2e.ts: own
-// namespace prefix, temp dirs, a "laptop" namespace running devnet):
+// Intercept figures on the cluster `--cluster` names (test/support/e2e.ts:
+// the real Kubernetes of test/k8s under the e2e lock, given back as found,
+// or a sandbox of its own), with devnet in a "laptop" namespace:
 //  1. time from starting `devnet intercept` to the first request a cluster
 //     pod sends that reaches the laptop (a prober in the pod GETs every
 //     20 ms on fresh connections), with a new intercept pod (cold) and with
@@ -8,18 +9,34 @@
 //     request count): straight to the Service, through a personal intercept
 //     to the original pods (no header), and through it to the laptop (header).
 // Everything is local and bounded. The machine is shared: compare runs side
-// by side. Usage: sudo npm run bench:intercept [-- REQUESTS [ROUNDS]]
+// by side. Usage: sudo npm run bench:intercept [-- [--cluster k8s|sandbox] [REQUESTS [ROUNDS]]]
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { E2E, ROOT } from '../test/support/e2e.ts';
+import { parseCluster } from './support/report.ts';
 
-const requests = Number(process.argv[2] ?? 2000);
-const rounds = Number(process.argv[3] ?? 3);
-const e = new E2E('bic');
+const { values, positionals } = parseArgs({ options: { cluster: { type: 'string' } }, allowPositionals: true });
+const requests = Number(positionals[0] ?? 2000);
+const rounds = Number(positionals[1] ?? 3);
+const e = new E2E('bic', parseCluster(values.cluster, process.env));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
+/**
+ * podScript is the command that runs one of bench/support's scripts in a
+ * demo pod: on the sandbox, `sandbox exec` runs this machine's Node on the
+ * checkout's file; a real pod has neither, so its image's Node runs the
+ * script's text (type-stripped; the script's name stands in for argv[1]).
+ */
+function podScript(script: string, args: string[]): string[] {
+  const file = join(ROOT, 'bench/support', script);
+  if (e.cluster === 'sandbox') return [process.execPath, file, ...args];
+  return ['node', '--input-type=module-typescript', '-e', readFileSync(file, 'utf8'), script, ...args];
+}
+
 async function firstHit(client: string, prefix: string, start: () => Promise<void>, header?: string): Promise<number> {
-  const args = [process.execPath, join(ROOT, 'bench/support/first-hit.ts'), 'http://hello.demo/', prefix];
-  const prober = e.inPod('demo', client, header ? [...args, header] : args);
+  const args = ['http://hello.demo/', prefix, ...(header ? [header] : [])];
+  const prober = e.inPod('demo', client, podScript('first-hit.ts', args));
   await new Promise((r) => setTimeout(r, 1500)); // the prober is running
   const t0 = Date.now();
   await start();
@@ -28,14 +45,8 @@ async function firstHit(client: string, prefix: string, start: () => Promise<voi
 }
 
 async function load(client: string, header?: string) {
-  const args = [
-    process.execPath,
-    join(ROOT, 'bench/support/http-load.ts'),
-    'http://hello.demo/',
-    String(requests),
-    '8',
-  ];
-  const r = await e.inPod('demo', client, header ? [...args, header] : args);
+  const args = ['http://hello.demo/', String(requests), '8', ...(header ? [header] : [])];
+  const r = await e.inPod('demo', client, podScript('http-load.ts', args));
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as {
     rps: number;
     p50Ms: number;
@@ -48,7 +59,8 @@ async function load(client: string, header?: string) {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces)');
   await e.start();
-  const c = await e.devnet('connect', '--context', 'devnet-sandbox', '-n', 'demo', '--dns-mode', 'none');
+  console.log(`intercept bench on ${e.cluster}`);
+  const c = await e.devnet('connect', '--context', e.context, '-n', 'demo', '--dns-mode', 'none');
   if (c.code !== 0) throw new Error(`connect: ${c.stderr}`);
   e.laptopServer(9000, 'me');
   e.laptopServer(9001, 'other');
@@ -100,7 +112,7 @@ async function main(): Promise<void> {
 
 main()
   .catch((err: unknown) => {
-    console.error(err);
+    console.error(`bench:intercept: ${(err as Error).message ?? err}`);
     process.exitCode = 1;
   })
   .finally(() => e.cleanup());

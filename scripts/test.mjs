@@ -47,7 +47,33 @@ function sweepStaleSandboxes() {
   }
 }
 
-function sweepStaleNetns() {
+// A sandbox whose supervisor was killed before its journal could be undone
+// leaves its host safety routes (`unreachable` for the sandbox's ranges, at a
+// metric derived from its prefix). Remove those that belong to no live
+// sandbox, and say so: the host must be as the run found it.
+async function sweepStaleSafetyRoutes(liveNetns) {
+  const { safetyMetric } = await import('../src/sandbox/hostnet.ts');
+  const { POD_CIDR, SERVICE_CIDR } = await import('../src/sandbox/constants.ts');
+  const live = new Set(
+    liveNetns.filter((n) => n.endsWith('-node')).map((n) => safetyMetric(n.slice(0, -'-node'.length))),
+  );
+  let routes = '';
+  try {
+    routes = execFileSync('ip', ['route', 'show', 'type', 'unreachable'], { encoding: 'utf8' });
+  } catch {
+    return;
+  }
+  for (const line of routes.split('\n')) {
+    const m = /^unreachable (\S+) metric (\d+)/.exec(line.trim());
+    if (!m || ![SERVICE_CIDR, POD_CIDR].includes(m[1])) continue;
+    const metric = Number(m[2]);
+    if (metric < 9000 || metric >= 9900 || live.has(metric)) continue;
+    spawnSync('ip', ['route', 'del', 'unreachable', m[1], 'metric', String(metric)], { stdio: 'ignore' });
+    console.error(`test: removed safety route ${m[1]} metric ${metric} that a killed sandbox left`);
+  }
+}
+
+async function sweepStaleNetns() {
   sweepStaleSandboxes();
   let list = '';
   try {
@@ -55,14 +81,16 @@ function sweepStaleNetns() {
   } catch {
     return;
   }
+  const live = [];
   for (const line of list.split('\n')) {
     const name = line.split(' ')[0];
     const m = /^dnt-(\d+)-/.exec(name ?? '');
     if (m && !existsSync(`/proc/${m[1]}`)) {
       spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
       console.error(`test: removed stale test namespace ${name}`);
-    }
+    } else if (name) live.push(name);
   }
+  if (process.getuid?.() === 0) await sweepStaleSafetyRoutes(live);
   // The per-namespace resolv.conf folders `ip netns exec` reads (tests and test sandboxes write them).
   let etc = [];
   try {
@@ -76,12 +104,12 @@ function sweepStaleNetns() {
   }
 }
 
-function step(title, cmd, args) {
+async function step(title, cmd, args) {
   console.log(`\n== ${title}`);
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) {
     console.error(`== ${title} failed`);
-    sweepStaleNetns();
+    await sweepStaleNetns();
     process.exit(r.status ?? 1);
   }
 }
@@ -158,15 +186,15 @@ async function clusterDownIfLast() {
 }
 const withCluster = usesCluster && cluster === 'k8s' && process.getuid?.() === 0;
 
-sweepStaleNetns();
+await sweepStaleNetns();
 if (only.length === 0 || nested) {
-  step('type-check', process.execPath, [
+  await step('type-check', process.execPath, [
     join(root, 'node_modules/typescript/bin/tsc'),
     '-p',
     'tsconfig.json',
     '--noEmit',
   ]);
-  step('lint', bin('biome'), ['check', '.']);
+  await step('lint', bin('biome'), ['check', '.']);
 }
 console.log('\n== tests');
 if (withCluster) await clusterUp();
@@ -175,7 +203,7 @@ const tests = spawnSync(process.execPath, [join(root, 'node_modules/ava/entrypoi
   stdio: 'inherit',
   env: { ...process.env, DEVNET_TEST_CLUSTER: cluster },
 });
-sweepStaleNetns();
+await sweepStaleNetns();
 if (withCluster && (await clusterDownIfLast()) === false) {
   console.error('== the real test cluster was not taken down cleanly (see above)');
   process.exit(tests.status || 1);

@@ -1,10 +1,13 @@
-// The sandbox bench's parsers and result shaping (bench/support/report.ts),
+// The side-by-side bench's parsers and result shaping (bench/support/report.ts),
 // on outputs captured from the real tools.
 import test from 'ava';
+import { routeArgs } from '../bench/support/paths.ts';
 import {
   type BenchDocument,
+  formatHeading,
   formatTable,
   median,
+  parseCluster,
   parseDnsperf,
   parseIperf3,
   parsePaths,
@@ -17,6 +20,42 @@ test('--only keeps table order and rejects unknown paths by listing the valid on
   t.is(parsePaths(undefined).length, 6);
   t.deepEqual(parsePaths('sshuttle, direct'), ['direct', 'sshuttle']);
   t.throws(() => parsePaths('direct,tailscale'), { message: /unknown path "tailscale".*devnet-direct/ });
+});
+
+test('--cluster picks k8s or sandbox, defaulting to DEVNET_TEST_CLUSTER (itself k8s by default)', (t) => {
+  t.is(parseCluster(undefined, {}), 'k8s');
+  t.is(parseCluster(undefined, { DEVNET_TEST_CLUSTER: 'sandbox' }), 'sandbox');
+  t.is(parseCluster('sandbox', { DEVNET_TEST_CLUSTER: 'k8s' }), 'sandbox');
+  t.is(parseCluster('k8s', { DEVNET_TEST_CLUSTER: 'sandbox' }), 'k8s');
+  t.throws(() => parseCluster('kind', {}), { message: /unknown cluster "kind" in --cluster; valid: k8s, sandbox/ });
+  t.throws(() => parseCluster(undefined, { DEVNET_TEST_CLUSTER: 'eks' }), { message: /DEVNET_TEST_CLUSTER/ });
+});
+
+test('the heading above the table names the cluster the figures were taken on', (t) => {
+  const doc: BenchDocument = {
+    cluster: 'k8s',
+    machine: {
+      date: '2026-11-22T10:00:00.000Z',
+      mode: 'quick',
+      runs_per_figure: 1,
+      seconds_per_run: 2,
+      load_avg_start: [1.5, 1, 0.5],
+      load_avg_end: [2, 1, 0.5],
+      duration_s: 95,
+      cluster_version: 'v1.34.4',
+    },
+    results: {},
+    devnet: {},
+    skipped: {},
+    notes: {},
+  };
+  t.is(
+    formatHeading(doc),
+    'devnet side-by-side bench on k8s (the real Kubernetes of test/k8s, v1.34.4), 2026-11-22T10:00:00.000Z, ' +
+      'quick (1 × 2 s per figure), load 1.5 1 0.5 → 2 1 0.5, 95 s',
+  );
+  const sandbox = { ...doc, cluster: 'sandbox' as const, machine: { ...doc.machine, cluster_version: undefined } };
+  t.regex(formatHeading(sandbox), /^devnet side-by-side bench on sandbox \(devnet's own imitation cluster\), 2026/);
 });
 
 test('median and nearest-rank percentile', (t) => {
@@ -80,6 +119,7 @@ Statistics:
 
 test('the table lists measured paths, says why others were not, and the devnet figures', (t) => {
   const doc: BenchDocument = {
+    cluster: 'sandbox',
     machine: {},
     results: {
       direct: roundFigures({
@@ -110,4 +150,11 @@ test('the table lists measured paths, says why others were not, and the devnet f
   t.regex(table, /7\.7 KiB each/);
   t.regex(table, /not measured: openvpn\.rtt_p50_us: sockperf: timeout/);
   t.regex(table, /note: direct\.conn_per_s: 1 failed attempt/);
+});
+
+test("openvpn's route line for each cluster's pod range", (t) => {
+  t.is(routeArgs('10.244.0.0/16'), '10.244.0.0 255.255.0.0');
+  t.is(routeArgs('10.200.0.0/16'), '10.200.0.0 255.255.0.0');
+  t.is(routeArgs('10.200.0.0/24'), '10.200.0.0 255.255.255.0');
+  t.is(routeArgs('10.0.0.0/12'), '10.0.0.0 255.240.0.0');
 });

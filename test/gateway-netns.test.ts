@@ -20,7 +20,7 @@ import {
   type Session,
   type StreamChannel,
 } from '../src/tunnel/index.ts';
-import { deleteAllNetns, Netns } from './support/netns.ts';
+import { deleteAllNetns, Netns, vethPair } from './support/netns.ts';
 import { rootTest } from './support/root.ts';
 import { pattern } from './support/tunnel-pattern.ts';
 
@@ -31,6 +31,8 @@ const TARGET = '10.250.0.1';
 const { Packet } = dns2;
 
 let ns: Netns | undefined;
+/** far holds the targets: the gateway refuses its own pod's addresses, so they live one hop away, as a cluster's pods do. */
+let far: Netns | undefined;
 let dir = '';
 let gateway: ChildProcess | undefined;
 let targets: ChildProcess | undefined;
@@ -69,7 +71,10 @@ async function waitFor(p: ChildProcess, stream: 'stdout' | 'stderr', re: RegExp,
 test.before(async () => {
   if (process.getuid?.() !== 0) return;
   ns = await Netns.create('gw');
-  await ns.ip('addr', 'add', `${TARGET}/32`, 'dev', 'lo');
+  far = await Netns.create('far');
+  await vethPair(ns, '10.249.0.1/30', far, '10.249.0.2/30');
+  await far.ip('addr', 'add', `${TARGET}/32`, 'dev', 'lo');
+  await ns.ip('route', 'add', `${TARGET}/32`, 'via', '10.249.0.2');
   await ns.ip('route', 'add', 'unreachable', '10.251.0.0/16');
   // An on-link route to a veth whose peer owns no such address: ARP goes
   // unanswered, so a dial to 10.252/16 sees nothing for seconds (a timeout).
@@ -82,7 +87,7 @@ test.before(async () => {
     join(dir, 'resolv.conf'),
     `nameserver ${TARGET}\nsearch ns1.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n`,
   );
-  targets = spawn('ip', ['netns', 'exec', ns.name, node, join(root, 'test/support/tunnel-targets.ts'), TARGET], {
+  targets = spawn('ip', ['netns', 'exec', far.name, node, join(root, 'test/support/tunnel-targets.ts'), TARGET], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   await waitFor(targets, 'stdout', /ready/);
@@ -185,6 +190,7 @@ rootTest('OPEN_REJECT reasons: refused, unreachable, timeout, forbidden, invalid
     ['10.251.0.1', 80, 2000, 'unreachable'],
     ['10.252.0.1', 80, 300, 'timeout'],
     ['127.0.0.1', 8300, 2000, 'forbidden'],
+    ['10.249.0.1', 8301, 2000, 'forbidden'], // the gateway pod's own address
     ['not-an-ip', 80, 2000, 'invalid'],
   ];
   for (const [host, port, timeoutMs, reason] of cases) {

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import test from 'ava';
-import { dockerIgnored, imageSpecs, productionDeps, ROOT } from './k8s/cluster-images.ts';
+import { benchImage, benchImageSpec, dockerIgnored, imageSpecs, productionDeps, ROOT } from './k8s/cluster-images.ts';
 import { buildImage, listLayerFiles } from './k8s/images.ts';
 
 const DOCKERFILE = join(ROOT, 'cluster-images/gateway/Dockerfile');
@@ -80,5 +80,34 @@ test('the gateway image holds exactly the /app files the Dockerfile describes', 
     t.regex(execFileSync('tar', ['-tf', archive], { encoding: 'utf8' }), /index\.json/);
   } finally {
     rmSync(cache, { recursive: true, force: true });
+  }
+});
+
+test('the bench image carries iperf3, sockperf, busybox and the demo echo server, each program with its libraries', (t) => {
+  const spec = benchImageSpec();
+  t.deepEqual(
+    spec.variants.map((v) => v.names),
+    [[benchImage()]],
+  );
+  t.regex(benchImage(), /^ghcr\.io\/devnet-dev\/bench:\d+\.\d+\.\d+$/, 'an explicit tag, never latest');
+  t.deepEqual(spec.variants[0]?.config.Entrypoint, ['node', '/app/main.ts', 'echo']);
+  const dir = mkdtempSync(join(tmpdir(), 'devnet-img-'));
+  try {
+    const archive = join(dir, 'bench.tar');
+    buildImage(spec, archive);
+    const files = new Set(listLayerFiles(archive));
+    for (const f of ['usr/bin/iperf3', 'usr/bin/sockperf', 'bin/busybox', 'bin/sh', 'bin/nc', 'usr/local/bin/node']) {
+      t.true(files.has(f), `${f} in the image`);
+    }
+    for (const f of ['app/main.ts', 'app/echo.ts', 'app/hello.ts', 'app/program.ts']) t.true(files.has(f), f);
+    // Every library ldd names for the programs is in the layer, at the same path.
+    const needed = execFileSync('ldd', ['/usr/bin/iperf3', '/usr/bin/sockperf'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => /=>\s+\/(\S+)/.exec(l)?.[1])
+      .filter((l): l is string => l !== undefined);
+    t.true(needed.length > 3);
+    for (const lib of needed) t.true(files.has(lib), `${lib} in the image`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

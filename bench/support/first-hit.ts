@@ -1,4 +1,4 @@
-// Prober for the intercept benchmark, run inside a sandbox pod: GETs URL
+// Prober for the intercept benchmark, run inside a cluster pod: GETs URL
 // every INTERVAL ms (each on a new connection, as a fresh client would)
 // until the body starts with PREFIX or TIMEOUT ms pass, then prints the
 // wall-clock time (Date.now()) of the first such answer, or -1.

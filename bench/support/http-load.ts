@@ -1,5 +1,5 @@
 // A bounded HTTP/1.1 load generator for the intercept benchmark, run inside
-// a sandbox pod: CONCURRENCY keep-alive connections send REQUESTS GETs in
+// a cluster pod: CONCURRENCY keep-alive connections send REQUESTS GETs in
 // total to URL (optionally with one header) and it prints
 // {"rps","p50Ms","p99Ms","errors","sample"}. It stops by itself.
 // Usage: http-load.ts URL REQUESTS CONCURRENCY [NAME:VALUE]

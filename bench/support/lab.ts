@@ -1,243 +1,51 @@
-// The bench's lab on the sandbox: a sandbox cluster of its own (prefix
-// dnt-<pid>-bn, files under /tmp/devnet-bench-<pid>), a benchmark pod running
-// iperf3, sockperf and an echo server, and two namespaces of ours:
+// The bench's lab: the cluster --cluster names (cluster.ts: the real
+// Kubernetes of test/k8s under the e2e lock, or a sandbox of the bench's
+// own), a benchmark pod running iperf3, sockperf and an echo server, and two
+// namespaces of ours, with files under /tmp/devnet-bench-<pid>:
 //
-//   laptop ns --veth 10.250.0.0/30-- gateway ns --veth 10.250.1.0/30-- sandbox node ns -- pod
+//   laptop ns --veth 10.250.0.0/30-- gateway ns --veth 10.250.1.0/30-- node ns -- pod
 //
 // The laptop has no route to the pod subnet unless a path under test adds
 // one (kernel forwarding for `direct`, a peer's tunnel, or devnet's TUN). The
 // gateway namespace routes the pod subnet to the node, and the node routes
-// 10.250.0.0/16 back. Everything is undone in reverse order by Cleanup, also
-// on SIGINT/SIGTERM; sweepStale() removes what a killed bench left behind.
-// The host's own routes and links are never touched (the sandbox adds and
-// removes its own `unreachable` routes).
+// 10.250.0.0/16 back through the bench's own veth end (bnn<pid>: the real
+// cluster's node is shared, and its firewall guards only its host link
+// dk8s-node). Everything is undone in reverse order by Cleanup, also on
+// SIGINT/SIGTERM; sweepStale() (sweep.ts) removes what a killed bench left
+// behind. The host's own routes and links are never touched (the sandbox adds
+// and removes its own `unreachable` routes).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
+import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ClusterKind } from '../../test/support/k8s.ts';
 import { Netns, sh } from '../../test/support/netns.ts';
+import { BENCH_NAMESPACE_LABEL, type BenchCluster } from './cluster.ts';
+import { K8sCluster } from './cluster-k8s.ts';
+import { SandboxCluster } from './cluster-sandbox.ts';
+import { type Cleanup, must, run, signalGroup } from './programs.ts';
+import { CLUSTER_FILE, GROUPS_FILE, killNetnsPids, nodeLinkName, WORK_PREFIX } from './sweep.ts';
 
-const root = join(import.meta.dirname, '../..');
-/** DEVNET_BIN is this checkout's CLI. */
-export const DEVNET_BIN = join(root, 'bin/devnet.mjs');
-const WORK_PREFIX = '/tmp/devnet-bench-';
-
-/** Addresses of the lab (all inside namespaces the bench creates). */
+/** Addresses and ports of the lab (all inside namespaces the bench creates, and the pod). */
 export const LAB = {
   laptop: '10.250.0.2',
   gateway: '10.250.0.1',
   gatewayToNode: '10.250.1.1',
   nodeToGateway: '10.250.1.2',
-  podSubnet: '10.244.0.0/16',
   labSubnet: '10.250.0.0/16',
   iperfPort: 5201,
   sockperfPort: 11111,
   echoPort: 7,
 } as const;
 
-/** Cleanup runs undo steps in reverse order, once, whatever happened before. */
-export class Cleanup {
-  #steps: { what: string; run: () => unknown }[] = [];
-  #running: Promise<void> | undefined;
-
-  /** add registers an undo step. */
-  add(what: string, run: () => unknown): void {
-    this.#steps.push({ what, run });
-  }
-
-  /**
-   * run undoes everything registered, newest first; failures are reported, not
-   * thrown. Every caller (a signal handler, the normal end) awaits the same run.
-   */
-  run(log: (s: string) => void): Promise<void> {
-    this.#running ??= this.#undo(log);
-    return this.#running;
-  }
-
-  async #undo(log: (s: string) => void): Promise<void> {
-    for (const s of this.#steps.reverse()) {
-      try {
-        await s.run();
-      } catch (err) {
-        log(`cleanup: ${s.what}: ${(err as Error).message}`);
-      }
-    }
-  }
-}
-
-/** signalGroup signals a background program's process group (it leads its own: see Lab.background). */
-function signalGroup(child: ChildProcess, sig: NodeJS.Signals): void {
-  try {
-    if (child.pid) process.kill(-child.pid, sig);
-  } catch {
-    // already gone
-  }
-}
-
-/** stop sends SIGTERM to a background program's group and resolves once it has exited (SIGKILL after 5 s). */
-export function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => signalGroup(child, 'SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    signalGroup(child, 'SIGTERM');
-  });
-}
-
-/** run executes a program and returns code and output without throwing. */
-export function run(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.on('error', (err) => {
-      stderr += err.message;
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-    });
-    child.stdin.on('error', () => undefined); // a program that exits without reading its input
-    child.stdin.end(opts.input ?? '');
-  });
-}
-
-/** must is run() that throws with the program's stderr on a non-zero exit. */
-export async function must(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {},
-): Promise<string> {
-  const r = await run(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${(r.stderr || r.stdout).trim().slice(-600)}`);
-  return r.stdout;
-}
-
-/** pidAlive says whether a process runs (a zombie, killed but not yet reaped, does not). */
-function pidAlive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-/** sandboxEnv is the environment that points the sandbox CLI and kubectl at one bench's sandbox. */
-function sandboxEnv(work: string, pid: number, port: number): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    DEVNET_SANDBOX_STATE: join(work, 'sandbox-state'),
-    DEVNET_SANDBOX_RUN: join(work, 'sandbox-run'),
-    DEVNET_SANDBOX_PREFIX: `dnt-${pid}-bn`,
-    DEVNET_SANDBOX_PORT: String(port),
-    KUBECONFIG: join(work, 'kubeconfig'),
-  };
-}
-
-/** GROUPS_FILE (in the work dir) lists the process groups Lab.background started. */
-const GROUPS_FILE = 'process-groups.jsonl';
-
-/** killRecordedGroups kills the groups a dead bench recorded, each only if its leader still runs the same command. */
-function killRecordedGroups(file: string): void {
-  if (!existsSync(file)) return;
-  for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
-    const [pid, cmdline] = JSON.parse(line) as [number, string];
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0$/, '') === cmdline) process.kill(-pid, 'SIGKILL');
-    } catch {
-      // gone (or the pid now belongs to someone else's process, left alone)
-    }
-  }
-}
-
-/**
- * killUsersOf kills, by pid, the processes whose command line names a dead
- * bench's work dir (devnet's helper and daemon, the API relay): they outlive
- * their namespaces when something else deleted those first.
- */
-function killUsersOf(work: string): void {
-  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${work}/`)) process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      // gone meanwhile
-    }
-  }
-}
-
-/** killNetnsPids kills, by pid, every process running in one of the bench's own namespaces. */
-export async function killNetnsPids(ns: string): Promise<void> {
-  for (const pid of (await run('ip', ['netns', 'pids', ns])).stdout.split('\n').filter(Boolean)) {
-    try {
-      process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
-/**
- * sweepStale removes what benches killed outright left behind: the processes
- * in their namespaces (devnet's helper and daemon, the pod's servers), the
- * process groups they recorded, processes naming their work dir, their
- * laptop and gateway namespaces (dnt-<dead pid>-bnlap/bngw-*), then their
- * sandbox through `sandbox down` (which also removes its host routes).
- */
-export async function sweepStale(log: (s: string) => void): Promise<void> {
-  for (const ns of (await run('ip', ['netns', 'list'])).stdout.split('\n')) {
-    const m = /^(dnt-(\d+)-(bnlap|bngw|bn)-\S+)/.exec(ns);
-    if (!m || pidAlive(Number(m[2]))) continue;
-    // Pods' namespaces too: the servers the bench started there with `sandbox exec` are not the sandbox's to stop.
-    await killNetnsPids(m[1] as string);
-    if (m[3] !== 'bn') await run('ip', ['netns', 'del', m[1] as string]);
-  }
-  for (const name of readdirSync('/tmp')) {
-    const m = /^devnet-bench-(\d+)$/.exec(name);
-    if (!m || pidAlive(Number(m[1]))) continue;
-    const work = `${WORK_PREFIX}${m[1]}`;
-    log(`removing what bench ${m[1]} left behind`);
-    killRecordedGroups(join(work, GROUPS_FILE));
-    killUsersOf(work);
-    await run(process.execPath, [DEVNET_BIN, 'sandbox', 'down'], {
-      env: sandboxEnv(work, Number(m[1]), 0),
-      timeoutMs: 60_000,
-    });
-    rmSync(work, { recursive: true, force: true });
-  }
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** Lab is the running lab; start() builds it, registering every undo step with cleanup. */
+/** Lab is the running lab; open() takes the cluster and start() builds the rest, registering every undo step with cleanup. */
 export class Lab {
   readonly work: string;
   readonly cleanup: Cleanup;
-  sandboxEnv: NodeJS.ProcessEnv = {};
-  /** laptopEnv runs devnet in the laptop namespace with its own run/state dirs and the sandbox kubeconfig. */
+  cluster!: BenchCluster;
+  /** laptopEnv runs devnet in the laptop namespace with its own run/state dirs and the cluster's kubeconfig. */
   laptopEnv: NodeJS.ProcessEnv = {};
   laptop!: Netns;
   gateway!: Netns;
-  nodeNs = '';
   podIp = '';
   /** stderrTail keeps the last words of background programs, for error reports. */
   stderrTail = '';
@@ -248,48 +56,41 @@ export class Lab {
     this.work = `${WORK_PREFIX}${process.pid}`;
   }
 
-  /** start brings up the sandbox, the benchmark pod and its servers, the laptop and gateway namespaces. */
-  async start(log: (s: string) => void): Promise<void> {
+  /** podSubnet is the cluster's pod range, which the peers route. */
+  get podSubnet(): string {
+    return this.cluster.podSubnet;
+  }
+
+  /** open readies the cluster: brings up a sandbox, or waits for the real cluster's e2e lock and checks it runs. */
+  async open(kind: ClusterKind, log: (s: string) => void): Promise<void> {
     mkdirSync(this.work, { recursive: true, mode: 0o700 });
-    // Kept when `sandbox down` failed: its journal is what lets sweepStale() finish the job later.
-    let sandboxDown = false;
+    writeFileSync(join(this.work, CLUSTER_FILE), kind);
+    const cluster = kind === 'k8s' ? new K8sCluster(this.work) : new SandboxCluster(this.work);
+    this.cluster = cluster;
+    // Kept when the sandbox did not go down: its journal is what lets sweepStale() finish the job later.
     this.cleanup.add('work dir', () => {
-      if (sandboxDown) rmSync(this.work, { recursive: true, force: true });
+      if (!cluster.keepWork()) rmSync(this.work, { recursive: true, force: true });
       else throw new Error(`sandbox not down: ${this.work} kept; the next bench run sweeps it`);
     });
     this.cleanup.add('background processes', () => {
       for (const c of this.#children) if (c.exitCode === null && c.signalCode === null) signalGroup(c, 'SIGKILL');
     });
-    const port = await freePort();
-    this.sandboxEnv = sandboxEnv(this.work, process.pid, port);
-    this.cleanup.add('sandbox', async () => {
-      // `down` is idempotent: retried for half a minute (e.g. while node_modules is being reinstalled).
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.devnetSandbox('down');
-          sandboxDown = true;
-          return;
-        } catch (err) {
-          if (attempt >= 6) throw err;
-          await new Promise((r) => setTimeout(r, 5000));
-        }
-      }
-    });
-    log('sandbox up');
-    await this.devnetSandbox('up');
-    await this.#benchPod(log);
+    await cluster.open(this.cleanup, log);
+  }
 
+  /** start makes the benchmark pod and its servers, the laptop and gateway namespaces and their wiring to the node. */
+  async start(log: (s: string) => void): Promise<void> {
+    await this.#benchPod(log);
     this.laptop = await Netns.create('bnlap');
     this.cleanup.add('laptop namespace', () => this.laptop.delete());
     this.gateway = await Netns.create('bngw');
     this.cleanup.add('gateway namespace', () => this.gateway.delete());
-    // The node namespace's name is documented (docs/sandbox.md): <DEVNET_SANDBOX_PREFIX>-node.
-    this.nodeNs = `${this.sandboxEnv.DEVNET_SANDBOX_PREFIX}-node`;
     await this.#wire();
-    await this.#apiRelay(port);
+    await this.#apiRelay();
     this.laptopEnv = {
       ...process.env,
-      KUBECONFIG: join(this.work, 'kubeconfig'),
+      ...this.cluster.devnetEnv,
+      KUBECONFIG: this.cluster.laptopKubeconfig,
       DEVNET_RUN_DIR: join(this.work, 'devnet-run'),
       DEVNET_STATE_DIR: join(this.work, 'devnet-state'),
       NO_COLOR: '1',
@@ -301,15 +102,10 @@ export class Lab {
     });
   }
 
-  /** devnetSandbox runs `devnet sandbox ARGS` against this lab's sandbox. */
-  devnetSandbox(...args: string[]): Promise<string> {
-    return must(process.execPath, [DEVNET_BIN, 'sandbox', ...args], { env: this.sandboxEnv, timeoutMs: 120_000 });
-  }
-
-  /** kubectl runs kubectl against this lab's sandbox. */
+  /** kubectl runs kubectl against the lab's cluster as its admin. */
   kubectl(args: string[], input?: string): Promise<string> {
-    return must('kubectl', ['--context', 'devnet-sandbox', ...args], {
-      env: this.sandboxEnv,
+    return must('kubectl', ['--context', this.cluster.context, ...args], {
+      env: this.cluster.env,
       timeoutMs: 60_000,
       ...(input !== undefined ? { input } : {}),
     });
@@ -344,14 +140,20 @@ export class Lab {
     return c;
   }
 
-  /** The benchmark pod: a bare Pod with the demo echo image (TCP/UDP echo on 7), servers added in its namespace. */
+  /**
+   * The benchmark pod: a bare Pod whose container serves TCP/UDP echo on 7
+   * (the cluster's image: see BenchCluster.container), in a namespace of its
+   * own (removed with the sandbox, or by K8sCluster at cleanup); iperf3 and
+   * sockperf servers are started in it as a user would, through the cluster's
+   * exec (`kubectl exec` on the real cluster, `devnet sandbox exec` on the sandbox).
+   */
   async #benchPod(log: (s: string) => void): Promise<void> {
     log('benchmark pod');
     const manifest = {
       apiVersion: 'v1',
       kind: 'List',
       items: [
-        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } },
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench', labels: BENCH_NAMESPACE_LABEL } },
         {
           apiVersion: 'v1',
           kind: 'Pod',
@@ -360,7 +162,7 @@ export class Lab {
             containers: [
               {
                 name: 'echo',
-                image: 'ghcr.io/devnet-dev/demo-echo:latest',
+                ...this.cluster.container,
                 ports: [{ containerPort: LAB.echoPort }],
                 readinessProbe: { tcpSocket: { port: LAB.echoPort }, periodSeconds: 1 },
               },
@@ -373,20 +175,14 @@ export class Lab {
     await this.kubectl(['wait', '-n', 'bench', 'pod/bench', '--for=condition=Ready', '--timeout=60s']);
     this.podIp = (await this.kubectl(['get', 'pod', '-n', 'bench', 'bench', '-o', 'jsonpath={.status.podIP}'])).trim();
     if (!this.podIp) throw new Error('the benchmark pod has no IP');
-    // iperf3 and sockperf servers in the pod's network namespace.
-    const inPod = (...cmd: string[]) =>
-      this.background(
-        process.execPath,
-        [DEVNET_BIN, 'sandbox', 'exec', '-n', 'bench', 'bench', '--', ...cmd],
-        this.sandboxEnv,
-      );
+    const inPod = (...cmd: string[]) => this.background(...this.cluster.inPod('bench', 'bench', cmd), this.cluster.env);
     inPod('iperf3', '-s', '-p', String(LAB.iperfPort));
     inPod('sockperf', 'sr', '--tcp', '-p', String(LAB.sockperfPort));
     // Ready when they accept connections, seen from the node (which routes to every pod).
     for (const port of [LAB.iperfPort, LAB.sockperfPort]) {
       const deadline = Date.now() + 30_000;
-      const nodeNs = `${this.sandboxEnv.DEVNET_SANDBOX_PREFIX}-node`;
-      while ((await run('ip', ['netns', 'exec', nodeNs, 'nc', '-z', '-w', '1', this.podIp, String(port)])).code !== 0) {
+      const probe = ['netns', 'exec', this.cluster.nodeNs, 'nc', '-z', '-w', '1', this.podIp, String(port)];
+      while ((await run('ip', probe)).code !== 0) {
         if (Date.now() > deadline)
           throw new Error(`the benchmark pod's server on port ${port} did not start: ${this.stderrTail}`);
         await new Promise((r) => setTimeout(r, 200));
@@ -394,22 +190,33 @@ export class Lab {
     }
   }
 
-  /** The veths: laptop ↔ gateway ↔ sandbox node, forwarding on in the gateway namespace. */
+  /** The veths: laptop ↔ gateway ↔ the cluster's node, forwarding on in the gateway namespace. */
   async #wire(): Promise<void> {
     const lap = this.laptop;
     const gw = this.gateway;
+    const node = this.cluster.nodeNs;
+    const nodeLink = nodeLinkName(process.pid);
     await this.#veth(lap.name, 'bnlap0', `${LAB.laptop}/30`, gw.name, 'bngw0', `${LAB.gateway}/30`);
-    await this.#veth(gw.name, 'bnnode0', `${LAB.gatewayToNode}/30`, this.nodeNs, 'bngw1', `${LAB.nodeToGateway}/30`);
+    // Registered before it exists, so that a half-made pair goes too; only a link still there after del is an error.
+    this.cleanup.add(`${nodeLink} in ${node}`, async () => {
+      const r = await run('ip', ['-n', node, 'link', 'del', nodeLink]);
+      if (r.code !== 0 && (await run('ip', ['-n', node, 'link', 'show', nodeLink])).code === 0)
+        throw new Error(r.stderr.trim());
+    });
+    await this.#veth(gw.name, 'bnnode0', `${LAB.gatewayToNode}/30`, node, nodeLink, `${LAB.nodeToGateway}/30`);
     for (const [ns, dev] of [
       [lap.name, 'bnlap0'],
       [gw.name, 'bngw0'],
       [gw.name, 'bnnode0'],
-      [this.nodeNs, 'bngw1'],
+      [node, nodeLink],
     ] as const) {
       await sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
     }
-    await gw.ip('route', 'add', LAB.podSubnet, 'via', LAB.nodeToGateway);
-    await sh('ip', ['-n', this.nodeNs, 'route', 'add', LAB.labSubnet, 'via', LAB.gatewayToNode]);
+    await gw.ip('route', 'add', this.podSubnet, 'via', LAB.nodeToGateway);
+    await sh('ip', ['-n', node, 'route', 'add', LAB.labSubnet, 'via', LAB.gatewayToNode, 'dev', nodeLink]);
+    this.cleanup.add(`route to ${LAB.labSubnet} in ${node}`, () =>
+      sh('ip', ['-n', node, 'route', 'del', LAB.labSubnet, 'via', LAB.gatewayToNode, 'dev', nodeLink]),
+    );
     await this.setForwarding(true);
     // Many short connections from one client: reuse TIME_WAIT ports, use the whole port range.
     await lap.exec('sysctl', ['-q', '-w', 'net.ipv4.ip_local_port_range=1024 65535', 'net.ipv4.tcp_tw_reuse=1']);
@@ -444,15 +251,15 @@ export class Lab {
   }
 
   /** The API server reached from the laptop's loopback through a unix socket, as a remote API server would be. */
-  async #apiRelay(port: number): Promise<void> {
+  async #apiRelay(): Promise<void> {
     const sock = join(this.work, 'api.sock');
-    this.background('socat', [`UNIX-LISTEN:${sock},fork,mode=600`, `TCP:127.0.0.1:${port}`]);
+    this.background('socat', [`UNIX-LISTEN:${sock},fork,mode=600`, this.cluster.apiTarget]);
     this.background('ip', [
       'netns',
       'exec',
       this.laptop.name,
       'socat',
-      `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`,
+      `TCP-LISTEN:${this.cluster.apiPort},bind=127.0.0.1,fork,reuseaddr`,
       `UNIX-CONNECT:${sock}`,
     ]);
     for (let i = 0; i < 50 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));

@@ -3,7 +3,8 @@
 // duration flag and a `timeout` around it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LAB, type Lab, run } from './lab.ts';
+import { LAB, type Lab } from './lab.ts';
+import { run } from './programs.ts';
 import {
   type DevnetFigures,
   median,
@@ -217,6 +218,7 @@ export async function measureDevnet(
     }
     d.dns_cached_p50_us = median(p50s);
     d.dns_qps = median(qps);
+    if (p50s.length === 0) skip('devnet.dns_cached_p50_us', 'dnsperf -v printed no per-query latencies');
   } catch (err) {
     skip('devnet.dns', (err as Error).message);
   }

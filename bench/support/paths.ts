@@ -6,7 +6,8 @@
 // since sshuttle redirects with iptables after routing).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cleanup, DEVNET_BIN, LAB, type Lab, must, run, stop } from './lab.ts';
+import { LAB, type Lab } from './lab.ts';
+import { Cleanup, DEVNET_BIN, must, run, stop } from './programs.ts';
 import type { PathName } from './report.ts';
 
 /** DIRECT_LISTEN_PORT is the gateway's direct-transport listener the bench adds (8300-8302 are the gateway's own). */
@@ -21,8 +22,8 @@ const ifname = (tag: string) => `bn${tag}${process.pid % 100000}`;
 
 /** direct: kernel forwarding through the gateway namespace, no tunnel. */
 const direct: PathSetup = async (lab, c) => {
-  await lab.laptop.ip('route', 'add', LAB.podSubnet, 'via', LAB.gateway);
-  c.add('direct route', () => lab.laptop.ip('route', 'del', LAB.podSubnet));
+  await lab.laptop.ip('route', 'add', lab.podSubnet, 'via', LAB.gateway);
+  c.add('direct route', () => lab.laptop.ip('route', 'del', lab.podSubnet));
   return 'bnlap0';
 };
 
@@ -31,7 +32,7 @@ async function devnetConnect(lab: Lab, c: Cleanup, extra: string[]): Promise<voi
   c.add('devnet quit', () => lab.onLaptop(process.execPath, [DEVNET_BIN, 'quit'], 60_000));
   const r = await lab.onLaptop(
     process.execPath,
-    [DEVNET_BIN, 'connect', '--context', 'devnet-sandbox', '-n', 'bench', '--dns-mode', 'none', ...extra],
+    [DEVNET_BIN, 'connect', '--context', lab.cluster.context, '-n', 'bench', '--dns-mode', 'none', ...extra],
     120_000,
   );
   if (r.code !== 0) throw new Error(`devnet connect: ${(r.stderr || r.stdout).trim().slice(-800)}`);
@@ -140,6 +141,14 @@ async function selfSigned(dir: string, name: string): Promise<string> {
   return (/=([0-9A-F:]+)/.exec(fp)?.[1] ?? '').trim();
 }
 
+/** routeArgs writes an IPv4 CIDR as OpenVPN's `route` wants it: network and netmask ("10.244.0.0/16" → "10.244.0.0 255.255.0.0"). */
+export function routeArgs(cidr: string): string {
+  const [net, bits] = cidr.split('/');
+  const n = Number(bits);
+  const mask = n === 0 ? 0 : (0xffffffff << (32 - n)) >>> 0;
+  return `${net} ${[24, 16, 8, 0].map((s) => (mask >>> s) & 0xff).join('.')}`;
+}
+
 /** waitFor polls check until it returns true. */
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -182,7 +191,7 @@ const openvpn: PathSetup = async (lab, c) => {
       `peer-fingerprint ${role === 'server' ? clientFp : serverFp}`,
       ...(role === 'server'
         ? [`local ${LAB.gateway}`, 'ifconfig 10.250.8.1 10.250.8.2']
-        : [`remote ${LAB.gateway}`, 'ifconfig 10.250.8.2 10.250.8.1', 'route 10.244.0.0 255.255.0.0 10.250.8.1']),
+        : [`remote ${LAB.gateway}`, 'ifconfig 10.250.8.2 10.250.8.1', `route ${routeArgs(lab.podSubnet)} 10.250.8.1`]),
     ].join('\n');
   };
   writeFileSync(join(dir, 'server.conf'), conf('server'));
@@ -263,11 +272,11 @@ const wireguard: PathSetup = async (lab, c) => {
     'endpoint',
     `${LAB.gateway}:51820`,
     'allowed-ips',
-    `10.250.9.0/24,${LAB.podSubnet}`,
+    `10.250.9.0/24,${lab.podSubnet}`,
   ]);
   await lap.ip('addr', 'add', '10.250.9.2/24', 'dev', cdev);
   await lap.ip('link', 'set', cdev, 'up');
-  await lap.ip('route', 'add', LAB.podSubnet, 'dev', cdev);
+  await lap.ip('route', 'add', lab.podSubnet, 'dev', cdev);
   return cdev;
 };
 
@@ -326,7 +335,7 @@ const sshuttle: PathSetup = async (lab, c) => {
     ssh,
     '-r',
     `root@${LAB.gateway}:2222`,
-    LAB.podSubnet,
+    lab.podSubnet,
   ]);
   // sshuttle removes its iptables rules on the way out: stop() waits for it.
   c.add('sshuttle', () => stop(client));

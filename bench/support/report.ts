@@ -1,6 +1,7 @@
-// The sandbox bench's results: parsers for the tools' outputs, the JSON
-// document `npm run bench -- --json FILE` writes, and the stdout table. Pure
-// functions, unit-tested in test/bench-report.test.ts.
+// The side-by-side bench's results: parsers for the tools' outputs, the JSON
+// document `npm run bench -- --json FILE` writes, and the stdout heading and
+// table. Pure functions, unit-tested in test/bench-report.test.ts.
+import { type ClusterKind, clusterKind } from '../../test/support/k8s.ts';
 
 /** PATHS are the measured paths, in table order. */
 export const PATHS = ['direct', 'devnet-portforward', 'devnet-direct', 'openvpn', 'wireguard-go', 'sshuttle'] as const;
@@ -25,6 +26,8 @@ export interface DevnetFigures {
 
 /** BenchDocument is what --json writes. */
 export interface BenchDocument {
+  /** cluster is the kind of cluster the pod ran on (`--cluster`). */
+  cluster: ClusterKind;
   machine: Record<string, unknown>;
   results: Partial<Record<PathName, PathFigures>>;
   devnet: DevnetFigures;
@@ -47,6 +50,32 @@ export function parsePaths(only: string | undefined): PathName[] {
     }
   }
   return PATHS.filter((p) => names.includes(p));
+}
+
+/** parseCluster reads `--cluster k8s|sandbox`; without it, DEVNET_TEST_CLUSTER decides (k8s by default). */
+export function parseCluster(flag: string | undefined, env: NodeJS.ProcessEnv): ClusterKind {
+  if (flag === undefined) return clusterKind(env);
+  if (flag !== 'k8s' && flag !== 'sandbox')
+    throw new Error(`unknown cluster "${flag}" in --cluster; valid: k8s, sandbox`);
+  return flag;
+}
+
+/** CLUSTER_TITLES say in words what each cluster kind is. */
+const CLUSTER_TITLES: Record<ClusterKind, string> = {
+  k8s: 'the real Kubernetes of test/k8s',
+  sandbox: "devnet's own imitation cluster",
+};
+
+/** formatHeading is the line above the table: the cluster, when, how long each figure ran, the machine's load. */
+export function formatHeading(doc: BenchDocument): string {
+  const m = doc.machine;
+  const version = typeof m.cluster_version === 'string' ? `, ${m.cluster_version}` : '';
+  const load = (l: unknown) => (Array.isArray(l) ? l.join(' ') : '?');
+  return (
+    `devnet side-by-side bench on ${doc.cluster} (${CLUSTER_TITLES[doc.cluster]}${version}), ${m.date}, ` +
+    `${m.mode} (${m.runs_per_figure} × ${m.seconds_per_run} s per figure), ` +
+    `load ${load(m.load_avg_start)} → ${load(m.load_avg_end)}, ${m.duration_s} s`
+  );
 }
 
 /** median of a non-empty list (undefined for an empty one). */

@@ -1,8 +1,8 @@
-// The programs the sandbox bench runs, and the Debian packages they come
+// The programs the side-by-side bench runs, and the Debian packages they come
 // from. Missing ones are installed with apt-get (the bench runs as root);
 // a path whose tools still cannot be had is skipped with the reason.
 
-import { run } from './lab.ts';
+import { run } from './programs.ts';
 import type { PathName } from './report.ts';
 
 /** PACKAGE_OF maps each program to its Debian package. */

@@ -4,7 +4,7 @@
 // (src/diagnostics/redact.ts) before anything is written.
 import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { release, tmpdir } from 'node:os';
+import { machine, release, tmpdir, type } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
@@ -125,7 +125,7 @@ export function registerGatherLogs(program: Command): void {
       versions: {
         devnet: VERSION,
         node: process.version,
-        platform: `${process.platform}/${process.arch}`,
+        platform: `${type()} ${machine()}`,
         kernel: release(),
       },
       paths: {

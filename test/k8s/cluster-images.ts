@@ -7,7 +7,9 @@
 //   --ignore-scripts`) and src/ minus what the .dockerignore excludes;
 // - the demo workloads (hello, echo, db): the Node runtime running the
 //   sandbox's demo servers (src/sandbox/images), with busybox-static, curl and
-//   getent so tests can `kubectl exec` into them.
+//   getent so tests can `kubectl exec` into them;
+// - the side-by-side bench's pod (built and imported by the bench only): the
+//   demo image's content plus iperf3 and sockperf.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -119,6 +121,52 @@ function addNode(rootfs: string): void {
 
 const PATH_ENV = 'PATH=/usr/local/bin:/usr/bin:/bin';
 
+/** fillDemo lays out the demo images' root filesystem: busybox, the Node runtime, curl, getent and the demo servers in /app. */
+function fillDemo(r: string): void {
+  addBase(r, { 65532: 'nonroot' });
+  addBusybox(r);
+  addNode(r);
+  addProgram(r, '/usr/bin/curl');
+  addProgram(r, '/usr/bin/getent');
+  for (const lib of ['libnss_files.so.2', 'libnss_dns.so.2', 'libresolv.so.2']) {
+    const p = `/lib/${process.arch === 'x64' ? 'x86_64' : 'aarch64'}-linux-gnu/${lib}`;
+    if (existsSync(p)) copyInto(r, p);
+  }
+  const demos = join(ROOT, 'src/sandbox/images');
+  for (const f of readdirSync(demos)) {
+    if (f.endsWith('.ts') && !f.endsWith('.test.ts') && statSync(join(demos, f)).isFile()) {
+      copyInto(r, join(demos, f), `/app/${f}`);
+    }
+  }
+}
+
+/** benchImage names the side-by-side bench's pod image (explicit tag, never `latest`). */
+export const benchImage = () => `${IMAGE_REPO}/bench:${DEMO_TAG}`;
+
+/**
+ * benchImageSpec is the benchmark pod's image, built on demand by `npm run
+ * bench -- --cluster k8s` (not by `up`): the demo image's content, whose
+ * entry point runs the demo echo server (RFC 862, TCP and UDP port 7: the
+ * same program the sandbox's bench pod runs), plus Debian's iperf3 and
+ * sockperf with their libraries; the bench starts those with `kubectl exec`.
+ */
+export function benchImageSpec(): ImageSpec {
+  return {
+    key: 'bench',
+    fill: (r) => {
+      fillDemo(r);
+      addProgram(r, '/usr/bin/iperf3');
+      addProgram(r, '/usr/bin/sockperf');
+    },
+    variants: [
+      {
+        names: [benchImage()],
+        config: { Entrypoint: ['node', '/app/main.ts', 'echo'], Env: [PATH_ENV], WorkingDir: '/app' },
+      },
+    ],
+  };
+}
+
 /** imageSpecs returns every image the cluster needs; bin is the build cache's bin dir, cache its root. */
 export function imageSpecs(
   bin: string,
@@ -165,23 +213,7 @@ export function imageSpecs(
     },
     {
       key: 'demo',
-      fill: (r) => {
-        addBase(r, { 65532: 'nonroot' });
-        addBusybox(r);
-        addNode(r);
-        addProgram(r, '/usr/bin/curl');
-        addProgram(r, '/usr/bin/getent');
-        for (const lib of ['libnss_files.so.2', 'libnss_dns.so.2', 'libresolv.so.2']) {
-          const p = `/lib/${process.arch === 'x64' ? 'x86_64' : 'aarch64'}-linux-gnu/${lib}`;
-          if (existsSync(p)) copyInto(r, p);
-        }
-        const demos = join(ROOT, 'src/sandbox/images');
-        for (const f of readdirSync(demos)) {
-          if (f.endsWith('.ts') && !f.endsWith('.test.ts') && statSync(join(demos, f)).isFile()) {
-            copyInto(r, join(demos, f), `/app/${f}`);
-          }
-        }
-      },
+      fill: fillDemo,
       variants: (['hello', 'echo', 'db'] as const).map((demo) => ({
         names: [demoImage(demo)],
         config: { Entrypoint: ['node', '/app/main.ts', demo], Env: [PATH_ENV], WorkingDir: '/app' },

@@ -3,12 +3,13 @@
 // content, recorded per name set in the cluster's state. `up` imports every
 // image; an end-to-end suite imports only its checkout's gateway, under a
 // tag derived from the gateway's sources (devGatewayImage), so checkouts
-// testing on one machine never overwrite each other's gateway.
+// testing on one machine never overwrite each other's gateway. The
+// side-by-side bench imports its pod's image the same way, when it runs.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gatewayImage, gatewaySourceFiles, imageSpecs, ROOT } from './cluster-images.ts';
+import { benchImage, benchImageSpec, gatewayImage, gatewaySourceFiles, imageSpecs, ROOT } from './cluster-images.ts';
 import { containerdSocket } from './configs.ts';
 import { buildImage, type ImageSpec } from './images.ts';
 import { type Paths, paths } from './layout.ts';
@@ -84,4 +85,11 @@ export function importDevGatewayImage(log: (msg: string) => void = () => undefin
     gatewayNames: [devGatewayImage()],
   }).filter((s) => s.key === 'gateway');
   importSpecs(p, build, specs, log);
+}
+
+/** importBenchImage imports the side-by-side bench's pod image (nothing when containerd has this content) and returns its name. */
+export function importBenchImage(log: (msg: string) => void = () => undefined): string {
+  const p = paths();
+  importSpecs(p, readBuild(p), [benchImageSpec()], log);
+  return benchImage();
 }
