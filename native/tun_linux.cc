@@ -11,7 +11,11 @@
 // Write contract: write(packets) writes each packet with one writev(2)
 // (a packet may be given in parts: header + payload, no copy) and returns how
 // many packets the kernel took; on EAGAIN the poller arms for writability and
-// calls onWritable() once the fd can take more.
+// calls onWritable() once the fd can take more. No packet, however built,
+// makes write throw: parts beyond IOV_MAX are gathered into one buffer, and a
+// packet that is not bytes is counted as a write error and skipped.
+// No exception thrown by a JS callback unwinds through libuv: it is passed to
+// onError (and, should that throw too, to Node's uncaught-exception handling).
 //
 // References: Documentation/networking/tuntap.rst; tun(4) ioctls
 // TUNSETIFF, TUNSETOWNER, TUNSETGROUP, TUNSETPERSIST; unix(7) SCM_RIGHTS.
@@ -21,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <poll.h>
@@ -33,6 +38,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -314,6 +320,42 @@ Napi::Value ReceiveFd(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// BytesOf points iov at the bytes of v when v is a Uint8Array (a Buffer is
+// one); false for anything else. It never throws.
+bool BytesOf(napi_env env, napi_value v, struct iovec* iov) {
+  bool isTyped = false;
+  if (napi_is_typedarray(env, v, &isTyped) != napi_ok || !isTyped) return false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok) return false;
+  if (type != napi_uint8_array) return false;
+  iov->iov_base = data;
+  iov->iov_len = length;
+  return true;
+}
+
+// GatherPacket fills iov with the parts of one packet (a Uint8Array, or an
+// array of them); false when the packet is anything else. It never throws.
+bool GatherPacket(napi_env env, napi_value p, std::vector<struct iovec>* iov) {
+  iov->clear();
+  struct iovec one;
+  if (BytesOf(env, p, &one)) {
+    iov->push_back(one);
+    return true;
+  }
+  bool isArray = false;
+  if (napi_is_array(env, p, &isArray) != napi_ok || !isArray) return false;
+  uint32_t n = 0;
+  if (napi_get_array_length(env, p, &n) != napi_ok) return false;
+  for (uint32_t j = 0; j < n; j++) {
+    napi_value part;
+    if (napi_get_element(env, p, j, &part) != napi_ok || !BytesOf(env, part, &one)) return false;
+    iov->push_back(one);
+  }
+  return true;
+}
+
 // Slab is a block of packet memory handed to JS as an external ArrayBuffer;
 // it is freed by V8 when the last view into it is collected.
 void FreeSlab(Napi::Env, void* data) { free(data); }
@@ -367,15 +409,37 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
     if (status < 0) {
-      self->onError_.Call({ErrnoError(env, -status, "poll", "").Value()});
+      self->Report(ErrnoError(env, -status, "poll", "").Value());
       return;
     }
     if (events & UV_WRITABLE) {
       self->SetEvents(self->events_ & ~UV_WRITABLE);
-      self->onWritable_.Call({});
+      self->CallJs(self->onWritable_, {});
       if (self->closed_) return;
     }
     if (events & UV_READABLE) self->Drain(env);
+  }
+
+  // CallJs runs a JS callback from the libuv loop. A throw must not unwind
+  // through libuv (with C++ exceptions on, that is std::terminate): it is
+  // handed to onError instead.
+  void CallJs(Napi::FunctionReference& fn, std::initializer_list<napi_value> args) {
+    try {
+      fn.Call(args);
+    } catch (const Napi::Error& e) {
+      Report(e.Value());
+    }
+  }
+
+  // Report passes err to onError; should onError throw as well, the error
+  // goes to Node's uncaught-exception handling (as a throw from any other
+  // callback would), never through libuv.
+  void Report(napi_value err) {
+    try {
+      onError_.Call({err});
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(Env(), e.Value());
+    }
   }
 
   void SetEvents(int events) {
@@ -434,10 +498,10 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
       napi_value arr;
       napi_create_array_with_length(env, packets.size(), &arr);
       for (size_t i = 0; i < packets.size(); i++) napi_set_element(env, arr, i, packets[i]);
-      onPackets_.Call({arr});
+      CallJs(onPackets_, {arr});
     }
     if (failErr != 0 && !closed_) {
-      onError_.Call({ErrnoError(env, failErr, "read", "").Value()});
+      Report(ErrnoError(env, failErr, "read", "").Value());
     }
   }
 
@@ -445,34 +509,30 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
   Napi::Value Write(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (closed_) throw Napi::Error::New(env, "write on a closed TUN device");
+    if (!info[0].IsArray()) throw Napi::TypeError::New(env, "write takes an array of packets");
     Napi::Array packets = info[0].As<Napi::Array>();
     uint32_t count = packets.Length();
     uint32_t written = 0;
-    struct iovec iov[16];
     for (; written < count; written++) {
-      Napi::Value p = packets.Get(written);
-      int iovcnt = 0;
-      if (p.IsTypedArray()) {
-        Napi::Uint8Array a = p.As<Napi::Uint8Array>();
-        iov[0].iov_base = a.Data();
-        iov[0].iov_len = a.ByteLength();
-        iovcnt = 1;
-      } else if (p.IsArray()) {
-        Napi::Array parts = p.As<Napi::Array>();
-        uint32_t np = parts.Length();
-        if (np > 16) throw Napi::RangeError::New(env, "a packet may have at most 16 parts");
-        for (uint32_t j = 0; j < np; j++) {
-          Napi::Uint8Array a = parts.Get(j).As<Napi::Uint8Array>();
-          iov[iovcnt].iov_base = a.Data();
-          iov[iovcnt].iov_len = a.ByteLength();
-          iovcnt++;
+      napi_value p;
+      if (napi_get_element(env, packets, written, &p) != napi_ok || !GatherPacket(env, p, &iov_)) {
+        // Not bytes: counted and skipped, as a malformed packet the kernel refuses would be.
+        writeErrors_++;
+        lastWriteErrno_ = EINVAL;
+        continue;
+      }
+      if (iov_.size() > IOV_MAX) {
+        // writev(2) takes at most IOV_MAX parts: gather them into one buffer.
+        scratch_.clear();
+        for (const struct iovec& v : iov_) {
+          const uint8_t* b = static_cast<const uint8_t*>(v.iov_base);
+          scratch_.insert(scratch_.end(), b, b + v.iov_len);
         }
-      } else {
-        throw Napi::TypeError::New(env, "packet must be a Uint8Array or an array of them");
+        iov_.assign(1, {scratch_.data(), scratch_.size()});
       }
       ssize_t n;
       do {
-        n = writev(fd_, iov, iovcnt);
+        n = writev(fd_, iov_.data(), static_cast<int>(iov_.size()));
       } while (n < 0 && errno == EINTR);
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
@@ -537,6 +597,8 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
   uint32_t mtu_ = 0, maxBatch_ = 0, slabSize_ = 0;
   Napi::FunctionReference onPackets_, onWritable_, onError_;
   Napi::Reference<Napi::ArrayBuffer> slabRef_;
+  std::vector<struct iovec> iov_;   // the parts of the packet being written
+  std::vector<uint8_t> scratch_;    // a packet of more than IOV_MAX parts, gathered
   uint8_t* slab_ = nullptr;
   size_t slabOff_ = 0;
   uint64_t packetsRead_ = 0, bytesRead_ = 0, packetsWritten_ = 0, bytesWritten_ = 0;

@@ -100,3 +100,21 @@ test('process.platform is consulted only in platform files', (t) => {
   }
   t.deepEqual(offenders, []);
 });
+
+// The tunnel takes time and timers from the Clock it is given (src/tunnel/clock.ts),
+// so its credit, drain, heartbeat and timeout logic runs on a FakeClock in tests.
+const TUNNEL_CLOCK_FILES = new Set(['src/tunnel/clock.ts', 'src/tunnel/fake-clock.ts', 'src/tunnel/memory-carrier.ts']);
+
+test('src/tunnel reads no global clock and arms no global timer outside its clocks', (t) => {
+  const offenders: string[] = [];
+  for (const f of files(join(root, 'src/tunnel'))) {
+    const rel = relative(root, f);
+    if (f.endsWith('.test.ts') || TUNNEL_CLOCK_FILES.has(rel)) continue;
+    const code = readFileSync(f, 'utf8')
+      .replace(/\/\/.*$/gm, '')
+      .replace(/\/\*[\s\S]*?\*\//g, '');
+    if (/(?<![.#\w])(setTimeout|setInterval|setImmediate)\(|Date\.now|performance\.now/.test(code))
+      offenders.push(`${rel} uses a global clock or timer`);
+  }
+  t.deepEqual(offenders, []);
+});

@@ -119,6 +119,17 @@ test('the container args are valid gateway flags: tunnel on loopback, health on 
   t.deepEqual(cfg.healthListen, { host: '0.0.0.0', port: GATEWAY_HEALTH_PORT });
 });
 
+test('the gateway pod widens its ephemeral port range, since it closes first towards destinations (TIME-WAIT)', (t) => {
+  // The laptop's FIN becomes the gateway's FIN, so every closed flow leaves a 60 s TIME-WAIT on a gateway
+  // port: with Linux's default 32768-60999 that caps one destination at ~470 new connections per second.
+  const sysctls = podSpec(gatewayManifests()).securityContext.sysctls as Array<{ name: string; value: string }>;
+  const range = sysctls.find((s) => s.name === 'net.ipv4.ip_local_port_range')?.value ?? '';
+  const [low, high] = range.split(/\s+/).map(Number) as [number, number];
+  t.true(low >= 1024, 'not below ip_unprivileged_port_start: the kernel refuses such a range');
+  t.is(high, 65535);
+  t.true(high - low + 1 >= 2 * (60999 - 32768 + 1), `${high - low + 1} ports`);
+});
+
 test('DEVNET_GATEWAY_IMAGE names the image of the gateway and of intercept pods (a mirror registry or a local build)', (t) => {
   t.is(gatewayImage('1.2.3', {}), `${GATEWAY_IMAGE_REPO}:1.2.3`);
   t.is(

@@ -28,6 +28,7 @@ const root = resolve(import.meta.dirname, '..');
 const node = process.execPath;
 const TOKEN = 'netns-test-token-5b1f0c';
 const TARGET = '10.250.0.1';
+const NFT = '/usr/sbin/nft'; // by path: node_modules/.bin has an unrelated `nft`
 const { Packet } = dns2;
 
 let ns: Netns | undefined;
@@ -106,7 +107,11 @@ test.before(async () => {
       '--drain-timeout',
       '2000',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEVNET_GATEWAY_TOKEN: TOKEN } },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Keepalive after 1 s of silence (60 s in a pod), so a vanished destination is seen within the test.
+      env: { ...process.env, DEVNET_GATEWAY_TOKEN: TOKEN, DEVNET_GATEWAY_TCP_KEEPALIVE: '1000' },
+    },
   );
   gateway.stderr!.on('data', (d: Buffer) => {
     gatewayLog += d.toString();
@@ -273,6 +278,29 @@ rootTest('bad token, wrong version and garbage are refused and logged; other ses
   t.regex(metrics, /devnet_gateway_sessions_total\{result="UNAUTHENTICATED"\} [1-9]/);
   t.regex(metrics, /devnet_gateway_channel_opens_total\{protocol="udp",result="ok"\} [1-9]/);
   t.is((await ns!.exec('curl', ['-s', 'http://127.0.0.1:8301/readyz'])).trim(), 'ready');
+});
+
+rootTest('a destination that vanishes without a word is found by keepalive: socket gone, channel reset', async (t) => {
+  const s = await connect();
+  t.teardown(() => s.close());
+  const r = await s.open({ protocol: 'tcp', host: TARGET, port: 7000, timeoutMs: 2000 });
+  if (!r.ok) return t.fail(r.message);
+  const ch = r.channel as StreamChannel;
+  const closed = once(ch, 'close');
+  const sockets = () => ns!.exec('ss', ['-Htn', 'state', 'established', 'dst', `${TARGET}:7000`]);
+  t.regex(await sockets(), /7000/, 'the gateway holds a socket to the destination');
+  // The destination's packets stop coming (a pod gone with its node): nothing is answered, not even with RST.
+  await far!.exec(NFT, ['add table inet dnt_vanish']);
+  t.teardown(() => far?.exec(NFT, ['delete table inet dnt_vanish']).catch(() => undefined));
+  await far!.exec(NFT, ['add chain inet dnt_vanish out { type filter hook output priority 0 ; }']);
+  await far!.exec(NFT, ['add rule inet dnt_vanish out tcp sport 7000 drop']);
+  // Keepalive: 1 s idle, then 10 unanswered probes 1 s apart (libuv's interval and count).
+  const outcome = await Promise.race([
+    closed.then(([end]) => end as { kind: string }),
+    new Promise<undefined>((res) => setTimeout(() => res(undefined), 30_000)),
+  ]);
+  t.like(outcome, { kind: 'reset' }, 'the laptop is told, so its app gets a RST');
+  t.is((await sockets()).trim(), '', 'and the gateway socket is gone');
 });
 
 rootTest('SIGTERM: GOAWAY to every session, drain, then the gateway exits 0', async (t) => {

@@ -43,6 +43,13 @@ test('config: defaults, flags over env, token from env or file', (t) => {
   t.deepEqual(f.tls, { cert: 'CERT', key: 'KEY' });
   t.is(f.token, 'from-file');
   t.deepEqual(f.deny, []);
+  t.is(c.tcpKeepaliveMs, 60_000, 'destination sockets get keepalive after a minute of silence');
+  t.is(
+    parseGatewayConfig([], { DEVNET_GATEWAY_TOKEN: 'x', DEVNET_GATEWAY_TCP_KEEPALIVE: '1000' }, noFile).tcpKeepaliveMs,
+    1000,
+  );
+  t.is(parseGatewayConfig(['--tcp-keepalive', '5000'], { DEVNET_GATEWAY_TOKEN: 'x' }, noFile).tcpKeepaliveMs, 5000);
+  t.throws(() => parseGatewayConfig(['--tcp-keepalive', '0'], { DEVNET_GATEWAY_TOKEN: 'x' }, noFile));
 });
 
 test('config: the direct listener is TLS only: without a certificate and key it is a config error', (t) => {

@@ -71,6 +71,7 @@ rootTest('helper: kill -9 after configuring, then recover from the journal: no t
 
   const link = await ns.ip('-d', 'link', 'show', 'devnet0');
   t.regex(link, /mtu 65520/);
+  t.regex(link, /qlen 10000/, 'the queue towards the daemon holds a burst of 10,000 packets');
   t.regex(link, /tun type tun pi off .*persist on user (nobody|65534)/);
   t.regex(await ns.ip('route'), /10\.96\.0\.0\/12 dev devnet0/);
   t.regex(await ns.ip('route'), /10\.244\.0\.0\/16 dev devnet0 .*metric 50/);

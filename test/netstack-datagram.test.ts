@@ -206,3 +206,13 @@ test('udp: a bad checksum is counted and dropped', (t) => {
   t.is(h.stack.counters.badChecksum, 1);
   t.is(h.up.datagramFlows.length, 0);
 });
+
+test('udp: the idle timeout counts from the accept, not from the open deadline (15 s)', (t) => {
+  const h = new Harness(new TestUpstream(false), { udpIdleTimeout: 2000 });
+  h.raw(udp(4, 5000, 53, Buffer.from('q')));
+  const f = h.up.datagramFlows[0];
+  f?.stack.accept(f.channel);
+  h.dispatch();
+  h.advance(5000); // quiet since the accept: gone within two idle periods
+  t.deepEqual(h.stack.flows(), []);
+});

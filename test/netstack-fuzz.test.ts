@@ -2,10 +2,12 @@
 // with any flags and numbers on a few tuples so connections reach every
 // state, UDP, ICMP, fragments) against a stack whose upstream accepts,
 // writes, ends and resets at random. For a bounded number of steps nothing
-// may throw, flows and fragment memory stay within their bounds, and every
-// flow is gone after close.
+// may throw, and the stack's flow table and the upstream's own view of its
+// flows must agree whenever the stack is quiet: no flow the stack forgot
+// without telling its upstream, none kept after a reset, none whose timer
+// is lost, none beyond the bounds; after close, both tables are empty.
 import test from 'ava';
-import { NetStack } from '../src/netstack/stack.ts';
+import { type FlowView, NetStack } from '../src/netstack/stack.ts';
 import type { Flow, StackDatagrams, StackStream, StreamChannel, Upstream } from '../src/netstack/upstream.ts';
 import {
   emitIcmp,
@@ -44,30 +46,59 @@ function rng(seed: number) {
 }
 type Rng = ReturnType<typeof rng>;
 
+/** StreamRecord is the upstream's own view of one TCP flow. */
+interface StreamRecord {
+  stack: StackStream;
+  answer: 'accepted' | 'rejected' | 'silent';
+  credit: number;
+  /** reset is set when either side reset the flow. */
+  reset: boolean;
+  /** appEnded: the stack passed the app's FIN; upstreamEnded: the upstream ended its side. */
+  appEnded: boolean;
+  upstreamEnded: boolean;
+}
+
+/** tupleOf names a flow by its addresses and ports, as the table's views do. */
+function tupleOf(f: Flow): string {
+  return `${f.protocol} ${f.src.address}:${f.src.port} ${f.dst.address}:${f.dst.port}`;
+}
+
 /** ChaosUpstream accepts or rejects opens and then writes, ends and resets at random within its credit. */
 class ChaosUpstream implements Upstream {
   readonly r: Rng;
-  streams: Array<{ stack: StackStream; credit: number; done: boolean }> = [];
+  streams: StreamRecord[] = [];
+  /** latest is the last open per tuple: the one a table entry for that tuple must belong to. */
+  latest = new Map<string, StreamRecord>();
   datagrams: StackDatagrams[] = [];
   constructor(r: Rng) {
     this.r = r;
   }
-  openStream(_flow: Flow, stack: StackStream): void {
+  openStream(flow: Flow, stack: StackStream): void {
     const roll = this.r.int(10);
-    if (roll === 0) {
+    const rec: StreamRecord = {
+      stack,
+      answer: roll === 0 ? 'rejected' : roll === 1 ? 'silent' : 'accepted',
+      credit: 0,
+      reset: false,
+      appEnded: false,
+      upstreamEnded: false,
+    };
+    this.latest.set(tupleOf(flow), rec);
+    if (rec.answer === 'rejected') {
       stack.reject(this.r.pick(['refused', 'unreachable', 'timeout', 'forbidden', 'limit', 'invalid'] as const));
       return;
     }
-    if (roll === 1) return; // never answers: the stack must time the open out
-    const rec = { stack, credit: 0, done: false };
+    if (rec.answer === 'silent') return; // never answers: the stack must time the open out
     const channel: StreamChannel = {
       write: () => undefined,
       grant: (n) => {
         rec.credit += n;
       },
-      end: () => undefined,
+      end: () => {
+        rec.appEnded = true;
+      },
       reset: () => {
-        rec.done = true;
+        rec.reset = true;
       },
     };
     stack.accept(channel);
@@ -85,11 +116,15 @@ class ChaosUpstream implements Upstream {
   /** act makes one random upstream move. */
   act(): void {
     const s = this.streams.length > 0 ? this.r.pick(this.streams) : undefined;
-    if (s && !s.done) {
+    if (s && !s.reset) {
       const roll = this.r.int(20);
-      if (roll === 0) s.stack.reset();
-      else if (roll === 1) s.stack.end();
-      else if (roll === 2) s.stack.grant(this.r.int(100_000));
+      if (roll === 0) {
+        s.reset = true;
+        s.stack.reset();
+      } else if (roll === 1) {
+        s.upstreamEnded = true;
+        s.stack.end();
+      } else if (roll === 2) s.stack.grant(this.r.int(100_000));
       else if (s.credit > 0) {
         const n = Math.min(s.credit, 1 + this.r.int(5000));
         s.credit -= n;
@@ -205,6 +240,36 @@ function packet(r: Rng): Uint8Array {
   return b;
 }
 
+/**
+ * tableProblems compares the stack's table with the upstream's records while
+ * the stack is quiet (nothing due now) and returns what disagrees.
+ */
+function tableProblems(table: FlowView[], up: ChaosUpstream, maxFlows: number): string[] {
+  const problems: string[] = [];
+  if (table.length > maxFlows) problems.push(`${table.length} flows, more than ${maxFlows}`);
+  const live = new Set<string>();
+  for (const v of table) {
+    const tuple = tupleOf(v.flow);
+    if (live.has(tuple)) problems.push(`${tuple} twice in the table`);
+    live.add(tuple);
+    if (v.state === 'closed') problems.push(`${tuple} closed but still in the table`);
+    if (Number.isFinite(v.deadline) && !(v.timerAt <= v.deadline))
+      problems.push(`${tuple} (${v.state}) due at ${v.deadline} but queued for ${v.timerAt}: its timer is lost`);
+    if (v.flow.protocol !== 'tcp') continue;
+    const rec = up.latest.get(tuple);
+    if (!rec) problems.push(`${tuple} in the table but never offered upstream`);
+    else if (rec.reset) problems.push(`${tuple} (${v.state}) kept after a reset`);
+    else if (rec.answer === 'rejected') problems.push(`${tuple} (${v.state}) kept after its open was rejected`);
+  }
+  for (const [tuple, rec] of up.latest) {
+    if (!tuple.startsWith('tcp') || rec.answer !== 'accepted' || live.has(tuple)) continue;
+    // Gone from the table: the upstream must have been told (reset), or both sides ended.
+    if (!rec.reset && !(rec.appEnded && rec.upstreamEnded))
+      problems.push(`${tuple} forgotten without a reset or both ends: its upstream channel would leak`);
+  }
+  return problems;
+}
+
 for (const [name, verify, seed] of [
   ['with checksums verified', true, 0xc0ffee],
   ['with checksum verification off (mutations reach every parser and state)', false, 0xbeef],
@@ -238,26 +303,39 @@ for (const [name, verify, seed] of [
         seen.set(`${sent.tcp.dstPort}:${sent.tcp.srcPort}`, { seq: (sent.tcp.seq + len) >>> 0, ack: sent.tcp.ack });
       }
     };
+    const states = new Set<string>();
+    let checks = 0;
     for (let step = 0; step < 20_000; step++) {
       const n = 1 + r.int(8);
       for (let i = 0; i < n; i++) stack.process(now, packet(r));
       up.act();
       stack.dispatch(now, emit);
-      t.true(stack.tcpConnections + stack.datagramFlows <= maxFlows);
       t.true(stack.fragmentBytes <= 64 << 10);
+      if (stack.pollAt(now) > now) {
+        const table = stack.flows();
+        for (const v of table) states.add(v.state);
+        const problems = tableProblems(table, up, maxFlows);
+        checks++;
+        if (problems.length > 0) {
+          t.fail(`step ${step}: ${problems.join('; ')}`);
+          return;
+        }
+      }
       now += r.int(4) === 0 ? r.int(2000) : r.int(5);
       const at = stack.pollAt(now);
       if (at <= now) stack.dispatch(now, emit);
     }
-    t.log(JSON.stringify({ emitted, streams: up.streams.length, ...stack.counters }));
+    t.log(JSON.stringify({ emitted, checks, states: [...states].sort(), streams: up.streams.length }));
+    t.true(checks > 10_000, 'the tables were compared at most steps');
+    for (const s of ['syn-received', 'established', 'close-wait', 'fin-wait-1', 'time-wait', 'open'])
+      t.true(states.has(s), `the fuzzer reached ${s}`);
     t.true(emitted > 0);
-    t.true(stack.counters.malformed > 0);
     stack.close();
-    for (let i = 0; i < 50; i++) {
+    for (let i = 0; i < 50 && stack.pollAt(now) !== Number.POSITIVE_INFINITY; i++) {
       now += 1000;
       stack.dispatch(now, emit);
     }
-    t.is(stack.tcpConnections, 0);
-    t.is(stack.datagramFlows, 0);
+    t.deepEqual(stack.flows(), [], 'the table is empty after close');
+    t.deepEqual(tableProblems([], up, maxFlows), [], 'and the upstream was told of every flow');
   });
 }

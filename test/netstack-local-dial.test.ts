@@ -4,7 +4,7 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import test from 'ava';
-import { LocalDial } from '../src/daemon/local-dial.ts';
+import { LocalDial } from '../src/dataplane/local-dial.ts';
 import type { Flow, RejectReason, StackDatagrams, StackStream, StreamChannel } from '../src/netstack/upstream.ts';
 
 const flow = (port: number, protocol: Flow['protocol'] = 'tcp'): Flow => ({

@@ -115,13 +115,14 @@ test('tcp: a duplicate SYN in SYN-RECEIVED resends the SYN-ACK', (t) => {
   t.is(s?.flags, SYN | ACK);
 });
 
-test('tcp: a lost SYN-ACK is retransmitted after the initial RTO (1 s)', (t) => {
+test('tcp: a lost SYN-ACK is retransmitted after the initial RTO (1 s, plus up to a quarter of jitter)', (t) => {
   const h = new Harness();
   h.syn();
   const [first] = h.tcpOut();
   h.advance(999);
   t.deepEqual(h.tcpOut(), []);
-  h.advance(1);
+  const at = firstOutputWithin(h, 250);
+  t.true(at >= 1000 && at < 1250, `retransmitted at ${at} ms`);
   const [again] = h.tcpOut();
   t.is(again?.flags, SYN | ACK);
   t.is(again?.seq, first?.seq);
@@ -278,17 +279,39 @@ test('tcp: unacknowledged data is retransmitted after the RTO, with backoff', (t
   h.up.last.stack.write(Buffer.from('data'));
   h.dispatch();
   h.take();
+  const sentAt = h.now;
   h.advance(199);
   t.deepEqual(h.tcpOut(), []);
-  h.advance(1);
+  const first = firstOutputWithin(h, 100);
+  t.true(first - sentAt >= 200 && first - sentAt < 250, `first retransmission after ${first - sentAt} ms`);
   const [r1] = h.tcpOut();
   t.is(r1?.seq, iss + 1);
   t.is(r1?.data, 'data');
   h.advance(399);
   t.deepEqual(h.tcpOut(), []);
-  h.advance(1);
+  const second = firstOutputWithin(h, 200);
+  t.true(second - first >= 400 && second - first < 500, `second after ${second - first} ms more`);
   t.is(h.tcpOut()[0]?.data, 'data');
   t.is(h.stack.counters.rtoExpiries, 2);
+});
+
+test('tcp: segments lost together are not all retransmitted in the same instant (RTO jitter)', (t) => {
+  // Thousands of FINs dropped by a full queue, retransmitted in lockstep, are dropped again together.
+  const h = new Harness();
+  for (let i = 0; i < 200; i++) {
+    h.appPort = 41000 + i;
+    h.appNxt = APP_ISS;
+    h.establish();
+  }
+  for (const s of h.up.streams) s.stack.end(); // 200 FINs leave in one dispatch, and all are lost
+  h.dispatch();
+  t.is(h.tcpOut().filter((s) => s.flags & FIN).length, 200);
+  const instants = new Set<number>();
+  for (let ms = 0; ms < 400; ms++) {
+    h.advance(1);
+    if (h.tcpOut().some((s) => s.flags & FIN)) instants.add(h.now);
+  }
+  t.true(instants.size >= 20, `200 retransmitted FINs left at ${instants.size} distinct instants`);
 });
 
 test('tcp: the retransmission limit aborts the connection with RST and resets the upstream', (t) => {
@@ -461,6 +484,15 @@ test('tcp: ISNs differ per tuple and advance with the clock (RFC 6528)', (t) => 
   t.is(((sc ?? 0) - (sa ?? 0)) >>> 0, 250_000);
 });
 
+/** firstOutputWithin advances 1 ms at a time until the stack emits something and returns that time; the output stays for take. */
+function firstOutputWithin(h: Harness, ms: number): number {
+  for (let i = 0; i < ms; i++) {
+    h.advance(1);
+    if (h.out.length > 0) return h.now;
+  }
+  return Number.NaN;
+}
+
 /** toState drives an established connection into state. */
 function toState(h: Harness, state: string): void {
   if (!h.conn) throw new Error('no connection');
@@ -506,3 +538,275 @@ function toState(h: Harness, state: string): void {
     }
   }
 }
+
+test('tcp: a segment cut from many small upstream writes leaves as at most 16 parts, bytes intact', (t) => {
+  // Seen live: a server writing many small chunks while the app paused reading
+  // made one segment of hundreds of parts, and the TUN addon threw for it.
+  const h = new Harness(new TestUpstream(), { mtu: 65520 });
+  const iss = h.establish({ mss: 65480 });
+  const chunks: string[] = [];
+  for (let i = 0; i < 5000; i++) {
+    const c = String.fromCharCode(97 + (i % 26)).repeat(1 + (i % 13));
+    chunks.push(c);
+    h.up.last.stack.write(Buffer.from(c));
+  }
+  h.dispatch();
+  t.true(h.emitted.length > 0);
+  for (const p of h.emitted) {
+    const parts = p instanceof Uint8Array ? 1 : p.length;
+    t.true(parts <= 16, `a packet of ${parts} parts`);
+  }
+  const sent = h.tcpOut();
+  t.is(sent[0]?.seq, iss + 1);
+  t.true(sent.map((s) => s.data).join('') === chunks.join(''), 'the bytes sent are the bytes written');
+});
+
+test('tcp: an RTO with a zero window and data in flight retransmits the head, so a lost window update cannot hang the flow', (t) => {
+  // RFC 9293 §3.8.6.1 / RFC 1122 §4.2.2.17: keep probing a zero window, data in flight or not (Linux
+  // retransmits the head segment from its retransmission timer).
+  const h = new Harness();
+  const iss = h.establish({ wscale: 0 });
+  h.up.last.stack.write(new Uint8Array(3000).fill(66));
+  h.dispatch();
+  t.deepEqual(
+    h.tcpOut().map((s) => s.data.length),
+    [1460, 1460, 80],
+  );
+  // The app takes the first segment and closes its window; the rest of the flight is lost.
+  h.appAck = iss + 1 + 1460;
+  h.segment({ window: 0 });
+  h.take();
+  // The app's window update is lost too: only our timer can restart the flow.
+  h.advance(5_000);
+  const probes = h.tcpOut();
+  t.true(probes.length > 0, 'something is sent into the zero window');
+  t.true(
+    probes.every((p) => p.seq === iss + 1 + 1460),
+    'each probe retransmits the head',
+  );
+  // The app answers a probe with its open window, having dropped the probe's bytes (they lay beyond
+  // its window): they go again at once, and the rest follows their ACK.
+  h.segment({ window: 65535 });
+  const again = h.tcpOut();
+  t.is(again[0]?.seq, iss + 1 + 1460);
+  t.is(again[0]?.data.length, 1460);
+  h.appAck = iss + 1 + 2920;
+  h.segment({ window: 65535 });
+  t.deepEqual(
+    h.tcpOut().map((s) => [s.seq, s.data.length]),
+    [[iss + 1 + 2920, 80]],
+  );
+  h.appAck = iss + 1 + 3000;
+  h.segment({ window: 65535 });
+  t.is(h.conn?.buffered, 0);
+});
+
+test('tcp: an app that keeps answering with a zero window is probed for as long as it lives, never aborted', (t) => {
+  const h = new Harness(new TestUpstream(), { tcp: { maxRetries: 3 } });
+  const iss = h.establish({ wscale: 0 });
+  h.up.last.stack.write(new Uint8Array(3000).fill(66));
+  h.dispatch();
+  h.appAck = iss + 1 + 1460;
+  h.segment({ window: 0 });
+  let probes = 0;
+  for (let second = 0; second < 40 * 60; second++) {
+    h.advance(1000);
+    if (h.tcpOut().length > 0) {
+      probes++;
+      h.segment({ window: 0 }); // alive, still not reading: its kernel answers every probe
+    }
+  }
+  t.true(probes > 40, `${probes} probes in 40 minutes`);
+  t.is(h.conn?.state, 'established');
+  t.false(h.up.last.wasReset);
+});
+
+test('tcp: a silent app behind a zero window is aborted after the retransmission limit', (t) => {
+  for (const inFlight of [true, false]) {
+    const h = new Harness(new TestUpstream(), { tcp: { maxRetries: 3 } });
+    const iss = h.establish({ wscale: 0 });
+    h.up.last.stack.write(new Uint8Array(3000).fill(66));
+    h.dispatch();
+    h.appAck = iss + 1 + (inFlight ? 1460 : 3000);
+    h.segment({ window: 0 });
+    if (!inFlight) h.up.last.stack.write(new Uint8Array(10).fill(67)); // waits behind the closed window: persist
+    h.dispatch();
+    h.advance(30 * 60_000);
+    t.is(h.stack.tcpConnections, 0, inFlight ? 'data in flight' : 'persist');
+    t.true(h.up.last.wasReset);
+  }
+});
+
+test('tcp: an idle connection whose app answers keepalive probes lives on (a quiet psql session is never cut)', (t) => {
+  const h = new Harness();
+  const iss = h.establish();
+  let probes = 0;
+  for (let second = 0; second < 2 * 3600; second++) {
+    h.advance(1000);
+    for (const s of h.tcpOut()) {
+      t.is(s.flags, ACK);
+      t.is(s.seq, iss); // SND.NXT − 1: the app's kernel must answer with an ACK
+      t.is(s.data, '');
+      probes++;
+      h.segment({}); // the app's kernel answers
+    }
+  }
+  t.true(probes >= 60 && probes <= 130, `${probes} probes in two idle hours`);
+  t.is(h.conn?.state, 'established');
+  t.false(h.up.last.wasReset);
+});
+
+for (const state of ['established', 'close-wait'] as const) {
+  test(`tcp: in ${state.toUpperCase()}, an app that vanished without a word is collected by keepalive within 2 minutes`, (t) => {
+    const h = new Harness();
+    h.establish();
+    toState(h, state);
+    h.take();
+    h.advance(120_000);
+    const out = h.tcpOut();
+    t.true(out.filter((s) => s.flags === ACK && s.data === '').length >= 2, 'probes went out first');
+    t.is(out.at(-1)?.flags, RST | ACK);
+    t.is(h.stack.tcpConnections, 0);
+    t.true(h.up.last.wasReset, 'the upstream is told, so the gateway drops its socket');
+  });
+}
+
+test('tcp: a keepalive probe answered with RST (the app socket is gone) aborts at once', (t) => {
+  const h = new Harness();
+  const iss = h.establish();
+  h.advance(75_000);
+  t.true(h.tcpOut().length > 0);
+  h.segment({ flags: RST, seq: h.appNxt, ack: iss + 1 });
+  t.is(h.stack.tcpConnections, 0);
+  t.true(h.up.last.wasReset);
+});
+
+test('tcp: FIN-WAIT-2 ends 60 s after the last word from the app (as Linux tcp_fin_timeout), and words restart it', (t) => {
+  const h = new Harness();
+  h.establish();
+  toState(h, 'fin-wait-2');
+  h.advance(50_000);
+  h.segment({ payload: 'still sending' }); // half-closed, the app may still talk
+  t.is(h.up.last.text, 'still sending');
+  h.take();
+  h.advance(59_000);
+  t.is(h.conn?.state, 'fin-wait-2');
+  t.deepEqual(h.tcpOut(), []);
+  h.advance(1_000);
+  t.is(h.tcpOut().at(-1)?.flags, RST | ACK);
+  t.is(h.stack.tcpConnections, 0);
+  t.true(h.up.last.wasReset);
+});
+
+test('tcp: timestamps offered in the SYN are negotiated: every segment then carries TSopt echoing the app (RFC 7323 §3)', (t) => {
+  const h = new Harness();
+  h.now = 5000;
+  h.syn({ timestamp: { value: 777, echo: 0 } });
+  const [synAck] = h.tcpOut();
+  t.deepEqual(synAck?.timestamp, { value: 5000, echo: 777 });
+  h.appAck = ((synAck?.seq ?? 0) + 1) >>> 0;
+  h.now = 5010;
+  h.segment({ timestamp: { value: 780, echo: 5000 }, payload: 'hi' });
+  const [ack] = h.tcpOut();
+  t.deepEqual(ack?.timestamp, { value: 5010, echo: 780 });
+  h.up.last.stack.write(Buffer.from('there'));
+  h.now = 5020;
+  h.dispatch();
+  t.deepEqual(h.tcpOut()[0]?.timestamp, { value: 5020, echo: 780 });
+});
+
+test('tcp: without timestamps in the SYN no segment carries them', (t) => {
+  const h = new Harness();
+  h.establish();
+  h.up.last.stack.write(Buffer.from('x'));
+  h.dispatch();
+  t.is(h.tcpOut()[0]?.timestamp, undefined);
+});
+
+test('tcp: with timestamps a full segment carries the MSS less the 12 option bytes, so it fits the MTU', (t) => {
+  const h = new Harness(); // MTU 1500: MSS 1460
+  h.establish({ mss: 1460, timestamp: { value: 1, echo: 0 } });
+  h.up.last.stack.write(new Uint8Array(3000));
+  h.dispatch();
+  const sizes = h.take().map((s) => s.payload.length);
+  t.deepEqual(sizes, [1448, 1448, 104]);
+});
+
+test('tcp: PAWS: a segment whose timestamp is older than TS.Recent is dropped and acknowledged (RFC 7323 §5.3)', (t) => {
+  const h = new Harness();
+  h.establish({ timestamp: { value: 1000, echo: 0 } });
+  h.segment({ timestamp: { value: 2000, echo: 0 }, payload: 'new' });
+  h.take();
+  // An old duplicate from before a sequence wrap: right sequence number, stale timestamp.
+  h.segment({ seq: h.appNxt + 3, timestamp: { value: 1500, echo: 0 }, payload: 'old' });
+  t.is(h.up.last.text, 'new');
+  const [ack] = h.tcpOut();
+  t.is(ack?.ack, APP_ISS + 1 + 3);
+  h.segment({ seq: h.appNxt + 3, timestamp: { value: 2001, echo: 0 }, payload: 'yes' });
+  t.is(h.up.last.text, 'newyes');
+});
+
+test('tcp: the echoed timestamp times a retransmission too (RTTM), so a backed-off RTO recovers at once', (t) => {
+  const h = new Harness();
+  const iss = h.establish({ timestamp: { value: 1, echo: 0 } });
+  h.up.last.stack.write(Buffer.from('a'));
+  h.dispatch();
+  h.advance(700); // lost: retransmitted at ~200 ms and ~600 ms, the RTO now backed off to 800 ms
+  const rexmit = h.tcpOut().at(-1);
+  t.is(rexmit?.data, 'a');
+  // Karn's rule would take no sample from this ACK; its echoed timestamp names the retransmission.
+  h.appAck = iss + 2;
+  h.segment({ timestamp: { value: 2, echo: rexmit?.timestamp?.value ?? 0 } });
+  h.take();
+  h.up.last.stack.write(Buffer.from('b'));
+  h.dispatch();
+  h.take();
+  const sent = h.now;
+  const at = firstOutputWithin(h, 1000);
+  t.true(at - sent < 300, `the next retransmission came after ${at - sent} ms: the RTO is back near 200 ms`);
+});
+
+test('tcp: a SYN with an older timestamp and sequence for a tuple in TIME-WAIT is an old duplicate (RFC 6191)', (t) => {
+  const h = new Harness();
+  h.establish({ timestamp: { value: 5000, echo: 0 } });
+  toState(h, 'time-wait');
+  h.take();
+  h.segment({ seq: APP_ISS - 100, ack: 0, flags: SYN, mss: 1460, timestamp: { value: 4000, echo: 0 } });
+  t.is(h.up.streams.length, 1, 'no new connection');
+  t.is(h.conn?.state, 'time-wait');
+  t.is(h.tcpOut()[0]?.flags, ACK);
+  h.segment({ seq: APP_ISS - 100, ack: 0, flags: SYN, mss: 1460, timestamp: { value: 6000, echo: 0 } });
+  t.is(h.up.streams.length, 2, 'a newer timestamp opens a new connection on the tuple');
+  t.is(h.tcpOut()[0]?.flags, SYN | ACK);
+});
+
+test('tcp: a burst is paced: one dispatch emits about 1,024 packets and leaves the rest for the next', (t) => {
+  // 3,000 FINs written in one go would each draw an ACK into the TUN's queue before the daemon reads again.
+  const h = new Harness();
+  for (let i = 0; i < 3000; i++) {
+    h.appPort = 20000 + i;
+    h.appNxt = APP_ISS;
+    h.establish();
+  }
+  for (const s of h.up.streams) s.stack.end();
+  h.dispatch();
+  const first = h.take().length;
+  t.true(first >= 1024 && first < 1100, `${first} packets in the first dispatch`);
+  t.is(h.stack.pollAt(h.now), h.now, 'the rest is due at once');
+  let fins = first;
+  for (let i = 0; i < 10 && h.stack.pollAt(h.now) <= h.now; i++) {
+    h.dispatch();
+    fins += h.take().length;
+  }
+  t.is(fins, 3000);
+});
+
+test('tcp: a bare FIN at RCV.NXT is taken even when the window is zero (as Linux), so the close is not held up', (t) => {
+  // An upstream that grants no credit (its destination reads nothing) must still see the app's close.
+  const h = new Harness(new TestUpstream(true, 0));
+  h.establish();
+  h.segment({ flags: FIN | ACK });
+  t.true(h.up.last.ended, 'the upstream hears the FIN');
+  t.is(h.conn?.state, 'close-wait');
+  t.is(h.tcpOut().at(-1)?.ack, APP_ISS + 2);
+});

@@ -319,6 +319,18 @@ rootTest(
       'net.ipv4.ping_group_range',
     );
     t.regex(sysctl.stdout, /^65532\s+65532$/m, 'the pod sysctl is set in its network namespace');
+    const ports = await devnet(
+      'sandbox',
+      'exec',
+      '-n',
+      'devnet',
+      pod,
+      '--',
+      'sysctl',
+      '-n',
+      'net.ipv4.ip_local_port_range',
+    );
+    t.regex(ports.stdout, /^1024\s+65535$/m, 'the wide ephemeral port range is set in the pod (its TIME-WAITs)');
     const log = readFileSync(
       join(env.DEVNET_SANDBOX_RUN as string, 'pods', 'devnet', pod, 'containers', 'gateway.log'),
       'utf8',

@@ -165,3 +165,35 @@ if (isRoot || process.env.CI) {
 } else {
   rootTest('NativeTun contract', () => undefined);
 }
+
+rootTest('NativeTun: a packet in any number of parts, or with a part that is not bytes, never throws', async (t) => {
+  // The addon once threw a RangeError for more than 16 parts; thrown from a
+  // write inside the TUN's own callback, that ended the daemon.
+  const { device, os, cleanup } = await nativeHarness();
+  try {
+    const replies: number[] = [];
+    device.attach({
+      packets: (batch) => {
+        for (const p of batch) {
+          const ip = parse4(p);
+          if (ip?.proto === 1 && ip.payload[0] === 0)
+            replies.push(new DataView(ip.payload.buffer, ip.payload.byteOffset).getUint16(6));
+        }
+      },
+    });
+    const request = (seq: number) => echo4(os.devAddr, os.osAddr, 8, 9, seq, new Uint8Array(4000).fill(seq));
+    const split = (p: Uint8Array, n: number) => {
+      const size = Math.ceil(p.length / n);
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < p.length; i += size) parts.push(p.subarray(i, i + size));
+      return parts;
+    };
+    const junk = [request(3).subarray(0, 20), 'not bytes', 7] as unknown as Uint8Array[];
+    t.notThrows(() => device.write([split(request(1), 40), split(request(2), 2000), junk, split(request(4), 17)]));
+    for (let i = 0; i < 100 && replies.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    t.deepEqual(replies.sort(), [1, 2, 4]);
+    t.is(device.stats().writeErrors, 1);
+  } finally {
+    await cleanup();
+  }
+});

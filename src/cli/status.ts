@@ -42,7 +42,7 @@ export function printStatus(s: SessionStatus): void {
     ],
     [
       'Tunnel',
-      `rtt ${t.rttMs.toFixed(1)} ms, sent ${bytes(t.bytesSent)}, received ${bytes(t.bytesReceived)}, reconnects ${t.reconnects}${t.lastError ? ` (last error: ${t.lastError})` : ''}`,
+      `rtt ${t.rttMs.toFixed(1)} ms, sent ${bytes(t.bytesSent)}, received ${bytes(t.bytesReceived)}, reconnects ${t.reconnects}${t.lastError ? ` (last error: ${t.lastError})` : ''}${t.draining?.sessions ? `, draining ${t.draining.channels} flows of ${t.draining.sessions} old session(s)` : ''}`,
     ],
     [
       'Flows',

@@ -16,6 +16,10 @@ import { discoverPodRanges, discoverServiceRanges } from '../cluster/subnets.ts'
 import { type ClusterUser, whoAmI } from '../cluster/whoami.ts';
 import type { ConnectParams } from '../control/daemon-protocol.ts';
 import { DNS_ADDRESS, TUN_ADDRESS } from '../control/helper-protocol.ts';
+import { serveDnsStream } from '../dataplane/dns-stream.ts';
+import { StackDriver } from '../dataplane/stack-driver.ts';
+import { TunnelSessions } from '../dataplane/tunnel-sessions.ts';
+import { TunnelUpstream } from '../dataplane/tunnel-upstream.ts';
 import type { ExplainContext } from '../dns/explain.ts';
 import type { ClusterResolver } from '../dns/forwarder.ts';
 import { encodeQuery, QTYPE } from '../dns/message.ts';
@@ -32,9 +36,6 @@ import { NativeTun } from '../tun/native.ts';
 import { connectSession, type Session, SessionIdentity } from '../tunnel/index.ts';
 import { VERSION } from '../version.ts';
 import { readSnapshot } from './cluster-view.ts';
-import { serveDnsStream } from './dns-stream.ts';
-import { StackDriver } from './stack-driver.ts';
-import { TunnelUpstream } from './tunnel-upstream.ts';
 
 export type { ConnectParams };
 
@@ -72,6 +73,8 @@ export interface SessionStatus {
     reconnects: number;
     lastError: string;
     since: string;
+    /** draining counts the open channels of replaced sessions still finishing (after a gateway rollout). */
+    draining: { sessions: number; channels: number };
   };
   flows: { tcp: number; datagram: number; opened: number; rejected: number };
 }
@@ -128,7 +131,9 @@ export class ConnectSession {
   #tun: NativeTun | undefined;
   #driver: StackDriver | undefined;
   #upstream: TunnelUpstream | undefined;
+  /** #session is the session new flows use; replaced ones drain in #sessions. */
   #session: Session | undefined;
+  readonly #sessions = new TunnelSessions();
   #dns: DnsSession | undefined;
   #snapshotSeen: ClusterSnapshot | undefined;
   #reconnects = 0;
@@ -242,7 +247,15 @@ export class ConnectSession {
       mtu: TUN_MTU,
       checksum: addon.checksum,
       verifyChecksums: false,
-      onError: (err) => this.#log.error({ err: err.message }, 'TUN device failed'),
+      onError: (err) => this.#log.error({ err: err.message }, 'TUN device or data path error (the session goes on)'),
+      onFault: (flow, err) =>
+        this.#log.warn(
+          {
+            flow: `${flow.protocol} ${flow.src.address}:${flow.src.port} → ${flow.dst.address}:${flow.dst.port}`,
+            err: String(err),
+          },
+          'flow reset after an internal error',
+        ),
     });
     await this.#startDns();
     this.#refreshTimer = setInterval(() => {
@@ -338,6 +351,7 @@ export class ConnectSession {
       logger: this.#log.child({ component: 'tunnel' }),
     });
     this.#session = session;
+    this.#sessions.replace(session, 'replaced by a new session');
     this.#since = new Date().toISOString();
     this.onTunnel?.(session);
     session.on('close', (end) => {
@@ -382,9 +396,11 @@ export class ConnectSession {
 
   async #reconnect(): Promise<void> {
     if (this.#closed) return;
-    const old = this.#session;
+    // The old session is not closed: its open channels keep flowing while it
+    // drains (a gateway rollout sends GOAWAY SHUTTING_DOWN first); new flows
+    // wait for the new session.
     this.#session = undefined;
-    if (old && !old.closed) old.close('reconnecting');
+    this.#sessions.replace(undefined, 'the gateway is going away: reconnecting');
     this.#gateway = await waitForGateway(
       { kc: this.#kc, core: this.#core, progress: () => undefined },
       this.#gatewayNs,
@@ -457,6 +473,10 @@ export class ConnectSession {
         reconnects: this.#reconnects,
         lastError: this.#lastError,
         since: this.#since,
+        draining: {
+          sessions: this.#sessions.draining.length,
+          channels: this.#sessions.draining.reduce((n, d) => n + d.channelCount, 0),
+        },
       },
       flows: {
         tcp: this.#driver?.stack.tcpConnections ?? 0,
@@ -503,7 +523,7 @@ export class ConnectSession {
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     await this.#dns?.close().catch((err: Error) => this.#log.warn({ err: err.message }, 'DNS restore failed'));
     this.#driver?.close();
-    this.#session?.close('devnet quit');
+    this.#sessions.close('devnet quit');
     this.#tun?.close();
   }
 }

@@ -5,6 +5,7 @@
 import { BlockList, isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { DevnetError } from '../errors.ts';
+import { DEFAULT_TCP_KEEPALIVE_MS } from './dial.ts';
 
 /** HostPort is a listen address. */
 export interface HostPort {
@@ -28,6 +29,8 @@ export interface GatewayConfig {
   maxSessions: number;
   maxChannels: number;
   drainTimeoutMs: number;
+  /** tcpKeepaliveMs is the silence after which dialed sockets send keepalive probes (see dialTcp). */
+  tcpKeepaliveMs: number;
   logLevel: string;
 }
 
@@ -80,6 +83,8 @@ export const USAGE = `usage: node src/gateway/main.ts [flags]
   --max-sessions N           (default 64)
   --max-channels N           per session (default 16384)
   --drain-timeout MS         on SIGTERM: how long sessions may drain (default 20000)
+  --tcp-keepalive MS         keepalive probes on destination sockets after MS of silence
+                             (env DEVNET_GATEWAY_TCP_KEEPALIVE, default 60000)
   --log-level LEVEL          pino level (env DEVNET_GATEWAY_LOG_LEVEL, default info)`;
 
 /** parseHostPort parses ADDR:PORT or [V6]:PORT. */
@@ -136,6 +141,7 @@ export function parseGatewayConfig(
         'max-sessions': { type: 'string' },
         'max-channels': { type: 'string' },
         'drain-timeout': { type: 'string' },
+        'tcp-keepalive': { type: 'string' },
         'log-level': { type: 'string' },
       },
       strict: true,
@@ -187,6 +193,11 @@ export function parseGatewayConfig(
     maxSessions: positive(str('max-sessions'), 64, '--max-sessions'),
     maxChannels: positive(str('max-channels'), 16384, '--max-channels'),
     drainTimeoutMs: positive(str('drain-timeout'), 20_000, '--drain-timeout'),
+    tcpKeepaliveMs: positive(
+      str('tcp-keepalive') ?? env.DEVNET_GATEWAY_TCP_KEEPALIVE,
+      DEFAULT_TCP_KEEPALIVE_MS,
+      '--tcp-keepalive',
+    ),
     logLevel: str('log-level') ?? env.DEVNET_GATEWAY_LOG_LEVEL ?? 'info',
   };
 }

@@ -31,8 +31,24 @@ export function dialTimeout(ms: number): number {
   return ms <= 0 ? DEFAULT_DIAL_TIMEOUT_MS : Math.min(ms, MAX_DIAL_TIMEOUT_MS);
 }
 
-/** dialTcp connects to host:port within timeoutMs. */
-export function dialTcp(host: string, port: number, timeoutMs: number): Promise<DialResult> {
+/**
+ * DEFAULT_TCP_KEEPALIVE_MS is the silence after which a destination socket
+ * is probed. The destination's kernel answers while the connection lives,
+ * so a quiet session is never cut; one that vanished (pod or node gone
+ * without a RST) fails the probes and the socket errors with ETIMEDOUT,
+ * which resets the channel, so the laptop's app gets a RST and the
+ * gateway's socket and channel are freed. Node sets the probe interval to
+ * 1 s and the count to 10, so that takes this long plus 10 s.
+ */
+export const DEFAULT_TCP_KEEPALIVE_MS = 60_000;
+
+/** dialTcp connects to host:port within timeoutMs; the socket gets keepalive after keepaliveMs of silence. */
+export function dialTcp(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  keepaliveMs = DEFAULT_TCP_KEEPALIVE_MS,
+): Promise<DialResult> {
   return new Promise((resolve) => {
     // writableHighWaterMark 1: see bridgeStream (credit returns on 'drain').
     // (Node honours the Duplex option; @types/node omits it from SocketConstructorOpts.)
@@ -48,6 +64,7 @@ export function dialTcp(host: string, port: number, timeoutMs: number): Promise<
     };
     socket.once('error', onError);
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, keepaliveMs);
     socket.connect({ host, port }, () => {
       clearTimeout(timer);
       socket.off('error', onError);

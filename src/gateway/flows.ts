@@ -19,20 +19,25 @@ export function bridgeStream(ch: StreamChannel, sock: Socket): void {
   ch.on('drain', () => sock.resume());
   // Credit goes back once the destination's kernel buffer has the bytes: at
   // once when the write completed synchronously, else on 'drain' (everything
-  // queued in the socket has been written). No per-write callback.
+  // queued in the socket has been written). No per-write callback. Node emits
+  // no 'drain' once end() was called, so bytes still queued then go back on
+  // 'finish' (all written) or 'close' (the socket is gone and dropped them):
+  // every byte received returns to the session exactly once.
   let unreleased = 0;
-  ch.on('data', (d) => {
-    sock.write(d);
-    if (sock.writableLength === 0) ch.release(d.length);
-    else unreleased += d.length;
-  });
-  sock.on('drain', () => {
+  const releaseAll = (): void => {
     if (unreleased > 0) {
       const n = unreleased;
       unreleased = 0;
       ch.release(n);
     }
+  };
+  ch.on('data', (d) => {
+    sock.write(d);
+    if (sock.writableLength === 0) ch.release(d.length);
+    else unreleased += d.length;
   });
+  sock.on('drain', releaseAll);
+  sock.on('finish', releaseAll);
   ch.on('end', () => sock.end()); // the laptop half-closed: FIN to the destination
   sock.on('end', () => ch.end()); // the destination half-closed: CLOSE to the laptop
   sock.on('error', (err: NodeJS.ErrnoException) => {
@@ -40,6 +45,7 @@ export function bridgeStream(ch: StreamChannel, sock: Socket): void {
     ch.reset(reset ? 'connection-reset' : 'internal', err.message);
   });
   sock.on('close', () => {
+    releaseAll();
     if (ch.state === 'open' && !ch.localEnded) ch.reset('connection-reset', 'the destination socket closed');
   });
   ch.on('close', (end) => {

@@ -57,8 +57,11 @@ export function internetChecksum(b: Uint8Array): number {
   return ~sum & 0xffff;
 }
 
+/** ICMP_MAX_IN_FLIGHT is how many echo requests of one channel may await their answer; more are dropped. */
+export const ICMP_MAX_IN_FLIGHT = 4;
+
 /** bridgeIcmp answers echo requests on an ICMP channel with a real echo to the channel's destination. */
-export function bridgeIcmp(ch: DatagramChannel, ping: string, maxInFlight = 4): void {
+export function bridgeIcmp(ch: DatagramChannel, ping: string, maxInFlight = ICMP_MAX_IN_FLIGHT): void {
   const host = ch.request.host;
   const v6 = isIPv6(host);
   let inFlight = 0;

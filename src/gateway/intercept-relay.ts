@@ -11,8 +11,16 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { podToken } from '../intercept/model.ts';
-import { type AnyChannel, acceptSession, channelDuplex, type Session, StreamChannel } from '../tunnel/index.ts';
+import {
+  type AnyChannel,
+  acceptSession,
+  channelDuplex,
+  type Session,
+  type SessionLimits,
+  StreamChannel,
+} from '../tunnel/index.ts';
 import { VERSION } from '../version.ts';
+import { HandshakeGate } from './handshake-gate.ts';
 import type { InterceptRegistry } from './intercepts.ts';
 import { tokenMatches } from './token.ts';
 
@@ -23,16 +31,22 @@ export interface InterceptRelayOptions {
   logger: Logger;
   /** maxSessions bounds concurrent intercept pod sessions. */
   maxSessions?: number;
+  /** maxHandshakes bounds connections still in their handshake (default 64); more are closed at once. */
+  maxHandshakes?: number;
+  /** sessionLimits override the sessions' limits (e.g. the handshake timeout). */
+  sessionLimits?: Partial<SessionLimits>;
 }
 
 /** InterceptRelay accepts intercept pods' sessions and joins their channels to the owners' laptops. */
 export class InterceptRelay {
   readonly #o: InterceptRelayOptions;
   readonly #sessions = new Set<Session>();
+  readonly #gate: HandshakeGate;
   #server: Server | undefined;
 
   constructor(opts: InterceptRelayOptions) {
     this.#o = opts;
+    this.#gate = new HandshakeGate(opts.maxHandshakes);
   }
 
   /** listen starts the TCP listener. */
@@ -52,9 +66,18 @@ export class InterceptRelay {
   serve(sock: Socket): void {
     const log = this.#o.logger;
     sock.on('error', () => undefined);
+    if (!this.#gate.admit(sock)) {
+      log.warn(
+        { remote: sock.remoteAddress, inHandshake: this.#gate.size },
+        'intercept pod refused: too many connections in their handshake',
+      );
+      sock.destroy();
+      return;
+    }
     acceptSession(sock, {
       gatewayName: `devnet-gateway/${VERSION}`,
       logger: log,
+      limits: this.#o.sessionLimits,
       authenticate: (hello) => {
         if (!/^[a-z0-9-]{1,63}\.[a-z0-9-]{1,63}$/.test(hello.clientId)) return 'not an intercept pod';
         if (!tokenMatches(podToken(this.#o.token, hello.clientId), hello.token)) return 'the intercept token is wrong';
@@ -63,12 +86,14 @@ export class InterceptRelay {
       },
     }).then(
       (s) => {
+        this.#gate.done(sock);
         this.#sessions.add(s);
         s.on('close', () => this.#sessions.delete(s));
         s.on('open', (ch) => this.#open(s, ch));
         log.info({ service: s.peer.clientId, remote: sock.remoteAddress }, 'intercept pod connected');
       },
       (err: Error) => {
+        this.#gate.done(sock);
         log.warn({ remote: sock.remoteAddress, reason: err.message }, 'intercept pod refused');
         sock.destroy();
       },

@@ -28,6 +28,8 @@ const at = (interceptId: string, key: string) => `${interceptId}\n${key}`;
 /** InterceptRegistry maps (intercept id, owner key) to the session that registered it. */
 export class InterceptRegistry {
   readonly #byOwner = new Map<string, Registration>();
+  /** #watched are the sessions whose end we listen for: one listener per session, however often it registers. */
+  readonly #watched = new WeakSet<Session>();
 
   /** register records a registration for `session`, after checking its proof of identity. */
   register(session: Session, r: InterceptRegister): InterceptDecision {
@@ -41,9 +43,13 @@ export class InterceptRegistry {
       return { ok: false, message: 'the registration proof does not match this session’s identity key' };
     const key = at(interceptId, keyId(session.peer.identityKey));
     this.#byOwner.set(key, { session, ports: [...ports] });
-    session.once('close', () => {
-      if (this.#byOwner.get(key)?.session === session) this.#byOwner.delete(key);
-    });
+    if (!this.#watched.has(session)) {
+      this.#watched.add(session);
+      // Registrations end with their session, unless the owner's next session took them over.
+      session.once('close', () => {
+        for (const [k, reg] of this.#byOwner) if (reg.session === session) this.#byOwner.delete(k);
+      });
+    }
     return { ok: true, message: '' };
   }
 

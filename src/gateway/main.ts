@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     deny: gatewayDenyList(cfg.deny, ownAddresses(networkInterfaces())),
     maxSessions: cfg.maxSessions,
     sessionLimits: { maxChannels: cfg.maxChannels },
+    tcpKeepaliveMs: cfg.tcpKeepaliveMs,
   });
   const tunnel = await gw.listen(cfg.listen.host, cfg.listen.port);
   log.info({ address: tunnel }, 'tunnel listener ready');

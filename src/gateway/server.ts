@@ -1,6 +1,7 @@
 // GatewayServer: accepts tunnel sessions (over TCP listeners or any Duplex),
 // checks the token, and serves each OPEN by dialling the real destination,
 // each DNS_QUERY through the pod's resolver. Shutdown is GOAWAY, drain, close.
+import type { Socket as UdpSocket } from 'node:dgram';
 import type { AddressInfo, BlockList, Server, Socket } from 'node:net';
 import { createServer } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -20,11 +21,15 @@ import {
 import { VERSION } from '../version.ts';
 import { checkDestination, dialTcp, dialTimeout, rejectReasonFor } from './dial.ts';
 import { bridgeDatagrams, bridgeStream, openUdp } from './flows.ts';
+import { HandshakeGate } from './handshake-gate.ts';
 import { bridgeIcmp, type IcmpSupport } from './icmp.ts';
 import { InterceptRegistry } from './intercepts.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { PodResolver } from './resolver.ts';
 import { tokenMatches } from './token.ts';
+
+/** UDP_IDLE_MS is how long a UDP channel may carry nothing before the gateway resets it. */
+export const UDP_IDLE_MS = 120_000;
 
 /** GatewayServerOptions configure a gateway. */
 export interface GatewayServerOptions {
@@ -36,9 +41,23 @@ export interface GatewayServerOptions {
   /** deny lists destinations no session may reach (e.g. the gateway pod's own loopback). */
   deny: BlockList;
   maxSessions: number;
+  /** maxHandshakes bounds the connections per listener still in their handshake (default 64). */
+  maxHandshakes?: number;
   sessionLimits?: Partial<SessionLimits>;
   /** udpIdleMs resets UDP channels without traffic for this long. */
   udpIdleMs?: number;
+  /** tcpKeepaliveMs is the silence after which destination sockets are probed (default DEFAULT_TCP_KEEPALIVE_MS). */
+  tcpKeepaliveMs?: number;
+}
+
+/** GatewayTables is a read-only snapshot of a gateway's live tables (for soak and regression tests). */
+export interface GatewayTables {
+  /** sessions are the established sessions with the ids of their live channels. */
+  sessions: { id: string; clientId: string; channels: number[] }[];
+  /** sockets counts the live destination sockets the gateway dialled or opened for channels. */
+  sockets: { tcp: number; udp: number };
+  /** handshakes is the number of connections in their handshake now. */
+  handshakes: number;
 }
 
 /** GatewayServer is the in-cluster end of devnet tunnels. */
@@ -50,13 +69,18 @@ export class GatewayServer {
   readonly #sessions = new Set<Session>();
   readonly #servers: (Server | TlsServer)[] = [];
   readonly #carriers = new Set<Duplex>();
+  /** #sockets are the live destination sockets, TCP and UDP, until they close. */
+  readonly #sockets = { tcp: new Set<Socket>(), udp: new Set<UdpSocket>() };
   readonly #counted = new WeakMap<Session, { up: number; down: number }>();
+  /** #gates bound handshakes per listener; the first serves carriers handed to serve() directly. */
+  readonly #gates: HandshakeGate[];
   #draining = false;
 
   constructor(opts: GatewayServerOptions) {
     this.#o = opts;
     this.#log = opts.logger;
     if (opts.token.length === 0) throw new Error('the gateway needs a non-empty session token');
+    this.#gates = [new HandshakeGate(opts.maxHandshakes)];
   }
 
   /** collect brings the byte counters up to date from the live sessions (call before a scrape; not per frame). */
@@ -69,6 +93,24 @@ export class GatewayServer {
     return !this.#draining && this.#servers.every((s) => s.listening);
   }
 
+  /** handshakes is the number of connections in their handshake now, over all listeners. */
+  get handshakes(): number {
+    return this.#gates.reduce((n, g) => n + g.size, 0);
+  }
+
+  /** tables returns a read-only snapshot of the live sessions, channels and destination sockets. */
+  tables(): GatewayTables {
+    return {
+      sessions: [...this.#sessions].map((s) => ({
+        id: s.id,
+        clientId: s.peer.clientId,
+        channels: s.tables().channels,
+      })),
+      sockets: { tcp: this.#sockets.tcp.size, udp: this.#sockets.udp.size },
+      handshakes: this.handshakes,
+    };
+  }
+
   /** sessionCount is the number of established sessions. */
   get sessionCount(): number {
     return this.#sessions.size;
@@ -76,8 +118,11 @@ export class GatewayServer {
 
   /** listen starts a TCP listener for tunnel sessions. */
   listen(host: string, port: number): Promise<AddressInfo> {
+    const gate = new HandshakeGate(this.#o.maxHandshakes);
+    this.#gates.push(gate);
     const server = createServer({ noDelay: true, allowHalfOpen: false }, (sock: Socket) => {
-      this.serve(sock, `${sock.remoteAddress}:${sock.remotePort}`);
+      sock.on('error', () => undefined); // a peer gone mid-handshake is the session's business, not a crash
+      this.serve(sock, `${sock.remoteAddress}:${sock.remotePort}`, gate);
     });
     this.#servers.push(server);
     return new Promise((resolve, reject) => {
@@ -123,10 +168,19 @@ export class GatewayServer {
   }
 
   /** serve runs one tunnel session over `carrier` (any Duplex); `remote` names the peer in logs. */
-  serve(carrier: Duplex, remote: string): void {
+  serve(carrier: Duplex, remote: string, gate: HandshakeGate = this.#gates[0] as HandshakeGate): void {
+    const m = this.#o.metrics;
+    if (!gate.admit(carrier)) {
+      m.sessionsTotal.inc({ result: 'LIMIT' });
+      this.#log.warn(
+        { remote, inHandshake: gate.size },
+        'tunnel connection refused: too many connections in their handshake',
+      );
+      carrier.destroy();
+      return;
+    }
     this.#carriers.add(carrier);
     carrier.once('close', () => this.#carriers.delete(carrier));
-    const m = this.#o.metrics;
     acceptSession(carrier, {
       gatewayName: `devnet-gateway/${VERSION}`,
       limits: this.#o.sessionLimits,
@@ -139,8 +193,12 @@ export class GatewayServer {
         return undefined;
       },
     }).then(
-      (s) => this.#run(s, remote),
+      (s) => {
+        gate.done(carrier);
+        this.#run(s, remote);
+      },
       (err: unknown) => {
+        gate.done(carrier);
         const code = err instanceof HandshakeError ? err.code : GoAwayCode.INTERNAL_ERROR;
         m.sessionsTotal.inc({ result: goAwayName(code) });
         this.#log.warn({ remote, code: goAwayName(code), reason: (err as Error).message }, 'tunnel connection refused');
@@ -208,7 +266,7 @@ export class GatewayServer {
       done('ok');
     };
     if (ch instanceof StreamChannel) {
-      dialTcp(req.host, req.port, dialTimeout(req.timeoutMs)).then((r) => {
+      dialTcp(req.host, req.port, dialTimeout(req.timeoutMs), this.#o.tcpKeepaliveMs).then((r) => {
         if (!r.ok) {
           ch.reject(r.reason, r.message);
           return done(r.reason, r.message);
@@ -217,6 +275,8 @@ export class GatewayServer {
           r.socket.destroy(); // the opener gave up meanwhile
           return;
         }
+        this.#sockets.tcp.add(r.socket);
+        r.socket.once('close', () => this.#sockets.tcp.delete(r.socket));
         ch.accept();
         opened();
         bridgeStream(ch, r.socket);
@@ -244,9 +304,11 @@ export class GatewayServer {
         r.socket.close();
         return;
       }
+      this.#sockets.udp.add(r.socket);
+      r.socket.once('close', () => this.#sockets.udp.delete(r.socket));
       ch.accept();
       opened();
-      bridgeDatagrams(ch, r.socket, this.#o.udpIdleMs ?? 120_000);
+      bridgeDatagrams(ch, r.socket, this.#o.udpIdleMs ?? UDP_IDLE_MS);
     });
   }
 

@@ -32,6 +32,16 @@ export interface TunSpec {
   routes: RouteSpec[];
 }
 
+/**
+ * TUN_TXQUEUELEN sizes the queue of packets the kernel holds for the daemon
+ * to read (Linux gives a TUN 500). Apps burst: 10,000 sockets closed at once
+ * send 10,000 FINs in one go, and whatever overflows the queue is dropped,
+ * then retransmitted in lockstep by every sender and dropped again, while
+ * new SYNs drop with it. The queue holds only what the daemon has not read
+ * yet; the bytes themselves stay charged to the senders' socket buffers.
+ */
+export const TUN_TXQUEUELEN = 10_000;
+
 /** NetworkDeps are passed in: the journal, a command runner. */
 export interface NetworkDeps {
   journal: UndoJournal;
@@ -75,6 +85,7 @@ export async function configureTun(spec: TunSpec, deps: NetworkDeps): Promise<Co
     if (spec.ownerUid !== undefined) addon.tunIoctl(fd, 'owner', spec.ownerUid, name);
     if (spec.persist) addon.tunIoctl(fd, 'persist', 1, name);
     addon.setMtu(name, spec.mtu);
+    await run(deps, ['ip', 'link', 'set', 'dev', name, 'txqueuelen', String(TUN_TXQUEUELEN)], `size ${name}'s queue`);
     for (const cidr of spec.addresses) {
       await deps.journal.record({ kind: 'addr-delete', dev: name, cidr });
       await run(deps, ['ip', 'addr', 'add', cidr, 'dev', name], `add address ${cidr} to ${name}`);

@@ -71,6 +71,8 @@ export class DatagramFlow implements StackDatagrams {
     this.#channel = channel;
     this.firstHead = undefined;
     this.#active = true;
+    // The idle timeout runs from now: due at the next dispatch, which re-arms it (no clock here).
+    this.#deadline = Number.NEGATIVE_INFINITY;
     const pending = this.#pending ?? [];
     this.#pending = undefined;
     this.#pendingBytes = 0;
@@ -135,6 +137,17 @@ export class DatagramFlow implements StackDatagrams {
   /** shutdown closes the flow from the stack's side. */
   shutdown(): void {
     this.#close(true);
+  }
+
+  /** fail forgets the flow after a fault in its processing and tells the upstream; it never throws. */
+  fail(): void {
+    const channel = this.#channel;
+    this.#close(false);
+    try {
+      channel?.close();
+    } catch {
+      // The upstream failing again changes nothing: the flow is gone.
+    }
   }
 
   #close(notify: boolean): void {

@@ -17,11 +17,11 @@ import { DatagramFlow, type DatagramHost } from './datagram-flow.ts';
 import { DeadlineQueue } from './deadline-queue.ts';
 import { type FragmentLimits, Reassembler } from './fragments.ts';
 import { initialSequence } from './isn.ts';
-import { type TcpConfig, TcpConnection, type TcpCounters, type TcpHost } from './tcp-connection.ts';
+import type { OutPacket } from './packet.ts';
+import { type TcpConfig, TcpConnection, type TcpCounters, type TcpHost, type TcpState } from './tcp-connection.ts';
 import type { Flow, RejectReason, Upstream } from './upstream.ts';
 
-/** OutPacket is one IP packet to write to the TUN, whole or as parts written back to back. */
-export type OutPacket = Uint8Array | readonly Uint8Array[];
+export { MAX_PACKET_PARTS, type OutPacket } from './packet.ts';
 
 /** StackOptions configure a NetStack; only upstream and secret are required. */
 export interface StackOptions {
@@ -40,9 +40,34 @@ export interface StackOptions {
   icmpIdleTimeout?: number;
   /** maxFlows bounds TCP connections plus datagram flows (default 200,000); beyond it opens are refused. */
   maxFlows?: number;
+  /**
+   * burst is about how many packets one dispatch emits (default 1,024): once
+   * reached, connections still due wait for the next dispatch, which pollAt
+   * asks for at once, so the caller reads in between.
+   */
+  burst?: number;
   fragments?: Partial<FragmentLimits>;
   /** wake is called when an upstream call made output or timers due, so the caller schedules a dispatch. */
   wake?: () => void;
+  /**
+   * onFault hears of a throw while one flow was processed (from its upstream,
+   * or a bug here); the stack has already aborted that flow, and only it.
+   */
+  onFault?: (flow: Flow, err: unknown) => void;
+}
+
+/** FlowView is a read-only snapshot of one live flow in the stack's tables (for status, diagnostics and tests). */
+export interface FlowView {
+  readonly key: string;
+  readonly flow: Flow;
+  /** state is the TCP state, or a datagram flow's ('opening', 'open'). */
+  readonly state: TcpState | 'open';
+  /** deadline is when the flow next needs its timer (ms; Infinity: none). */
+  readonly deadline: number;
+  /** timerAt is when the stack's timer queue will poll the flow (Infinity: not queued); never later than deadline. */
+  readonly timerAt: number;
+  /** buffered is, for TCP, the bytes waiting for the app's acknowledgment. */
+  readonly buffered: number;
 }
 
 /** StackCounters are the stack's packet and event counters. */
@@ -59,6 +84,8 @@ export interface StackCounters extends TcpCounters {
   oversizeDatagrams: number;
   fragmentsReassembled: number;
   fragmentsDropped: number;
+  /** flowFaults counts flows aborted because their processing threw (see StackOptions.onFault). */
+  flowFaults: number;
 }
 
 const DEFAULT_MTU = 65520;
@@ -78,6 +105,7 @@ export class NetStack {
     oversizeDatagrams: 0,
     fragmentsReassembled: 0,
     fragmentsDropped: 0,
+    flowFaults: 0,
     retransmits: 0,
     fastRetransmits: 0,
     rtoExpiries: 0,
@@ -95,7 +123,9 @@ export class NetStack {
   readonly #udpIdle: number;
   readonly #icmpIdle: number;
   readonly #maxFlows: number;
+  readonly #burst: number;
   readonly #wakeCb: (() => void) | undefined;
+  readonly #onFault: ((flow: Flow, err: unknown) => void) | undefined;
   readonly #conns = new Map<string, TcpConnection>();
   readonly #dgrams = new Map<string, DatagramFlow>();
   readonly #timers = new DeadlineQueue<TcpConnection | DatagramFlow>();
@@ -125,6 +155,11 @@ export class NetStack {
       maxRto: 60_000,
       maxRetries: 12,
       initialCwnd: 10,
+      keepaliveIdle: 60_000,
+      keepaliveInterval: 10_000,
+      keepaliveProbes: 3,
+      finWait2Timeout: 60_000,
+      clockEpoch: 0,
       ...opts.tcp,
     };
     // MSS = MTU − IP header − TCP header (RFC 9293 §3.7.1, RFC 8200 §5).
@@ -133,7 +168,9 @@ export class NetStack {
     this.#udpIdle = opts.udpIdleTimeout ?? 60_000;
     this.#icmpIdle = opts.icmpIdleTimeout ?? 10_000;
     this.#maxFlows = opts.maxFlows ?? 200_000;
+    this.#burst = opts.burst ?? 1024;
     this.#wakeCb = opts.wake;
+    this.#onFault = opts.onFault;
     this.#frags = new Reassembler({ maxBytes: 4 << 20, maxDatagrams: 256, timeout: 15_000, ...opts.fragments });
     this.#tcpHost = {
       send: (c, r, payload) => this.#sendTcp(c, r, payload),
@@ -174,6 +211,32 @@ export class NetStack {
     return this.#frags.bytes;
   }
 
+  /** flows returns a snapshot of the flow tables: every live TCP connection and datagram flow. */
+  flows(): FlowView[] {
+    const out: FlowView[] = [];
+    for (const c of this.#conns.values()) {
+      out.push({
+        key: c.key,
+        flow: structuredFlow(c.flow),
+        state: c.state,
+        deadline: c.deadline,
+        timerAt: c.queuedAt,
+        buffered: c.buffered,
+      });
+    }
+    for (const f of this.#dgrams.values()) {
+      out.push({
+        key: f.key,
+        flow: structuredFlow(f.flow),
+        state: f.state === 'opening' ? 'opening' : 'open',
+        deadline: f.deadline,
+        timerAt: f.queuedAt,
+        buffered: 0,
+      });
+    }
+    return out;
+  }
+
   /** connections lists the live TCP connections (for diagnostics and tests). */
   connections(): IterableIterator<TcpConnection> {
     return this.#conns.values();
@@ -205,17 +268,32 @@ export class NetStack {
       for (const item of this.#timers.due(now)) {
         if (item instanceof TcpConnection) this.#dirty.add(item);
         else {
-          item.poll(now);
+          try {
+            item.poll(now);
+          } catch (err) {
+            this.#fault(item, err);
+          }
           this.#timers.schedule(item);
         }
       }
       if (this.#frags.nextDeadline() <= now) this.#frags.expire(now);
-      // Polling may wake further connections (e.g. a reset reaching a peer); loop until quiet.
-      for (let round = 0; this.#dirty.size > 0 && round < 4; round++) {
+      // Polling may wake further connections (e.g. a reset reaching a peer); loop until quiet, but
+      // stop once a burst's worth of packets is out: the rest stay pending, pollAt says now, and the
+      // caller reads the TUN before dispatching again (the answers each packet draws need room there).
+      for (let round = 0; this.#dirty.size > 0 && round < 4 && this.#out.length < this.#burst; round++) {
         const batch = [...this.#dirty];
         this.#dirty.clear();
-        for (const c of batch) {
-          c.poll(now);
+        for (let i = 0; i < batch.length; i++) {
+          const c = batch[i] as TcpConnection;
+          if (this.#out.length >= this.#burst) {
+            for (let j = i; j < batch.length; j++) this.#dirty.add(batch[j] as TcpConnection);
+            break;
+          }
+          try {
+            c.poll(now);
+          } catch (err) {
+            this.#fault(c, err);
+          }
           if (c.state !== 'closed') this.#timers.schedule(c);
         }
       }
@@ -321,15 +399,20 @@ export class NetStack {
     const key = flowKey(IpProtocol.Tcp, src, r.srcPort, dst, r.dstPort);
     const payload = seg.payload;
     let c = this.#conns.get(key);
-    if (c && c.state === 'time-wait' && r.flags & TcpFlags.SYN && !(r.flags & TcpFlags.ACK)) {
-      // TIME-WAIT reuse: a new SYN for the same tuple replaces the old connection (RFC 6191 in spirit).
+    if (c && c.state === 'time-wait' && r.flags & TcpFlags.SYN && !(r.flags & TcpFlags.ACK) && c.acceptsNewSyn(r)) {
+      // TIME-WAIT reuse: a new SYN for the same tuple replaces the old connection (RFC 6191); an old
+      // duplicate goes to the connection, which acknowledges it.
       this.#conns.delete(key);
       this.#dirty.delete(c);
       this.#timers.cancel(c);
       c = undefined;
     }
     if (c) {
-      c.onSegment(now, r, payload);
+      try {
+        c.onSegment(now, r, payload);
+      } catch (err) {
+        this.#fault(c, err);
+      }
       if (c.state !== 'closed') this.#timers.schedule(c);
       return;
     }
@@ -362,7 +445,11 @@ export class NetStack {
     conn.synHead = quotedHead(v, packet);
     this.#conns.set(key, conn);
     this.#timers.schedule(conn);
-    this.#up.openStream(flow, conn);
+    try {
+      this.#up.openStream(flow, conn);
+    } catch (err) {
+      this.#fault(conn, err);
+    }
   }
 
   #udpIn(now: number, v: IpVersion, src: Uint8Array, dst: Uint8Array, bytes: Uint8Array, packet: Uint8Array): void {
@@ -381,7 +468,7 @@ export class NetStack {
     }
     const key = flowKey(IpProtocol.Udp, src, d.srcPort, dst, d.dstPort);
     const f = this.#datagramFlow(now, key, v, 'udp', src, d.srcPort, dst, d.dstPort, packet);
-    if (f) f.fromApp(d.payload);
+    if (f) this.#fromApp(f, d.payload);
   }
 
   #icmpIn(now: number, v: IpVersion, src: Uint8Array, dst: Uint8Array, bytes: Uint8Array, packet: Uint8Array): void {
@@ -405,7 +492,15 @@ export class NetStack {
     }
     const key = `icmp:${flowKey(IpProtocol.Icmp, src, r.ident, dst, 0)}`;
     const f = this.#datagramFlow(now, key, v, 'icmp', src, r.ident, dst, 0, packet);
-    if (f) f.fromApp(m.buf);
+    if (f) this.#fromApp(f, m.buf);
+  }
+
+  #fromApp(f: DatagramFlow, datagram: Uint8Array): void {
+    try {
+      f.fromApp(datagram);
+    } catch (err) {
+      this.#fault(f, err);
+    }
   }
 
   #datagramFlow(
@@ -437,8 +532,23 @@ export class NetStack {
     f.firstHead = quotedHead(v, packet);
     this.#dgrams.set(key, f);
     this.#timers.schedule(f);
-    this.#up.openDatagram(flow, f);
+    try {
+      this.#up.openDatagram(flow, f);
+    } catch (err) {
+      this.#fault(f, err);
+    }
     return f.state === 'closed' ? undefined : f;
+  }
+
+  /** #fault aborts the one flow whose processing threw and reports it; the stack and other flows go on. */
+  #fault(f: TcpConnection | DatagramFlow, err: unknown): void {
+    this.counters.flowFaults++;
+    f.fail();
+    try {
+      this.#onFault?.(f.flow, err);
+    } catch {
+      // A failing reporter must not undo the isolation.
+    }
   }
 
   // ---- output ----
@@ -630,6 +740,11 @@ export class NetStack {
       this.#push([h, ...parts]);
     }
   }
+}
+
+/** structuredFlow copies a flow, so a view cannot change the stack's own. */
+function structuredFlow(f: Flow): Flow {
+  return { protocol: f.protocol, version: f.version, src: { ...f.src }, dst: { ...f.dst } };
 }
 
 function ipHeaderLen(packet: Uint8Array): number {

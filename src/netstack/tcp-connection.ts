@@ -9,13 +9,19 @@
 // (accept, grant, write, end, reset) only record what happened and ask the
 // stack to poll the connection at its next dispatch.
 //
-// Deliberate narrowings (ARCHITECTURE.md decision 6): no timestamps or SACK
-// are negotiated, no urgent data, and the receive window is exactly the
+// Timestamps (RFC 7323) are answered when the app's SYN offers them: TSopt on
+// every segment, PAWS on input, RTT samples from the echo. They let the app's
+// kernel reuse its TIME-WAIT tuples (tcp_tw_reuse) and tell an old duplicate
+// SYN from a new one here (RFC 6191).
+//
+// Deliberate narrowings (ARCHITECTURE.md decision 6): no SACK is
+// negotiated, no urgent data, and the receive window is exactly the
 // credit the upstream granted, so nothing the app sends is buffered beyond
 // what the upstream agreed to take (decision 7). In-order data goes upstream
 // at once; out-of-order data is held only inside that window.
 import type { TcpRepr } from '../wire/tcp.ts';
 import { TcpFlags } from '../wire/tcp.ts';
+import { MAX_PACKET_PARTS } from './packet.ts';
 import { SendBuffer } from './send-buffer.ts';
 import { seqAdd, seqDiff, seqGt, seqLe, seqLt, seqMax } from './seq.ts';
 import type { Flow, FlowAddresses, RejectReason, StackStream, StreamChannel } from './upstream.ts';
@@ -55,7 +61,32 @@ export interface TcpConfig {
   maxRetries: number;
   /** initialCwnd is the initial congestion window in segments (RFC 6928 uses 10). */
   initialCwnd: number;
+  /**
+   * keepaliveIdle is how long (ms) an ESTABLISHED or CLOSE-WAIT connection
+   * with nothing in flight may go without a segment from the app before it is
+   * probed (RFC 1122 §4.2.3.6); keepaliveInterval spaces unanswered probes,
+   * and after keepaliveProbes of them the connection is reset both ways. The
+   * app's kernel answers every probe while its socket exists, so only a
+   * vanished socket is collected, never a quiet one.
+   */
+  keepaliveIdle: number;
+  keepaliveInterval: number;
+  keepaliveProbes: number;
+  /** finWait2Timeout is how long (ms) FIN-WAIT-2 lasts without a segment from the app (Linux's tcp_fin_timeout). */
+  finWait2Timeout: number;
+  /**
+   * clockEpoch is added to `now` for TCP timestamps: with a monotonic clock
+   * starting at 0, the Unix time (ms) of its start, so that timestamps keep
+   * growing across daemon restarts (the app's kernel applies PAWS to a tuple
+   * it reuses from TIME-WAIT). Only the local kernel ever sees them.
+   */
+  clockEpoch: number;
 }
+
+/** TIMESTAMP_OPTION_LEN is what TSopt adds to every segment once negotiated (10 bytes, padded to 12). */
+export const TIMESTAMP_OPTION_LEN = 12;
+/** PAWS_IDLE_LIMIT is how long TS.Recent stays valid without being refreshed (RFC 7323 §5.5: 24 days). */
+const PAWS_IDLE_LIMIT = 24 * 24 * 3600 * 1000;
 
 /** TcpHost is what a connection needs from its stack. */
 export interface TcpHost {
@@ -120,6 +151,7 @@ export class TcpConnection implements StackStream {
   #sndShift = 0;
   #wscaleOk = false; // the app's SYN offered window scaling (RFC 7323 §2.2), so our SYN-ACK answers it
   #sndMss: number;
+  #segMax: number; // payload of a full segment: the MSS less the options every segment carries
   #buf = new SendBuffer();
   #bufSeq: number; // sequence number of the first byte in #buf
   #finSeq = -1; // sequence number of our FIN once the upstream ended, else -1
@@ -140,10 +172,21 @@ export class TcpConnection implements StackStream {
   #ackPending = false;
   #ended = false; // channel.end() called
 
+  // Timestamps (RFC 7323), when the app's SYN offered them.
+  #tsOk = false;
+  #tsRecent = 0; // TS.Recent: the app's timestamp we echo
+  #tsRecentAt = 0; // when TS.Recent was last set
+  #lastAckSent: number; // Last.ACK.sent: the acknowledgment we last sent
+  #now = 0; // the time of the event being handled (for timestamps on what it sends)
+
   // Timers (absolute ms, Infinity when off).
   #rtoAt = Number.POSITIVE_INFINITY;
   #persistAt = Number.POSITIVE_INFINITY;
   #closeAt: number; // open timeout, then TIME-WAIT expiry
+  #idleAt = Number.POSITIVE_INFINITY; // keepalive or FIN-WAIT-2 check (moved lazily: the check re-arms it)
+  #heardAt: number; // when the app last sent a segment
+  #keepaliveProbes = 0; // unanswered keepalive probes
+  #rand: number; // xorshift32 state for timer jitter, seeded per connection
   #rto: number;
   #srtt = 0;
   #rttvar = 0;
@@ -185,11 +228,21 @@ export class TcpConnection implements StackStream {
       this.#sndShift = syn.wscale;
       this.#rcvShift = windowShift(cfg.maxWindow);
     }
+    this.#segMax = this.#sndMss;
+    if (syn.timestamp) {
+      this.#tsOk = true;
+      this.#tsRecent = syn.timestamp.value;
+      this.#tsRecentAt = now;
+      this.#segMax = Math.max(64, this.#sndMss - TIMESTAMP_OPTION_LEN);
+    }
+    this.#lastAckSent = this.#rcvNxt;
     this.#sndWnd = syn.window; // RFC 7323 §2.2: the window in a SYN is never scaled
     this.#sndWl1 = syn.seq;
     this.#cwnd = cfg.initialCwnd * this.#sndMss;
     this.#rto = cfg.initialRto;
     this.#closeAt = now + cfg.openTimeout;
+    this.#heardAt = now;
+    this.#rand = iss | 1;
   }
 
   // ---- upstream → stack (StackStream) ----
@@ -250,9 +303,27 @@ export class TcpConnection implements StackStream {
     this.#host.wake(this);
   }
 
+  /**
+   * fail aborts the connection after a fault in its processing (a throw from
+   * the upstream, or a bug): RST (or refusal) to the app, reset to the
+   * upstream, forgotten at once. It never throws.
+   */
+  fail(): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'opening') this.#host.sendReject(this, 'refused');
+    else this.#host.send(this, { ...BLANK, seq: this.#sndNxt, ack: this.#rcvNxt, flags: RST | ACK }, NO_PAYLOAD);
+    const channel = this.#resetPending ? undefined : this.#channel;
+    this.#close();
+    try {
+      channel?.reset();
+    } catch {
+      // The upstream failing again changes nothing: the flow is gone.
+    }
+  }
+
   /** deadline is the next time (ms) the connection needs polling, or Infinity. */
   get deadline(): number {
-    return Math.min(this.#rtoAt, this.#persistAt, this.#closeAt);
+    return Math.min(this.#rtoAt, this.#persistAt, this.#closeAt, this.#idleAt);
   }
 
   /** sendWindow is the app's advertised window in bytes (for tests and stats). */
@@ -274,6 +345,9 @@ export class TcpConnection implements StackStream {
   onSegment(now: number, r: TcpRepr, payload: Uint8Array): void {
     const flags = r.flags;
     if (this.state === 'closed') return;
+    this.#now = now;
+    this.#heardAt = now; // any segment shows the app's socket exists (the peer is the local kernel)
+    this.#keepaliveProbes = 0;
     if (this.state === 'opening') {
       // Nothing sent yet. A RST from the app abandons the open; duplicate SYNs wait.
       if (flags & RST && r.seq === this.#rcvNxt) this.#abort(false);
@@ -286,6 +360,12 @@ export class TcpConnection implements StackStream {
       }
       return;
     }
+    const ts = this.#tsOk ? r.timestamp : undefined;
+    if (ts && !(flags & RST) && this.#pawsRejects(now, ts.value)) {
+      // RFC 7323 §5.3: an old duplicate (its timestamp predates TS.Recent): acknowledge and drop.
+      this.#ackNow();
+      return;
+    }
     let data = payload;
     let fin = (flags & FIN) !== 0;
     const segLen = data.length + (fin ? 1 : 0);
@@ -295,10 +375,11 @@ export class TcpConnection implements StackStream {
     if (segLen === 0) acceptable = wnd === 0 ? r.seq === this.#rcvNxt : this.#inWindow(r.seq, wnd);
     else acceptable = wnd > 0 && (this.#inWindow(r.seq, wnd) || this.#inWindow(seqAdd(r.seq, segLen - 1), wnd));
     if (!acceptable && wnd === 0 && r.seq === this.#rcvNxt) {
-      // Zero window: still take the ACK and window fields; the data waits for retransmission.
+      // Zero window: still take the ACK and window fields; the data waits for retransmission. A bare
+      // FIN costs no buffer and is taken (as Linux does), so a close is never held up by credit.
       acceptable = true;
+      if (data.length > 0) fin = false;
       data = EMPTY;
-      fin = false;
       this.#ackNow();
     }
     if (!acceptable && this.state === 'time-wait' && fin) {
@@ -307,6 +388,11 @@ export class TcpConnection implements StackStream {
     if (!acceptable) {
       if (!(flags & RST)) this.#ackNow();
       return;
+    }
+    // RFC 7323 §4.3: take the timestamp to echo from a segment at or left of what we acknowledged.
+    if (ts && seqLe(r.seq, this.#lastAckSent) && !seqLt(ts.value, this.#tsRecent)) {
+      this.#tsRecent = ts.value;
+      this.#tsRecentAt = now;
     }
     // 2. RST (RFC 5961 §3: only an exact match aborts; others get a challenge ACK).
     if (flags & RST) {
@@ -331,6 +417,7 @@ export class TcpConnection implements StackStream {
         this.#sndWl2 = r.ack;
         this.#rtoAt = Number.POSITIVE_INFINITY;
         this.#retries = 0;
+        this.#idleAt = now + this.#cfg.keepaliveIdle + this.#jitter(this.#cfg.keepaliveInterval);
         this.#sample(now, r.ack);
         this.#maybeGrant();
         this.#host.wake(this);
@@ -363,6 +450,7 @@ export class TcpConnection implements StackStream {
   /** poll sends what is due: SYN-ACK or rejection, data, FIN, ACKs, window updates, timer actions. */
   poll(now: number): void {
     if (this.state === 'closed') return;
+    this.#now = now;
     if (this.state === 'opening') {
       if (this.#reject || this.#resetPending || now >= this.#closeAt) {
         // A stack shutdown while dialing refuses the SYN; a late accept is then reset.
@@ -385,9 +473,11 @@ export class TcpConnection implements StackStream {
       this.#close(); // TIME-WAIT over
       return;
     }
-    if (now >= this.#rtoAt) this.#onRto();
+    if (now >= this.#rtoAt) this.#onRto(now);
     if ((this.state as TcpState) === 'closed') return;
     if (now >= this.#persistAt) this.#onPersist(now);
+    if (now >= this.#idleAt) this.#onIdle(now);
+    if ((this.state as TcpState) === 'closed') return;
     this.#transmit(now);
     if (this.#ackPending || this.#windowUpdateDue()) this.#sendAck();
   }
@@ -411,6 +501,9 @@ export class TcpConnection implements StackStream {
       return false;
     }
     const wnd = r.window << this.#sndShift;
+    // An app that answers with a closed window is alive: its probes are not
+    // failures (Linux resets its probe count on every ACK).
+    if (wnd === 0) this.#retries = 0;
     if (seqGt(ack, this.#sndUna)) {
       const acked = seqDiff(ack, this.#sndUna);
       this.#sndUna = ack;
@@ -420,10 +513,12 @@ export class TcpConnection implements StackStream {
         this.#buf.drop(dataAcked);
         this.#bufSeq = seqAdd(this.#bufSeq, dataAcked);
       }
-      this.#sample(now, ack);
+      const echo = this.#tsOk ? r.timestamp?.echo : undefined;
+      if (echo) this.#sampleEcho(now, echo, acked);
+      else this.#sample(now, ack);
       this.#retries = 0;
       this.#dupAcks = 0;
-      this.#rtoAt = ack === this.#sndMax ? Number.POSITIVE_INFINITY : now + this.#rto;
+      this.#rtoAt = ack === this.#sndMax ? Number.POSITIVE_INFINITY : this.#rtoDeadline(now);
       if (this.#recover !== -1) {
         if (seqLt(ack, this.#recover)) {
           this.#retransmitHead(now); // RFC 6582: a partial ACK retransmits the next hole at once
@@ -456,6 +551,8 @@ export class TcpConnection implements StackStream {
     // Window update (RFC 9293 §3.10.7.4: SND.WL1/WL2 guard against old segments).
     if (seqLt(this.#sndWl1, r.seq) || (this.#sndWl1 === r.seq && seqLe(this.#sndWl2, ack))) {
       if (wnd !== this.#sndWnd) {
+        // Bytes sent into a zero window (RTO probes) lay beyond it and were dropped: send them again now.
+        if (this.#sndWnd === 0 && seqGt(this.#sndNxt, this.#sndUna)) this.#sndNxt = this.#sndUna;
         this.#sndWnd = wnd;
         if (wnd > 0) this.#persistAt = Number.POSITIVE_INFINITY;
         this.#host.wake(this);
@@ -465,8 +562,10 @@ export class TcpConnection implements StackStream {
     }
     // Our FIN acknowledged?
     if (this.#finSeq !== -1 && seqGt(ack, this.#finSeq)) {
-      if (this.state === 'fin-wait-1') this.state = 'fin-wait-2';
-      else if (this.state === 'closing') this.#enterTimeWait(now);
+      if (this.state === 'fin-wait-1') {
+        this.state = 'fin-wait-2';
+        this.#idleAt = Math.min(this.#idleAt, now + this.#cfg.finWait2Timeout);
+      } else if (this.state === 'closing') this.#enterTimeWait(now);
       else if (this.state === 'last-ack') {
         this.#close();
         return false;
@@ -569,6 +668,7 @@ export class TcpConnection implements StackStream {
     this.state = 'time-wait';
     this.#rtoAt = Number.POSITIVE_INFINITY;
     this.#persistAt = Number.POSITIVE_INFINITY;
+    this.#idleAt = Number.POSITIVE_INFINITY;
     this.#closeAt = now + this.#cfg.timeWait;
     this.#buf = new SendBuffer();
   }
@@ -578,16 +678,65 @@ export class TcpConnection implements StackStream {
   /** #sample takes an RTT measurement (Karn: only segments never retransmitted) and updates the RTO (RFC 6298 §2). */
   #sample(now: number, ack: number): void {
     if (this.#rttSeq === -1 || seqLt(ack, this.#rttSeq)) return;
-    const r = Math.max(0, now - this.#rttAt);
     this.#rttSeq = -1;
+    this.#updateRto(Math.max(0, now - this.#rttAt), 1);
+  }
+
+  /**
+   * #sampleEcho takes an RTT measurement from the timestamp an ACK echoes
+   * (RFC 7323 §4): it names the transmission the app answered, retransmission
+   * or not, so every ACK of new data is a sample, weighted down by how many a
+   * flight yields (§4.2: ExpectedSamples = ⌈FlightSize / (2 · SMSS)⌉).
+   */
+  #sampleEcho(now: number, echo: number, acked: number): void {
+    const rtt = seqDiff(this.#tsNow(now), echo);
+    if (rtt < 0) return; // not an echo of ours
+    this.#rttSeq = -1;
+    const flight = seqDiff(this.#sndMax, this.#sndUna) + acked;
+    this.#updateRto(rtt, Math.max(1, Math.ceil(flight / (2 * this.#sndMss))));
+  }
+
+  /** #updateRto folds one RTT sample into SRTT and RTTVAR and recomputes the RTO (RFC 6298 §2, backoff dropped). */
+  #updateRto(r: number, expectedSamples: number): void {
     if (this.#srtt === 0) {
       this.#srtt = r || 0.001;
       this.#rttvar = r / 2;
     } else {
-      this.#rttvar = 0.75 * this.#rttvar + 0.25 * Math.abs(this.#srtt - r);
-      this.#srtt = 0.875 * this.#srtt + 0.125 * r;
+      const beta = 0.25 / expectedSamples;
+      const alpha = 0.125 / expectedSamples;
+      this.#rttvar = (1 - beta) * this.#rttvar + beta * Math.abs(this.#srtt - r);
+      this.#srtt = (1 - alpha) * this.#srtt + alpha * r;
     }
     this.#rto = Math.min(this.#cfg.maxRto, Math.max(this.#cfg.minRto, this.#srtt + Math.max(1, 4 * this.#rttvar)));
+  }
+
+  /** #tsNow is this side's timestamp clock: ms since the Unix epoch, modulo 2^32 (RFC 7323 §5.4 asks only that it grow). */
+  #tsNow(now: number): number {
+    return Math.floor(now + this.#cfg.clockEpoch) >>> 0;
+  }
+
+  /** #pawsRejects says whether a segment's timestamp predates TS.Recent while that is still valid (RFC 7323 §5.3). */
+  #pawsRejects(now: number, tsval: number): boolean {
+    return seqLt(tsval, this.#tsRecent) && now - this.#tsRecentAt < PAWS_IDLE_LIMIT;
+  }
+
+  /**
+   * acceptsNewSyn says whether a SYN for this connection's tuple, in
+   * TIME-WAIT, may open a new connection (RFC 6191, as Linux decides): not
+   * if its timestamp is older than TS.Recent; yes if its timestamp is newer
+   * or its sequence number lies beyond what this connection received.
+   */
+  acceptsNewSyn(r: TcpRepr): boolean {
+    const ts = this.#tsOk ? r.timestamp : undefined;
+    if (ts && seqLt(ts.value, this.#tsRecent)) return false;
+    return seqGt(r.seq, this.#rcvNxt) || (ts !== undefined && seqGt(ts.value, this.#tsRecent));
+  }
+
+  /** #send emits a segment, adding TSopt once negotiated (RFC 7323 §3.2: on every segment but RST). */
+  #send(r: TcpRepr, payload: readonly Uint8Array[]): void {
+    if (this.#tsOk && !(r.flags & RST)) r.timestamp = { value: this.#tsNow(this.#now), echo: this.#tsRecent };
+    if (r.flags & ACK) this.#lastAckSent = r.ack;
+    this.#host.send(this, r, payload);
   }
 
   #maybeGrant(): void {
@@ -632,8 +781,7 @@ export class TcpConnection implements StackStream {
 
   #sendAck(): void {
     this.#ackPending = false;
-    this.#host.send(
-      this,
+    this.#send(
       { ...BLANK, seq: this.#sndNxt, ack: this.#rcvNxt, flags: ACK, window: this.#windowFields() },
       NO_PAYLOAD,
     );
@@ -650,7 +798,7 @@ export class TcpConnection implements StackStream {
       const off = seqDiff(this.#sndNxt, this.#bufSeq);
       const avail = this.#buf.length - off;
       const limit = Math.min(this.#sndWnd, this.#cwnd) - seqDiff(this.#sndNxt, this.#sndUna);
-      const n = Math.max(0, Math.min(avail, this.#sndMss, limit));
+      const n = Math.max(0, Math.min(avail, this.#segMax, limit));
       const finNow = this.#finSeq !== -1 && seqAdd(this.#sndNxt, n) === this.#finSeq && n === avail;
       if (n === 0 && !finNow) {
         if (
@@ -659,7 +807,7 @@ export class TcpConnection implements StackStream {
           this.#sndMax === this.#sndUna &&
           this.#persistAt === Number.POSITIVE_INFINITY
         ) {
-          this.#persistAt = now + this.#rto; // zero window: probe until it opens (RFC 9293 §3.8.6.1)
+          this.#persistAt = this.#rtoDeadline(now); // zero window: probe until it opens (RFC 9293 §3.8.6.1)
         }
         return;
       }
@@ -670,12 +818,12 @@ export class TcpConnection implements StackStream {
   /** #sendData sends n buffered bytes from seq (and FIN if fin), advancing SND.NXT. */
   #sendData(now: number, seq: number, n: number, fin: boolean): void {
     const off = seqDiff(seq, this.#bufSeq);
-    const parts = n > 0 ? this.#buf.slice(off, n) : NO_PAYLOAD;
+    const parts = n > 0 ? this.#buf.slice(off, n, MAX_PACKET_PARTS - 1) : NO_PAYLOAD; // one part is the header
     let flags = ACK;
     if (n > 0 && off + n === this.#buf.length) flags |= PSH;
     if (fin) flags |= FIN;
     this.#ackPending = false;
-    this.#host.send(this, { ...BLANK, seq, ack: this.#rcvNxt, flags, window: this.#windowFields() }, parts);
+    this.#send({ ...BLANK, seq, ack: this.#rcvNxt, flags, window: this.#windowFields() }, parts);
     const end = seqAdd(seq, n + (fin ? 1 : 0));
     if (seqLt(seq, this.#sndMax)) this.#counters.retransmits++;
     if (this.#rttSeq === -1 && seq === this.#sndMax) {
@@ -684,7 +832,7 @@ export class TcpConnection implements StackStream {
     }
     if (seqGt(end, this.#sndNxt)) this.#sndNxt = end;
     this.#sndMax = seqMax(this.#sndMax, end);
-    if (this.#rtoAt === Number.POSITIVE_INFINITY) this.#rtoAt = now + this.#rto;
+    if (this.#rtoAt === Number.POSITIVE_INFINITY) this.#rtoAt = this.#rtoDeadline(now);
     if (fin) {
       if (this.state === 'established') this.state = 'fin-wait-1';
       else if (this.state === 'close-wait') this.state = 'last-ack';
@@ -703,32 +851,31 @@ export class TcpConnection implements StackStream {
     if (this.#wscaleOk) r.wscale = this.#rcvShift;
     this.#advRight = seqAdd(this.#rcvNxt, r.window);
     this.#ackPending = false;
-    this.#host.send(this, r, NO_PAYLOAD);
+    this.#send(r, NO_PAYLOAD);
     if (this.#rttSeq === -1 && this.#sndMax === this.#iss) {
       this.#rttSeq = seqAdd(this.#iss, 1);
       this.#rttAt = now;
     }
     this.#sndNxt = seqAdd(this.#iss, 1);
     this.#sndMax = seqMax(this.#sndMax, this.#sndNxt);
-    if (this.#rtoAt === Number.POSITIVE_INFINITY) this.#rtoAt = now + this.#rto;
+    if (this.#rtoAt === Number.POSITIVE_INFINITY) this.#rtoAt = this.#rtoDeadline(now);
   }
 
   #retransmitHead(now: number): void {
     const avail = this.#buf.length - seqDiff(this.#sndUna, this.#bufSeq);
-    const n = Math.max(0, Math.min(avail, this.#sndMss));
+    const n = Math.max(0, Math.min(avail, this.#segMax));
     const fin = this.#finSeq !== -1 && seqAdd(this.#sndUna, n) === this.#finSeq;
     if (n === 0 && !fin) return;
     this.#rttSeq = -1;
     this.#sendData(now, this.#sndUna, n, fin);
   }
 
-  #onRto(): void {
+  #onRto(now: number): void {
     this.#rtoAt = Number.POSITIVE_INFINITY;
     if (this.#sndMax === this.#sndUna) return;
     this.#counters.rtoExpiries++;
     if (++this.#retries > this.#cfg.maxRetries) {
-      this.#host.send(this, { ...BLANK, seq: this.#sndNxt, ack: this.#rcvNxt, flags: RST | ACK }, NO_PAYLOAD);
-      this.#abort(true);
+      this.#giveUp();
       return;
     }
     // RFC 6298 §5.5-5.7: back off, go back to SND.UNA; RFC 5681 §3.1: collapse cwnd.
@@ -740,19 +887,89 @@ export class TcpConnection implements StackStream {
     this.#dupAcks = 0;
     this.#rttSeq = -1;
     this.#sndNxt = this.#sndUna;
+    // A zero window with data in flight: the window stops #transmit, so the
+    // head goes out regardless, as a probe (RFC 9293 §3.8.6.1, RFC 1122
+    // §4.2.2.17; Linux's retransmission timer does the same). Without it a
+    // lost window update would leave the flow waiting forever.
+    if (this.#sndWnd === 0) this.#retransmitHead(now);
   }
 
   #onPersist(now: number): void {
     this.#persistAt = Number.POSITIVE_INFINITY;
     if (this.#sndWnd > 0 || this.#buf.length === 0) return;
+    if (++this.#retries > this.#cfg.maxRetries) {
+      this.#giveUp(); // no answer to any probe: the app's socket is gone
+      return;
+    }
     // Probe with SEG.SEQ = SND.UNA − 1 (as Linux does): the app must answer with its current window.
-    this.#host.send(
-      this,
+    this.#send(
       { ...BLANK, seq: seqAdd(this.#sndUna, -1), ack: this.#rcvNxt, flags: ACK, window: this.#windowFields() },
       NO_PAYLOAD,
     );
     this.#rto = Math.min(this.#rto * 2, this.#cfg.maxRto);
-    this.#persistAt = now + this.#rto;
+    this.#persistAt = this.#rtoDeadline(now);
+  }
+
+  /**
+   * #onIdle runs the quiet-connection timer: FIN-WAIT-2 ends after
+   * finWait2Timeout without a word from the app; ESTABLISHED and CLOSE-WAIT
+   * with nothing in flight are probed once keepaliveIdle has passed, and
+   * reset after keepaliveProbes go unanswered (RFC 1122 §4.2.3.6, with the
+   * probe Linux sends: SEG.SEQ = SND.UNA − 1, no data, which the app's
+   * kernel must answer with an ACK, or with a RST once its socket is gone).
+   */
+  #onIdle(now: number): void {
+    this.#idleAt = Number.POSITIVE_INFINITY;
+    const cfg = this.#cfg;
+    if (this.state === 'fin-wait-2') {
+      const end = this.#heardAt + cfg.finWait2Timeout;
+      if (now >= end) this.#giveUp();
+      else this.#idleAt = end;
+      return;
+    }
+    if (this.state !== 'established' && this.state !== 'close-wait') return;
+    const busy = this.#rtoAt !== Number.POSITIVE_INFINITY || this.#persistAt !== Number.POSITIVE_INFINITY;
+    if (busy || now - this.#heardAt < cfg.keepaliveIdle) {
+      // Data in flight or a zero window being probed: those timers watch the app. Otherwise not quiet long enough.
+      this.#idleAt = Math.max(now, this.#heardAt + cfg.keepaliveIdle) + this.#jitter(cfg.keepaliveInterval);
+      return;
+    }
+    if (this.#keepaliveProbes >= cfg.keepaliveProbes) {
+      this.#giveUp();
+      return;
+    }
+    this.#keepaliveProbes++;
+    this.#send(
+      { ...BLANK, seq: seqAdd(this.#sndUna, -1), ack: this.#rcvNxt, flags: ACK, window: this.#windowFields() },
+      NO_PAYLOAD,
+    );
+    this.#idleAt = now + cfg.keepaliveInterval + this.#jitter(cfg.keepaliveInterval >> 2);
+  }
+
+  /**
+   * #rtoDeadline is when the retransmission (or persist) timer armed now
+   * fires: the RTO plus up to a quarter of it, drawn per connection, so that
+   * segments lost together (thousands of FINs dropped by a full queue) are
+   * not all retransmitted in the same instant again.
+   */
+  #rtoDeadline(now: number): number {
+    return now + this.#rto + this.#jitter(this.#rto >> 2);
+  }
+
+  /** #jitter is a pseudo-random whole number of ms in [0, span) from the connection's own xorshift32. */
+  #jitter(span: number): number {
+    let x = this.#rand;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.#rand = x;
+    return span > 0 ? (x >>> 0) % span : 0;
+  }
+
+  /** #giveUp aborts after unanswered retransmissions or probes: RST to the app, reset to the upstream. */
+  #giveUp(): void {
+    this.#host.send(this, { ...BLANK, seq: this.#sndNxt, ack: this.#rcvNxt, flags: RST | ACK }, NO_PAYLOAD);
+    this.#abort(true);
   }
 
   /** #abort forgets the connection; notify tells the upstream (not when the upstream itself reset). */
@@ -766,7 +983,7 @@ export class TcpConnection implements StackStream {
     this.state = 'closed';
     this.#buf = new SendBuffer();
     this.#ooo = undefined;
-    this.#rtoAt = this.#persistAt = this.#closeAt = Number.POSITIVE_INFINITY;
+    this.#rtoAt = this.#persistAt = this.#closeAt = this.#idleAt = Number.POSITIVE_INFINITY;
     this.#host.closed(this);
   }
 }

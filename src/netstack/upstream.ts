@@ -1,5 +1,5 @@
 // The upstream interface: how the stack hands flows to whatever carries them
-// (the tunnel to the gateway, or local sockets in src/daemon/local-dial.ts).
+// (the tunnel to the gateway, or local sockets in src/dataplane/local-dial.ts).
 //
 // It maps 1:1 onto a tunnel channel:
 //

@@ -46,6 +46,8 @@ interface PodRecord {
   reports: ContainerReport[];
   startTime: string;
   stopping: boolean;
+  /** graceSeconds is the pod's termination grace period (spec.terminationGracePeriodSeconds). */
+  graceSeconds: number;
   /** statusDirty/statusBusy serialise status writes, coalescing bursts. */
   statusDirty: boolean;
   statusBusy: boolean;
@@ -246,6 +248,7 @@ export class Kubelet {
       reports: [],
       startTime: new Date().toISOString(),
       stopping: false,
+      graceSeconds: pod.spec?.terminationGracePeriodSeconds ?? 30,
       statusDirty: false,
       statusBusy: false,
     };
@@ -412,6 +415,7 @@ export class Kubelet {
       socketPath: join(dir, 'portforward.sock'),
       logDir: dir,
       restartPolicy: (pod.spec?.restartPolicy as PodPlan['restartPolicy']) ?? 'Always',
+      terminationGracePeriodSeconds: rec.graceSeconds,
       containers,
       resolvConf: resolvConfPath(net.netns),
       stagingDir: join(podVolumesDir(this.#d.paths, rec.uid), 'staging'),
@@ -506,7 +510,8 @@ export class Kubelet {
     const runner = rec.runner;
     if (runner && runner.exitCode === null && runner.signalCode === null) {
       await new Promise<void>((resolve) => {
-        const t = setTimeout(() => runner.kill('SIGKILL'), 5000);
+        // The runner SIGKILLs its containers after the grace period itself; this is the backstop.
+        const t = setTimeout(() => runner.kill('SIGKILL'), rec.graceSeconds * 1000 + 5000);
         runner.once('exit', () => {
           clearTimeout(t);
           resolve();

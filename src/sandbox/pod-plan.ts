@@ -49,6 +49,8 @@ export interface PodPlan {
   /** logDir receives each container's stdout and stderr as `containers/<container>.log` (what `kubectl logs` would show). */
   logDir?: string;
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
+  /** terminationGracePeriodSeconds is how long a stopped container has between SIGTERM and SIGKILL (default 30). */
+  terminationGracePeriodSeconds?: number;
   containers: ContainerPlan[];
   /** stagingDir is an empty node directory the runner may mount a tmpfs on (overlays for missing mount points). */
   stagingDir?: string;

@@ -226,8 +226,10 @@ class ContainerRun {
     }
     const child = running.child;
     if (child.exitCode !== null || child.signalCode !== null) return;
+    // As the kubelet does: SIGTERM, then SIGKILL after the pod's grace period (a gateway drains in it).
+    const graceMs = (this.#pod.terminationGracePeriodSeconds ?? 30) * 1000;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
       child.once('exit', () => {
         clearTimeout(t);
         resolve();

@@ -37,6 +37,7 @@ export interface ChannelHost {
   sendClose(ch: Channel): void;
   sendReset(ch: Channel, code: ResetCode, message: string): void;
   releaseChannel(ch: Channel, n: number): void;
+  returnToSession(ch: Channel, n: number): void;
   accept(ch: Channel): void;
   reject(ch: Channel, reason: string, message: string): void;
   forget(ch: Channel): void;
@@ -67,6 +68,8 @@ export abstract class Channel extends EventEmitter<ChannelEvents> {
   recvWindow = 0;
   /** recvUnacked counts released bytes not yet granted back (internal). */
   recvUnacked = 0;
+  /** unreleased counts bytes delivered to the consumer and not yet released (internal). */
+  unreleased = 0;
   /** lastGrantAt is when we last sent this channel a WINDOW (internal, for auto-tuning). */
   lastGrantAt = 0;
   /** localEnded: we sent CLOSE (or will, once queued data is out). */
@@ -128,11 +131,22 @@ export abstract class Channel extends EventEmitter<ChannelEvents> {
   /** end half-closes: a CLOSE frame follows the data already written. */
   abstract end(): void;
 
-  /** finish moves the channel to closed and emits close once (internal). */
+  /**
+   * finish moves the channel to closed and emits close once (internal). A
+   * channel that ends by reset or with its session drops what it received, so
+   * bytes delivered and not yet released go back to the session window now;
+   * after a graceful close the consumer still holds them and releases them as
+   * usual (docs/protocol.md, "Credit accounting").
+   */
   finish(end: ChannelEnd): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.endedWith = end;
+    if (end.kind !== 'closed' && this.unreleased > 0) {
+      const n = this.unreleased;
+      this.unreleased = 0;
+      this.host.returnToSession(this, n);
+    }
     this.onFinish();
     this.host.forget(this);
     this.emit('close', end);
@@ -176,14 +190,27 @@ export class StreamChannel extends Channel {
     return false;
   }
 
-  /** release tells the session that `n` received bytes were consumed, so the peer may send that many more. */
+  /**
+   * release tells the session that `n` received bytes were consumed, so the
+   * peer may send that many more. Every delivered byte counts once: releases
+   * beyond what was delivered are ignored, and after a reset everything
+   * delivered has already been returned. After a graceful close, releases
+   * still return bytes to the session window.
+   */
   release(n: number): void {
-    if (n > 0 && this.state !== 'closed') this.host.releaseChannel(this, n);
+    const m = Math.min(n, this.unreleased);
+    if (!(m > 0)) return;
+    this.unreleased -= m;
+    this.host.releaseChannel(this, m);
   }
 
   end(): void {
     if (this.state !== 'open' || this.localEnded) return;
     this.localEnded = true;
+    if (this.queuedBytes === 0) {
+      this.host.sendClose(this); // nothing to send first: CLOSE goes out now, whatever other channels wait for
+      return;
+    }
     this.closeQueued = true;
     this.host.schedule(this);
   }

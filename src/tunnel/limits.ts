@@ -29,6 +29,8 @@ export interface SessionLimits {
   pingIntervalMs: number;
   /** pingTimeoutMs: a PING unanswered this long means the carrier is dead. */
   pingTimeoutMs: number;
+  /** maxUnansweredPings bounds the PINGs awaiting a PONG: while that many wait, no new PING is sent. */
+  maxUnansweredPings: number;
   /** handshakeTimeoutMs bounds the wait for HELLO (gateway) or WELCOME (client). */
   handshakeTimeoutMs: number;
   /** openGraceMs is added to an OPEN's dial timeout before the opener gives up locally. */
@@ -50,6 +52,7 @@ export const DEFAULT_LIMITS: Readonly<SessionLimits> = Object.freeze({
   carrierHardLimit: 16 * 1024 * 1024,
   pingIntervalMs: 1000,
   pingTimeoutMs: 3000,
+  maxUnansweredPings: 16,
   handshakeTimeoutMs: 5000,
   openGraceMs: 2000,
 });

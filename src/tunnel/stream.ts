@@ -29,6 +29,13 @@ export function channelDuplex(ch: StreamChannel): Duplex {
     },
     destroy(err, cb) {
       if (ch.state !== 'closed') ch.reset('cancel', err?.message ?? 'destroyed');
+      // Bytes still held (and those in the readable buffer, already released)
+      // are dropped with the stream: give the held ones back too.
+      if (held > 0) {
+        const n = held;
+        held = 0;
+        ch.release(n);
+      }
       cb(err);
     },
   });

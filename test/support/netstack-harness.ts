@@ -109,6 +109,8 @@ export class Harness {
   readonly stack: NetStack;
   readonly up: TestUpstream;
   out: Sent[] = [];
+  /** emitted keeps every packet as the stack handed it over (parts intact), until take. */
+  emitted: OutPacket[] = [];
   /** appNxt is the app's next sequence number; appAck what it acknowledges. */
   appNxt = APP_ISS;
   appAck = 0;
@@ -167,7 +169,10 @@ export class Harness {
   }
 
   dispatch(): void {
-    this.stack.dispatch(this.now, (p) => this.out.push(parse(p)));
+    this.stack.dispatch(this.now, (p) => {
+      this.emitted.push(p);
+      this.out.push(parse(p));
+    });
   }
 
   /** advance moves the clock, dispatching at each due time on the way. */
@@ -187,6 +192,7 @@ export class Harness {
   take(): Sent[] {
     const o = this.out;
     this.out = [];
+    this.emitted = [];
     return o;
   }
 

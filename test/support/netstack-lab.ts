@@ -5,8 +5,9 @@
 // close() (and namespaces on exit by test/support/netns.ts).
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { LocalDial, type LocalDialOptions } from '../../src/daemon/local-dial.ts';
-import { StackDriver, type StackDriverOptions } from '../../src/daemon/stack-driver.ts';
+import { LocalDial, type LocalDialOptions } from '../../src/dataplane/local-dial.ts';
+import { StackDriver, type StackDriverOptions } from '../../src/dataplane/stack-driver.ts';
+import { TUN_TXQUEUELEN } from '../../src/helper/network.linux.ts';
 import type { Upstream } from '../../src/netstack/upstream.ts';
 import { NativeTun } from '../../src/tun/native.ts';
 import { Netns, sh } from './netns.ts';
@@ -19,6 +20,8 @@ const PEER = join(import.meta.dirname, 'netstack-peer.ts');
 /** LabOptions tune the stack and the dialer. */
 export interface LabOptions {
   mtu?: number;
+  /** maxBatch is the most packets read from the TUN per wakeup (default: NativeTun's). */
+  maxBatch?: number;
   dial?: LocalDialOptions;
   stack?: Partial<Omit<StackDriverOptions, 'upstream' | 'secret'>>;
   /** upstream wraps the local dialer (default: the dialer itself). */
@@ -45,9 +48,13 @@ export class NetstackLab {
     const ns = await Netns.create(tag);
     let tun: NativeTun | undefined;
     try {
-      tun = NativeTun.open(`dvns${process.pid % 100000}${tag.slice(0, 4)}`.slice(0, 15), { mtu });
+      tun = NativeTun.open(`dvns${process.pid % 100000}${tag.slice(0, 4)}`.slice(0, 15), {
+        mtu,
+        ...(opts.maxBatch ? { maxBatch: opts.maxBatch } : {}),
+      });
       await sh('ip', ['link', 'set', 'dev', tun.name, 'netns', ns.name]);
-      await ns.ip('link', 'set', 'dev', tun.name, 'mtu', String(mtu), 'up');
+      // As the helper sets up devnet0: MTU and the queue towards the stack.
+      await ns.ip('link', 'set', 'dev', tun.name, 'mtu', String(mtu), 'txqueuelen', String(TUN_TXQUEUELEN), 'up');
       await ns.ip('addr', 'add', '10.213.0.1/32', 'dev', tun.name);
       await ns.ip('route', 'add', '10.213.1.0/24', 'dev', tun.name, 'src', '10.213.0.1');
       await ns.ip('-6', 'addr', 'add', 'fd21:3::1/128', 'dev', tun.name, 'nodad');

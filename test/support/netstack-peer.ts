@@ -5,6 +5,7 @@
 //
 //   upload HOST PORT BYTES [nohash]  send BYTES of pattern, shut down writing, wait for EOF; print sha256
 //   download HOST PORT [nohash]      read until EOF; print sha256 and bytes
+//   pausedread HOST PORT MS          connect, read nothing for MS ms, then read until EOF; print sha256 and bytes
 //   halfclose HOST PORT MSG    write MSG, shut down writing, read the reply until EOF
 //   connect HOST PORT          connect once; print the error code (or "ok") and the time taken
 //   conns HOST PORT N          hold N connections open at once, each echoing one line; then close all
@@ -12,6 +13,10 @@
 //   rr HOST PORT N             N 1-byte request/response round trips; print latency percentiles (µs)
 //   cps HOST PORT N [C]        N times, C at once (default 8): connect, 1-byte request/response, close; print connections/s
 //   idle HOST PORT N SECONDS   open N connections, report, keep them SECONDS, then close
+//   quiet HOST PORT N SECONDS  open N connections, say nothing for SECONDS, then one echo round trip on each;
+//                              print how many echoed and the fewest segments any socket's kernel sent meanwhile
+//   reuse HOST PORT N GAPMS    N times, GAPMS apart: connect, one echo, close first (TIME-WAIT here); print the
+//                              outcome of each connect ("ok" or the error code) and whether timestamps were on
 //   serve HOST PORT BYTES      serve echo on PORT, sink on PORT+1 (read to EOF, then end), source on
 //                              PORT+2 (send BYTES, then end; no hashing); print once listening; exit after 15 minutes
 import { createHash } from 'node:crypto';
@@ -95,6 +100,17 @@ async function main(argv: string[]): Promise<void> {
       s.end();
       const r = await readAll(s, rest[0] !== 'nohash');
       out({ sha256: r.sha256, bytes: r.bytes, ms: performance.now() - t0 });
+      return;
+    }
+    case 'pausedread': {
+      const s = await connect(host, port);
+      s.pause();
+      await new Promise((r) => setTimeout(r, Number(rest[0])));
+      const r = readAll(s);
+      s.resume();
+      const got = await r;
+      out({ sha256: got.sha256, bytes: got.bytes, ms: performance.now() - t0 });
+      s.destroy();
       return;
     }
     case 'halfclose': {
@@ -219,6 +235,69 @@ async function main(argv: string[]): Promise<void> {
       out({ open: socks.length });
       await new Promise((r) => setTimeout(r, secs * 1000));
       for (const s of socks) s.destroy();
+      return;
+    }
+    case 'quiet': {
+      const n = Number(rest[0]);
+      const socks = await Promise.all(Array.from({ length: n }, () => connect(host, port)));
+      // What each socket's kernel has sent so far (ss -i segs_out), by local port: the app itself sends nothing.
+      const { execFileSync } = await import('node:child_process');
+      const segsOut = () => {
+        const dst = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+        const ss = execFileSync('ss', ['-Htni', 'dst', dst], { encoding: 'utf8' });
+        // One line per socket (state, queues, local, peer), then an indented line of its details.
+        const m = new Map<number, number>();
+        let local = 0;
+        for (const line of ss.split('\n')) {
+          if (/^\S/.test(line)) local = Number(/:(\d+)$/.exec(line.trim().split(/\s+/)[3] ?? '')?.[1] ?? 0);
+          else if (local && line.trim() !== '') m.set(local, Number(/segs_out:(\d+)/.exec(line)?.[1] ?? 0));
+        }
+        return m;
+      };
+      const before = segsOut();
+      await new Promise((r) => setTimeout(r, Number(rest[1]) * 1000));
+      const after = segsOut();
+      const answered = socks.map((s) => (after.get(s.localPort ?? 0) ?? 0) - (before.get(s.localPort ?? 0) ?? 0));
+      let ok = 0;
+      await Promise.all(
+        socks.map(async (s, i) => {
+          const line = `still here ${i}\n`;
+          const got = new Promise<string>((r) => s.once('data', (c: Buffer) => r(c.toString())));
+          s.on('error', () => undefined);
+          s.write(line);
+          if ((await got) === line) ok++;
+          s.destroy();
+        }),
+      );
+      out({ ok, sockets: after.size, fewestAnswers: Math.min(...answered) });
+      return;
+    }
+    case 'reuse': {
+      const n = Number(rest[0]);
+      const results: string[] = [];
+      let timestamps = false;
+      const { execFileSync } = await import('node:child_process');
+      for (let i = 0; i < n; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, Number(rest[1])));
+        try {
+          const s = await connect(host, port);
+          // (ss leaves the option flags out when given a filter: read all sockets and pick this one.)
+          const lines = execFileSync('ss', ['-Htnoi'], { encoding: 'utf8' }).split('\n');
+          const at = lines.findIndex((l) => l.includes(`:${s.localPort} `));
+          if (at >= 0 && /\bts\b/.test(lines[at + 1] ?? '')) timestamps = true;
+          const got = new Promise((r) => s.once('data', r));
+          s.write('x');
+          await got;
+          await new Promise((r) => {
+            s.once('close', r);
+            s.end();
+          });
+          results.push('ok');
+        } catch (err) {
+          results.push(String((err as NodeJS.ErrnoException).code ?? err));
+        }
+      }
+      out({ results, timestamps });
       return;
     }
     case 'serve': {

@@ -2,6 +2,12 @@
 // one timer armed from the stack's pollAt, batched writes, and backpressure
 // towards the TUN (reads pause while the device's write queue is above its
 // high-water mark, so the app's kernel queues instead of us).
+//
+// The driver is the boundary between the device's callbacks and everything
+// above them: nothing thrown above may cross it, since a throw inside the
+// TUN's read or writable callback would end the daemon and every flow of the
+// session. The stack aborts a flow whose processing throws (onFault); what
+// the driver still catches is reported through onError and dropped.
 import { performance } from 'node:perf_hooks';
 import { NetStack, type OutPacket, type StackOptions } from '../netstack/stack.ts';
 import { loadAddon } from '../tun/addon.ts';
@@ -12,7 +18,7 @@ import type { ChecksumFn } from '../wire/checksum.ts';
 export interface StackDriverOptions extends Omit<StackOptions, 'wake'> {
   /** clock returns milliseconds (default performance.now). */
   clock?: () => number;
-  /** onError receives device failures. */
+  /** onError receives device failures and anything thrown that no single flow could be blamed for. */
   onError?: (err: Error) => void;
 }
 
@@ -21,9 +27,11 @@ export class StackDriver {
   readonly stack: NetStack;
   readonly #tun: TunDevice;
   readonly #clock: () => number;
+  readonly #onError: (err: Error) => void;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #scheduled = false;
+  #immediate: NodeJS.Immediate | undefined;
   #out: OutPacket[] = [];
   #paused = false;
   #closed = false;
@@ -34,12 +42,15 @@ export class StackDriver {
   constructor(tun: TunDevice, opts: StackDriverOptions) {
     this.#tun = tun;
     this.#clock = opts.clock ?? (() => performance.now());
+    this.#onError = opts.onError ?? (() => undefined);
     // The TUN's peer is the local kernel, over memory: received checksums are
     // not verified unless asked (bench:netstack measured the cost on 64 KiB segments).
     // The addon's C checksum is used when it is built (payload sums are most of the per-byte work).
     this.stack = new NetStack({
       verifyChecksums: false,
       ...opts,
+      // performance.now counts from the process start: timestamps then follow the wall clock (see TcpConfig.clockEpoch).
+      tcp: { clockEpoch: opts.clock ? 0 : performance.timeOrigin, ...opts.tcp },
       checksum: opts.checksum ?? nativeChecksum(),
       wake: () => this.#schedule(),
     });
@@ -52,7 +63,7 @@ export class StackDriver {
         }
         this.#flush();
       },
-      error: (err) => opts.onError?.(err),
+      error: (err) => this.#report(err),
     });
   }
 
@@ -60,17 +71,45 @@ export class StackDriver {
   close(): void {
     if (this.#closed) return;
     this.stack.close();
-    this.#flush();
+    // Nothing runs after close: send every RST now, burst after burst.
+    for (let i = 0; i < 10_000; i++) {
+      this.#flush();
+      if (this.stack.pollAt(this.#clock()) > this.#clock()) break;
+    }
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#immediate) clearImmediate(this.#immediate);
     this.#tun.pause();
   }
 
   #onPackets(batch: Uint8Array[]): void {
     if (this.#closed) return;
     const now = this.#clock();
-    for (const p of batch) this.stack.process(now, p);
+    for (const p of batch) {
+      try {
+        this.stack.process(now, p);
+      } catch (err) {
+        this.#report(err);
+      }
+    }
     this.#flush();
+  }
+
+  /** #report hands a caught error to onError; a throwing handler is ignored, never rethrown into the device. */
+  #report(err: unknown): void {
+    try {
+      this.#onError(err instanceof Error ? err : new Error(String(err)));
+    } catch {
+      // nothing may cross the driver
+    }
+  }
+
+  #scheduleImmediate(): void {
+    if (this.#immediate || this.#closed) return;
+    this.#immediate = setImmediate(() => {
+      this.#immediate = undefined;
+      this.#flush();
+    });
   }
 
   #schedule(): void {
@@ -88,11 +127,21 @@ export class StackDriver {
   #flush(): void {
     if (this.#closed) return;
     const now = this.#clock();
-    this.stack.dispatch(now, this.#emit);
+    try {
+      this.stack.dispatch(now, this.#emit);
+    } catch (err) {
+      this.#report(err);
+    }
     if (this.#out.length > 0) {
       const out = this.#out;
       this.#out = [];
-      if (!this.#tun.write(out) && !this.#paused) {
+      let full = false;
+      try {
+        full = !this.#tun.write(out);
+      } catch (err) {
+        this.#report(err); // the packets are lost; TCP retransmits them
+      }
+      if (full && !this.#paused) {
         this.#paused = true;
         this.#tun.pause();
       }
@@ -102,6 +151,11 @@ export class StackDriver {
 
   #arm(now: number): void {
     const at = this.stack.pollAt(now);
+    if (at <= now) {
+      // A paced burst left work due now: run it after the I/O already waiting (TUN reads first), not at once.
+      this.#scheduleImmediate();
+      return;
+    }
     // A timer already armed for an earlier time stays: it fires, finds nothing
     // due, and re-arms. This avoids re-arming on every ACK that moves an RTO.
     if (at >= this.#timerAt) return;

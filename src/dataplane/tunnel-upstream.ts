@@ -54,8 +54,15 @@ export function bridgeStream(ch: StreamChannel, stream: StackStream): void {
       stream.grant(delta);
     }
   };
-  // gateway → app: bytes received but not yet taken by the stack.
-  const pending: Buffer[] = [];
+  // gateway → app: bytes received but not yet taken by the stack. Bytes
+  // dropped (the app reset, or the flow ended before it read them) are
+  // released all the same: every byte received goes back to the session once.
+  let pending: Buffer[] = [];
+  const dropPending = () => {
+    const n = pending.reduce((sum, b) => sum + b.length, 0);
+    pending = [];
+    if (n > 0) ch.release(n);
+  };
   let appCredit = 0;
   let remoteEnded = false;
   let endedToApp = false;
@@ -89,9 +96,12 @@ export function bridgeStream(ch: StreamChannel, stream: StackStream): void {
     if (end.kind === 'closed') {
       remoteEnded = true;
       flush();
-    } else if (!endedToApp) {
-      endedToApp = true;
-      stream.reset();
+    } else {
+      dropPending();
+      if (!endedToApp) {
+        endedToApp = true;
+        stream.reset();
+      }
     }
   });
   stream.accept({
@@ -104,7 +114,11 @@ export function bridgeStream(ch: StreamChannel, stream: StackStream): void {
       flush();
     },
     end: () => ch.end(),
-    reset: () => ch.reset('connection-reset', 'the app reset the connection'),
+    reset: () => {
+      endedToApp = true;
+      dropPending();
+      ch.reset('connection-reset', 'the app reset the connection');
+    },
   });
   grantToStack();
 }

@@ -61,6 +61,25 @@ export class LocalDial implements Upstream {
     this.#sockets.clear();
   }
 
+  /** sockets describes the sockets this upstream holds open ("tcp HOST:PORT" or "udp HOST:PORT"), for tests and diagnostics. */
+  sockets(): string[] {
+    const out: string[] = [];
+    for (const s of this.#sockets) {
+      if (s instanceof net.Socket) out.push(`tcp ${s.remoteAddress}:${s.remotePort}`);
+      else {
+        let peer = 'unconnected';
+        try {
+          const a = s.remoteAddress();
+          peer = `${a.address}:${a.port}`;
+        } catch {
+          // not connected yet
+        }
+        out.push(`udp ${peer}`);
+      }
+    }
+    return out;
+  }
+
   /** queued is how many app bytes wait in the write queues of sockets dialed to port (bounded by the window). */
   queued(port: number): number {
     let n = 0;
