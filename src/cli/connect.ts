@@ -83,6 +83,7 @@ export function registerConnect(program: Command): void {
         client = await launchSession(who, paths, process.env, { allowConflicts: o.allowConflict });
         const status = await client.call('connect', params, (m) => progress.step(m));
         progress.succeed(`connected to ${status.context} (namespace ${status.namespace})`);
+        for (const n of status.notes ?? []) process.stderr.write(`${n}\n`);
         if (format === 'table') printStatus(status);
         else printData(status, format);
       } catch (err) {

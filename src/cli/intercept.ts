@@ -130,6 +130,7 @@ export function registerIntercept(program: Command): void {
         client.close();
         throw err;
       }
+      for (const n of info.notes ?? []) process.stderr.write(`${n}\n`);
       for (const w of info.warnings) process.stderr.write(`warning: ${w}\n`);
       if (o.envFile && !info.env) {
         client.close();

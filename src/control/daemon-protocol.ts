@@ -75,8 +75,13 @@ const interceptInfo = shaped<InterceptInfo>({
   headers: z.record(z.string(), z.string()),
   ports: z.array(interceptPort),
   owner: z.string(),
+  notes: z.array(z.string()).optional(),
 });
-const withIntercepts = z.looseObject({ intercepts: z.array(interceptInfo).optional() });
+const withIntercepts = z.looseObject({
+  intercepts: z.array(interceptInfo).optional(),
+  /** notes: what connect's repair did about intercepts left behind (for the user to read). */
+  notes: z.array(z.string()).optional(),
+});
 const listedIntercept = shaped<ListedIntercept>({
   namespace: z.string(),
   service: z.string(),
@@ -86,6 +91,7 @@ const listedIntercept = shaped<ListedIntercept>({
   headers: z.record(z.string(), z.string()),
   ports: z.array(interceptPort),
   health: z.string(),
+  lapsedMs: z.number().nonnegative().optional(),
 });
 const explainContext = shaped<ExplainContext>({
   snapshot: z.looseObject({

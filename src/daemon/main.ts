@@ -5,6 +5,8 @@
 //
 //   node src/daemon/main.ts --socket PATH --helper PATH --fd-socket PATH
 // prints {"ready":true,"pid":N} once it serves.
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { DAEMON_PROTOCOL } from '../control/daemon-protocol.ts';
@@ -63,6 +65,7 @@ async function main(): Promise<void> {
         if (session) throw new DevnetError('user', 'already connected', { hint: 'Run `devnet quit` first.' });
         if (connecting) throw new DevnetError('user', 'a connect is already in progress');
         connecting = true;
+        let notes: string[] = [];
         try {
           const s = await ConnectSession.start(params, {
             helper,
@@ -82,6 +85,8 @@ async function main(): Promise<void> {
             defaultNamespace: () => s.namespace,
             identity: s.identity,
             owner: s.user.name,
+            // One daemon at a time serves this socket's folder on this machine.
+            seat: `${hostname()}:${dirname(values.socket as string)}`,
             logger: logger.child({ component: 'intercepts' }),
           });
           intercepts = ic;
@@ -89,15 +94,15 @@ async function main(): Promise<void> {
             ic.attach(t).catch((err: Error) => logger.warn({ err: err.message }, 're-registering intercepts failed'));
           };
           if (s.session) await ic.attach(s.session);
-          const repaired = await ic.repair().catch((err: Error) => {
+          notes = await ic.repair().catch((err: Error) => {
             logger.warn({ err: err.message }, 'repairing intercept leftovers failed');
-            return [];
+            return [`could not look for intercepts left behind: ${err.message}`];
           });
-          if (repaired.length > 0) progress(`removed intercepts a crashed session left: ${repaired.join(', ')}`);
+          for (const n of notes) logger.info({ note: n }, 'intercept repair');
         } finally {
           connecting = false;
         }
-        return { ...session.status(), intercepts: intercepts?.status() ?? [] };
+        return { ...session.status(), intercepts: intercepts?.status() ?? [], notes };
       },
       status: async () =>
         session ? { ...session.status(), intercepts: intercepts?.status() ?? [] } : { connected: false as const },

@@ -10,9 +10,10 @@
 // endpoints, so a crashed laptop breaks nothing — and takes it again if its
 // owner renews. The pod writes nothing to the cluster (its Role only reads
 // its Service, docs/security.md "a compromised pod"): the Service is restored
-// and the pod removed with the owners' own credentials, at `leave`/`quit`, at
-// the owner's next `connect` on that machine, or by `devnet gateway
-// uninstall`. Each laptop connection names the owner's key as recorded on
+// and the pod removed with a devnet user's own credentials — the owner's at
+// `leave`/`quit` or their next `connect` on that machine, anyone's who may
+// edit the Service once a lease lapsed (they ask this pod, POST /leases:
+// lapse.ts), or `devnet gateway uninstall`. Each laptop connection names the owner's key as recorded on
 // the Service, so the gateway hands it only to the owner's session. Mirror
 // intercepts get copies (mirror.ts); personal and mirror intercepts fall
 // back to the original endpoints while their laptop is unreachable. When
@@ -27,9 +28,20 @@ import { isNotFound } from '../cluster/kube.ts';
 import { channelDuplex, connectSession, type Session, StreamChannel } from '../tunnel/index.ts';
 import { VERSION } from '../version.ts';
 import { HttpRouter, type Opener, pipeBoth } from './http-router.ts';
+import type { LeaseReport } from './lapse.ts';
 import { INTERCEPT_HEALTH_PORT, INTERCEPT_SFTP_PORT, VOLUMES_DIR } from './manifests.ts';
 import { Mirror, type MirrorStats } from './mirror.ts';
-import { type Entry, entries, interceptId, isIntercepted, LeaseClock, matches, modeOf, serviceKey } from './model.ts';
+import {
+  type Entry,
+  entries,
+  interceptId,
+  isIntercepted,
+  LeaseClock,
+  type LeaseView,
+  matches,
+  modeOf,
+  serviceKey,
+} from './model.ts';
 import { acceptSftp } from './sftp-auth.ts';
 
 /** AgentConfig is the intercept pod's configuration (from its environment). */
@@ -89,6 +101,10 @@ export class InterceptAgent {
   readonly #log: Logger;
   readonly #core: CoreV1Api;
   readonly #leases = new LeaseClock();
+  readonly #now: () => number;
+  /** #views: the leases as last observed, and when (this pod's clock; -1: never). */
+  #views: LeaseView[] = [];
+  #observedAt = -1;
   readonly #servers: Server[] = [];
   #volumeServer: Server | undefined;
   #routers = new Map<number, HttpRouter>();
@@ -103,10 +119,11 @@ export class InterceptAgent {
   #closing = false;
   #ticking: Promise<void> | undefined;
 
-  constructor(cfg: AgentConfig, core: CoreV1Api, log: Logger) {
+  constructor(cfg: AgentConfig, core: CoreV1Api, log: Logger, now: () => number = Date.now) {
     this.#c = cfg;
     this.#core = core;
     this.#log = log;
+    this.#now = now;
   }
 
   /** ready: listening on every port and connected to the gateway. */
@@ -220,6 +237,18 @@ export class InterceptAgent {
     return this.#entries.map((e) => ({ name: e.name, renewed: e.renewed }));
   }
 
+  /**
+   * leases re-reads the Service now and reports every intercept recorded on
+   * it with how long its lease value has stood still by this pod's clock
+   * (what the pod routes by); it fails when the Service cannot be read.
+   */
+  async leases(): Promise<LeaseReport> {
+    const asked = this.#now();
+    await this.sync();
+    if (this.#observedAt < asked) throw new Error('the Service could not be read');
+    return { leases: this.#views.map(({ name, renewed, unchangedMs }) => ({ name, renewed, unchangedMs })) };
+  }
+
   #accept(sock: Socket, target: number, servicePort: number): void {
     sock.on('error', () => undefined);
     const mine = this.#entries.filter((e) => e.ports.some((p) => p.targetPort === target));
@@ -328,11 +357,17 @@ export class InterceptAgent {
     try {
       svc = await this.#core.readNamespacedService({ name: this.#c.service, namespace: this.#c.namespace });
     } catch (err) {
-      if (isNotFound(err)) this.#entries = [];
-      else this.#log.warn({ err: String(err) }, 'reading the Service failed');
+      if (isNotFound(err)) {
+        this.#entries = [];
+        this.#views = [];
+        this.#observedAt = this.#now();
+      } else this.#log.warn({ err: String(err) }, 'reading the Service failed');
       return;
     }
-    const expired = new Set(this.#leases.expired(svc, Date.now()));
+    const now = this.#now();
+    this.#views = this.#leases.observe(svc, now);
+    this.#observedAt = now;
+    const expired = new Set(this.#views.filter((v) => v.lapsed).map((v) => v.name));
     const live = isIntercepted(svc)
       ? [...entries(svc).values()].filter((e): e is Entry => e !== undefined && !expired.has(e.name))
       : [];
@@ -378,6 +413,12 @@ export async function main(): Promise<void> {
       agent.sync().then(
         (known) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(known)),
         () => res.writeHead(500).end(),
+      );
+    // POST /leases: how long each lease stood still by this pod's clock, for a user judging a lapse (lapse.ts).
+    else if (req.url === '/leases' && req.method === 'POST')
+      agent.leases().then(
+        (report) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(report)),
+        () => res.writeHead(503).end(),
       );
     else if (req.url === '/stats' && req.method === 'GET')
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(agent.stats()));

@@ -2,7 +2,9 @@
 // place (reconcile.engage), registers them on the tunnel session (again on
 // every new session after a reconnect), renews their leases, answers the
 // gateway's channels by dialling 127.0.0.1:LOCAL, and undoes them on
-// `leave`, `quit` or at start for a crashed session's leftovers.
+// `leave`, `quit` or at start for a crashed session's leftovers. It also
+// restores other owners' intercepts whose leases lapsed (lapse.ts) when it
+// meets them: before intercepting their Service, and at connect.
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
@@ -10,20 +12,24 @@ import { readdir, rmdir } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
+import type { V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { GatewayInfo } from '../cluster/gateway.ts';
 import { DevnetError } from '../errors.ts';
 import { type AnyChannel, channelDuplex, type Session, type SessionIdentity, StreamChannel } from '../tunnel/index.ts';
 import type { InterceptStats } from './agent.ts';
 import { pipeBoth } from './http-router.ts';
+import { judgeLeases, lapseNote, leftAtSeat, parseLeaseReport, planTakeover, type Verdict } from './lapse.ts';
 import { type ClaimMount, GATEWAY_INTERCEPT_PORT, INTERCEPT_HEALTH_PORT, INTERCEPT_SFTP_PORT } from './manifests.ts';
 import {
+  checkAdd,
   type Entry,
   entries,
   type InterceptPort,
   interceptId,
   isDnsLabel,
   LEASE_TTL_MS,
+  LeaseClock,
   type Mode,
   modeOf,
   podToken,
@@ -44,6 +50,7 @@ import {
   readService,
   renew,
   resolveTargetPorts,
+  restoreLapsed,
   type Target,
   type TargetEnv,
   targetEnvironment,
@@ -107,6 +114,8 @@ export interface InterceptInfo {
   volumes?: VolumeReport[];
   /** sftp is how to read the claims the intercept pod mounts (through the tunnel, to the pod's IP). */
   sftp?: { host: string; port: number; token: string };
+  /** notes say what was done on the way: lapsed intercepts of other owners restored first. */
+  notes?: string[];
 }
 
 /** ListedIntercept is one intercept found on a Service, whoever owns it (`devnet list`). */
@@ -119,8 +128,10 @@ export interface ListedIntercept {
   mode: Mode;
   headers: Record<string, string>;
   ports: InterceptPort[];
-  /** health: ok (renewed within the lease), what is wrong (no local listener, stale), or malformed. */
+  /** health: ok (renewed within the lease), what is wrong (no local listener, stale), `lapsed (owner gone)`, or malformed. */
   health: string;
+  /** lapsedMs: how long ago the lease lapsed, when it did (judged in the connected namespace only). */
+  lapsedMs?: number;
   /** stats are the intercept pod's counters (mirror copies and drops, fallbacks to the pods), when it answered. */
   stats?: Omit<InterceptStats, 'name'>;
 }
@@ -135,6 +146,8 @@ export interface InterceptDeps {
   identity: SessionIdentity;
   /** owner is the user's name as the cluster knows them (src/cluster/whoami.ts). */
   owner: string;
+  /** seat names where this daemon runs: the machine and its control socket's folder, which one daemon at a time serves (model.ts Entry.seat). */
+  seat: string;
   logger: Logger;
 }
 
@@ -176,6 +189,8 @@ export class LaptopIntercepts {
   readonly #host = hostname();
   #timer: NodeJS.Timeout | undefined;
   #attached = new WeakSet<Session>();
+  /** #watched: this laptop's own observation of other owners' leases, per Service (`ns/name`). */
+  readonly #watched = new Map<string, LeaseClock>();
 
   constructor(deps: InterceptDeps) {
     this.#d = deps;
@@ -313,6 +328,7 @@ export class LaptopIntercepts {
       owner: this.#d.owner,
       key: this.#d.identity.id,
       host: this.#host,
+      seat: this.#d.seat,
       session: this.#sessionId,
       headers,
       ...(p.mirror ? { mirror: true } : {}),
@@ -330,6 +346,8 @@ export class LaptopIntercepts {
       podIP: '',
       localDown,
     };
+    // Lapsed intercepts of other owners in the way are restored first; a live one refuses, naming its owner.
+    const notes = await this.#makeRoom(namespace, p.service, entry, progress);
     this.#live.set(key, live);
     let pod: Awaited<ReturnType<typeof engage>>;
     try {
@@ -411,7 +429,77 @@ export class LaptopIntercepts {
       ...(mount ? { mountDir: mount.dir } : {}),
       ...(volumes ? { volumes } : {}),
       ...(sftp ? { sftp } : {}),
+      ...(notes.length > 0 ? { notes } : {}),
     };
+  }
+
+  /**
+   * #makeRoom judges the intercepts already on the Service and restores the
+   * lapsed ones when `entry` then fits; it refuses (naming the owner) when a
+   * live one is in the way. When the intercept pod cannot say and only
+   * unjudged intercepts are in the way, it watches their leases for the TTL.
+   */
+  async #makeRoom(namespace: string, service: string, entry: Entry, progress: (m: string) => void): Promise<string[]> {
+    const { core } = this.#d.kube();
+    let svc = await readService(core, namespace, service);
+    if (entries(svc).size === 0) return [];
+    let plan = planTakeover(svc, entry, await this.#judge(namespace, svc, true));
+    if (plan.kind === 'undecided') {
+      const owners = plan.watch.map((v) => `${v.entry?.owner ?? 'an unknown owner'}'s ${v.name}`).join(', ');
+      progress(
+        `the intercept pod of ${namespace}/${service} does not answer; watching the lease of ${owners} for ${LEASE_TTL_MS / 1000} s`,
+      );
+      const until = Date.now() + LEASE_TTL_MS + 2000;
+      while (plan.kind === 'undecided' && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 1000));
+        svc = await readService(core, namespace, service);
+        plan = planTakeover(svc, entry, await this.#judge(namespace, svc, false));
+      }
+    }
+    if (plan.kind !== 'proceed') {
+      const refusal = plan.kind === 'refused' ? plan.refusal : checkAdd(svc, entry);
+      if (refusal) throw new DevnetError('user', refusal.message, refusal.hint ? { hint: refusal.hint } : {});
+      return [];
+    }
+    if (plan.restore.length === 0) return [];
+    progress(`restoring the lapsed intercepts on ${namespace}/${service}`);
+    return [await this.#restore(namespace, service, plan.restore)];
+  }
+
+  // Restores lapsed intercepts on one Service and says what was done.
+  async #restore(namespace: string, service: string, lapsed: Verdict[]): Promise<string> {
+    const r = await restoreLapsed(this.#d.kube(), namespace, service, lapsed);
+    return lapseNote(
+      namespace,
+      service,
+      lapsed.filter((v) => r.removed.includes(v.name)),
+      r.restored,
+    );
+  }
+
+  /**
+   * #judge judges the leases on a Service just read: by the intercept pod's
+   * report (when `askPod` and it answers) and this laptop's own observation,
+   * which every call extends.
+   */
+  async #judge(namespace: string, svc: V1Service, askPod: boolean): Promise<Verdict[]> {
+    const service = svc.metadata?.name as string;
+    const at = `${namespace}/${service}`;
+    const clock = this.#watched.get(at) ?? new LeaseClock();
+    this.#watched.set(at, clock);
+    const own = clock.observe(svc, Date.now());
+    if (own.length === 0) this.#watched.delete(at);
+    const report = askPod ? await this.#podLeases(namespace, service) : undefined;
+    return judgeLeases(svc, report, own);
+  }
+
+  // The intercept pod's view of the leases (through the tunnel); undefined when it does not answer.
+  async #podLeases(namespace: string, service: string) {
+    const pod = (await interceptPodsOf(this.#d.kube().core, namespace, service).catch(() => []))[0];
+    const ip = pod?.status?.podIP;
+    if (!ip) return undefined;
+    const answer = await podRequest<unknown>(this.#d.session(), ip, 'POST', '/leases').catch(() => undefined);
+    return parseLeaseReport(answer);
   }
 
   async #claimsOf(t: Target) {
@@ -515,24 +603,39 @@ export class LaptopIntercepts {
       );
   }
 
-  /** repair removes intercepts this user's earlier (crashed) sessions on this machine left on the cluster; it returns their names. */
+  /**
+   * repair, at connect, removes the intercepts this user's earlier (crashed)
+   * daemon at this seat left, and restores lapsed intercepts of any owner on
+   * the Services of the connected namespace (one list of intercepted
+   * Services; the intercept pod of each is asked). It returns what it did, or
+   * could not do, for the user to read.
+   */
   async repair(): Promise<string[]> {
     const { core } = this.#d.kube();
-    const fixed: string[] = [];
-    for (const svc of await listIntercepted(core, this.#d.defaultNamespace())) {
+    const connected = this.#d.defaultNamespace();
+    const me = { owner: this.#d.owner, seat: this.#d.seat, key: this.#d.identity.id };
+    const left: string[] = [];
+    const notes: string[] = [];
+    for (let svc of await listIntercepted(core, connected)) {
       const ns = svc.metadata?.namespace as string;
       const name = svc.metadata?.name as string;
-      const stale = [...entries(svc).values()]
-        .filter(
-          (e): e is Entry =>
-            e !== undefined && e.owner === this.#d.owner && e.host === this.#host && e.key !== this.#d.identity.id,
-        )
-        .map((e) => e.name);
-      if (stale.length === 0) continue;
-      await disengage(this.#d.kube(), ns, name, stale);
-      fixed.push(...stale.map((n) => `${ns}/${name}:${n}`));
+      const stale = leftAtSeat(svc, me);
+      if (stale.length > 0) {
+        const restored = await disengage(this.#d.kube(), ns, name, stale);
+        left.push(...stale.map((n) => `${ns}/${name}:${n}`));
+        if (restored) continue;
+        svc = await readService(core, ns, name);
+      }
+      if (ns !== connected) continue;
+      const lapsed = (await this.#judge(ns, svc, true)).filter((v) => v.state === 'lapsed');
+      if (lapsed.length === 0) continue;
+      notes.push(
+        await this.#restore(ns, name, lapsed).catch(
+          (err: Error) => `could not restore the lapsed intercepts on ${ns}/${name}: ${err.message}`,
+        ),
+      );
     }
-    return fixed;
+    return [...(left.length > 0 ? [`removed intercepts a crashed session left: ${left.join(', ')}`] : []), ...notes];
   }
 
   // The counters of a Service's intercept pod (through the tunnel); undefined when it does not answer.
@@ -553,6 +656,8 @@ export class LaptopIntercepts {
       const found = entries(svc);
       const counted = [...found.values()].some((e) => e && modeOf(e) !== 'global');
       const stats = counted ? await this.#podStats(ns, service) : undefined;
+      // Lapses are judged in the connected namespace only (one pod asked per Service there).
+      const verdicts = ns === this.#d.defaultNamespace() ? await this.#judge(ns, svc, true) : [];
       for (const [name, e] of found) {
         if (!e) {
           out.push({
@@ -572,11 +677,14 @@ export class LaptopIntercepts {
         const live = mine ? this.#live.get(`${ns}/${name}`) : undefined;
         // Another owner's lease is judged by its `renewed` time, written by that owner's clock (skew shifts it).
         const age = Date.now() - Date.parse(e.renewed);
+        const lapsed = mine ? undefined : verdicts.find((v) => v.name === name && v.state === 'lapsed');
         const health = live
           ? this.#health(live)
-          : age < LEASE_TTL_MS
-            ? 'ok'
-            : `not renewed for ${Math.round(age / 1000)} s`;
+          : lapsed
+            ? 'lapsed (owner gone)'
+            : age < LEASE_TTL_MS
+              ? 'ok'
+              : `not renewed for ${Math.round(age / 1000)} s`;
         const st = stats?.find((x) => x.name === name);
         out.push({
           namespace: ns,
@@ -588,6 +696,7 @@ export class LaptopIntercepts {
           headers: e.headers,
           ports: e.ports,
           health,
+          ...(lapsed ? { lapsedMs: Math.max(0, lapsed.unchangedMs - LEASE_TTL_MS) } : {}),
           ...(st
             ? { stats: { copied: st.copied, dropped: st.dropped, lastError: st.lastError, fallbacks: st.fallbacks } }
             : {}),

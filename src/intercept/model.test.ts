@@ -101,11 +101,32 @@ test('LeaseClock: a malformed entry expires like one never renewed', (t) => {
   t.deepEqual(c.expired(s, 10, 10), ['x']);
 });
 
+test('LeaseClock.observe: how long each value stood still; a malformed entry that keeps changing never lapses', (t) => {
+  const c = new LeaseClock();
+  const s = svc();
+  const ann = (s.metadata as { annotations: Record<string, string> }).annotations;
+  ann['intercept.devnet.dev/x'] = '{v1';
+  t.deepEqual(c.observe(s, 0, 10), [{ name: 'x', renewed: '{v1', unchangedMs: 0, lapsed: false }]);
+  ann['intercept.devnet.dev/x'] = '{v2';
+  t.deepEqual(c.observe(s, 10, 10), [{ name: 'x', renewed: '{v2', unchangedMs: 0, lapsed: false }]);
+  t.deepEqual(c.observe(s, 20, 10), [{ name: 'x', renewed: '{v2', unchangedMs: 10, lapsed: true }]);
+  delete ann['intercept.devnet.dev/x'];
+  t.deepEqual(c.observe(s, 30, 10), []);
+  ann['intercept.devnet.dev/x'] = '{v2';
+  t.deepEqual(
+    c.observe(s, 40, 10),
+    [{ name: 'x', renewed: '{v2', unchangedMs: 0, lapsed: false }],
+    'gone and back: watched anew',
+  );
+});
+
 test('parseEntry rejects shapes and ports that are not an intercept', (t) => {
   t.truthy(parseEntry(JSON.stringify(entry('a'))));
   t.is(parseEntry(JSON.stringify({ ...entry('a'), ports: [{ servicePort: 0, targetPort: 1, local: 1 }] })), undefined);
   t.is(parseEntry(JSON.stringify({ ...entry('a'), headers: { a: 1 } })), undefined);
   t.is(parseEntry('null'), undefined);
+  t.is(parseEntry(JSON.stringify({ ...entry('a'), seat: 7 })), undefined);
+  t.is(parseEntry(JSON.stringify({ ...entry('a'), seat: 'h:/run/devnet/user-0' }))?.seat, 'h:/run/devnet/user-0');
 });
 
 test('matches: every wanted header must be present with its value', (t) => {

@@ -19,7 +19,7 @@ export const ENTRY_PREFIX = 'intercept.devnet.dev/';
 export const INTERCEPT_APP = 'devnet-intercept';
 /** SERVICE_LABEL names the intercepted Service on the intercept pod. */
 export const SERVICE_LABEL = 'devnet.dev/intercept-for';
-/** LEASE_TTL_MS: an intercept whose lease was not renewed for this long is undone by the intercept pod. */
+/** LEASE_TTL_MS: an intercept whose lease was not renewed for this long has lapsed: its pod sends it no more traffic and any devnet user may restore it. */
 export const LEASE_TTL_MS = 15_000;
 /** RENEW_MS is how often the owner renews its leases. */
 export const RENEW_MS = 4_000;
@@ -41,8 +41,15 @@ export interface Entry {
   owner: string;
   /** key is the owner's session key id (src/tunnel/identity.ts): the gateway sends this intercept's connections only to a session proving it. */
   key: string;
-  /** host is the owner's machine: a later session there removes what a crashed one left. */
+  /** host is the owner's machine (its name, for people). */
   host: string;
+  /**
+   * seat is where the owner's daemon ran: the machine and the folder of its
+   * control socket, which one daemon at a time serves. A later daemon at the
+   * same seat knows the one that recorded this entry is gone and removes it
+   * at once (entries of older versions have none: their leases decide).
+   */
+  seat?: string;
   /** session is the owner's daemon session id. */
   session: string;
   /** headers: empty = global; else every header must match (names lower-case). */
@@ -144,6 +151,7 @@ export function parseEntry(value: string): Entry | undefined {
     if (!e.ports.every((p) => portOk(p.servicePort) && portOk(p.targetPort) && portOk(p.local))) return undefined;
     if (!Object.values(e.headers).every((v) => typeof v === 'string')) return undefined;
     if (e.mirror !== undefined && typeof e.mirror !== 'boolean') return undefined;
+    if (e.seat !== undefined && typeof e.seat !== 'string') return undefined;
     return e;
   } catch {
     return undefined;
@@ -278,22 +286,56 @@ export function withoutEntries<S extends ServiceLike>(svc: S, names: string[]): 
   return { service: out, last: !left };
 }
 
-/** LeaseClock tracks, per intercept, when its `renewed` value last changed (by the observer's own clock: no skew). */
+/** LeaseView is what an observer knows of one intercept's lease. */
+export interface LeaseView {
+  /** name is the intercept's name (its annotation key after ENTRY_PREFIX). */
+  name: string;
+  /** renewed is the lease value observed (for a malformed entry, its whole annotation value). */
+  renewed: string;
+  /** unchangedMs is how long, by the observer's clock, that value has stood still. */
+  unchangedMs: number;
+  /** lapsed: it stood still for the lease TTL — the intercept pod no longer sends it traffic. */
+  lapsed: boolean;
+}
+
+/** leaseValue is what a lease is judged by: the entry's `renewed`, or the raw annotation of a malformed entry. */
+export function leaseValue(svc: ServiceLike, name: string): string | undefined {
+  const raw = svc.metadata?.annotations?.[ENTRY_PREFIX + name];
+  if (raw === undefined) return undefined;
+  return parseEntry(raw)?.renewed ?? raw;
+}
+
+/**
+ * LeaseClock tracks, per intercept of one Service, when its lease value last
+ * changed, by the observer's own clock: no clock of the owner's is trusted,
+ * so skew between laptop and cluster cannot matter.
+ */
 export class LeaseClock {
   readonly #seen = new Map<string, { value: string; at: number }>();
 
-  /** expired observes the Service's entries at `now` and returns the names whose lease ran out (or are malformed). */
-  expired(svc: ServiceLike, now: number, ttlMs = LEASE_TTL_MS): string[] {
-    const out: string[] = [];
+  /** observe records the Service's entries at `now` and says, per entry, how long its lease stood still. */
+  observe(svc: ServiceLike, now: number, ttlMs = LEASE_TTL_MS): LeaseView[] {
+    const out: LeaseView[] = [];
     const current = entries(svc);
     for (const k of this.#seen.keys()) if (!current.has(k)) this.#seen.delete(k);
-    for (const [name, e] of current) {
-      const value = e?.renewed ?? '<malformed>';
-      const s = this.#seen.get(name);
-      if (!s || s.value !== value) this.#seen.set(name, { value, at: now });
-      else if (now - s.at >= ttlMs) out.push(name);
+    for (const name of current.keys()) {
+      const value = leaseValue(svc, name) as string;
+      let s = this.#seen.get(name);
+      if (!s || s.value !== value) {
+        s = { value, at: now };
+        this.#seen.set(name, s);
+      }
+      const unchangedMs = now - s.at;
+      out.push({ name, renewed: value, unchangedMs, lapsed: unchangedMs >= ttlMs });
     }
     return out;
+  }
+
+  /** expired observes the Service's entries at `now` and returns the names whose lease ran out (or are malformed and unchanged). */
+  expired(svc: ServiceLike, now: number, ttlMs = LEASE_TTL_MS): string[] {
+    return this.observe(svc, now, ttlMs)
+      .filter((v) => v.lapsed)
+      .map((v) => v.name);
   }
 }
 

@@ -23,6 +23,7 @@ import { GATEWAY_UID } from '../cluster/gateway-manifests.ts';
 import { clusterError, isNotFound, statusOf } from '../cluster/kube.ts';
 import { DevnetError } from '../errors.ts';
 import { containerEnvironment, type PodEnv } from './env.ts';
+import { withoutLapsed } from './lapse.ts';
 import { type ClaimMount, interceptObjects, type PodIdentity } from './manifests.ts';
 import {
   checkAdd,
@@ -269,6 +270,32 @@ export async function disengage(k: KubeClients, namespace: string, service: stri
   }
   if (last) await removeObjects(k, namespace, service);
   return last;
+}
+
+/**
+ * restoreLapsed removes lapsed intercepts of any owner from a Service: only
+ * those still holding the lease value they were judged by (a renewal since
+ * makes them live again, and they stay), with the Service's resourceVersion
+ * (conflicts re-read and re-checked). When none is left the selector is
+ * restored first, then the intercept pod and its objects are deleted. It
+ * returns the names removed and whether the Service is back to its own.
+ */
+export async function restoreLapsed(
+  k: KubeClients,
+  namespace: string,
+  service: string,
+  lapsed: { name: string; renewed: string }[],
+): Promise<{ removed: string[]; restored: boolean }> {
+  let removed: string[] = [];
+  let last = false;
+  await updateService(k.core, namespace, service, (s) => {
+    const r = withoutLapsed(s, lapsed);
+    removed = r?.removed ?? [];
+    last = r?.last ?? false;
+    return r?.service;
+  });
+  if (last) await removeObjects(k, namespace, service);
+  return { removed, restored: last };
 }
 
 /** removeObjects deletes an intercept pod and the objects made for it (each may already be gone). */

@@ -180,9 +180,9 @@ export class E2E {
     return c;
   }
 
-  /** laptopServer starts test/support/laptop-http.ts on the laptop's 127.0.0.1:port, answering as `name` (and appending each request to `log`). */
-  laptopServer(port: number, name: string, log?: string): ChildProcess {
-    const laptop = (this.laptop as Netns).name;
+  /** laptopServer starts test/support/laptop-http.ts on a laptop's (default: the first) 127.0.0.1:port, answering as `name` (and appending each request to `log`). */
+  laptopServer(port: number, name: string, log?: string, on: Laptop = this.laptops[0] as Laptop): ChildProcess {
+    const laptop = on.ns.name;
     const script = join(ROOT, 'test/support/laptop-http.ts');
     return this.background('ip', [
       'netns',
