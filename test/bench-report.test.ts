@@ -7,6 +7,7 @@ import {
   formatHeading,
   formatTable,
   median,
+  parseBenches,
   parseCluster,
   parseDnsperf,
   parseIperf3,
@@ -20,6 +21,15 @@ test('--only keeps table order and rejects unknown paths by listing the valid on
   t.is(parsePaths(undefined).length, 6);
   t.deepEqual(parsePaths('sshuttle, direct'), ['direct', 'sshuttle']);
   t.throws(() => parsePaths('direct,tailscale'), { message: /unknown path "tailscale".*devnet-direct/ });
+});
+
+test('--only also picks benchmarks: lan, pgbench, wan; naming none runs them all, naming no path measures every path', (t) => {
+  t.deepEqual(parseBenches(undefined), ['lan', 'pgbench', 'wan']);
+  t.deepEqual(parseBenches('direct'), ['lan', 'pgbench', 'wan']);
+  t.deepEqual(parseBenches('wan,openvpn,lan'), ['lan', 'wan']);
+  t.deepEqual(parsePaths('wan'), parsePaths(undefined));
+  t.deepEqual(parsePaths('wan,openvpn,devnet-direct'), ['devnet-direct', 'openvpn']);
+  t.throws(() => parseBenches('wan,lte'), { message: /unknown path "lte".*benchmarks: lan, pgbench, wan/ });
 });
 
 test('--cluster picks k8s or sandbox, defaulting to DEVNET_TEST_CLUSTER (itself k8s by default)', (t) => {
