@@ -11,8 +11,9 @@
 // docs/benchmarks.md for the results and how to reproduce them.
 //
 //   npm run bench -- [--cluster k8s|sandbox] [--json FILE] [--only NAME[,NAME]] [--quick] [--wan-matrix]
-import { writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Lab } from './support/lab.ts';
 import { type Budget, measureDevnet, measurePath } from './support/measure.ts';
@@ -56,6 +57,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     quick: { type: 'boolean' },
     'wan-matrix': { type: 'boolean' },
+    'cpu-prof': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -66,6 +68,7 @@ if (values.help) {
       '          the default is DEVNET_TEST_CLUSTER, itself k8s by default\n' +
       'paths: direct, devnet-direct, devnet-portforward, openvpn, wireguard-go, sshuttle (all unless --only names some)\n' +
       'benchmarks: lan (side by side), pgbench (PostgreSQL), wan (emulated WAN link) (all unless --only names some)\n' +
+      '--cpu-prof DIR: devnet runs with node --cpu-prof into DIR and the lan bench takes only conn/s (the new-connection path)\n' +
       '--wan-matrix: the WAN bench at 20 and 50 ms RTT × 100 Mbit/s and 1 Gbit/s (default: 20 ms, 100 Mbit/s only)\n',
   );
   process.exit(0);
@@ -91,6 +94,7 @@ const idleConnections = values.quick ? 2000 : 10_000;
 const pgShape: PgbenchShape = values.quick
   ? { clients: 8, jobs: 2, scale: 10, seconds: 4, runs: 1 }
   : { clients: 8, jobs: 2, scale: 10, seconds: 8, runs: 3 };
+const cpuProfDir = values['cpu-prof'] ? resolve(values['cpu-prof']) : undefined;
 const wanProfiles = values['wan-matrix'] ? WAN_PROFILES_FULL : WAN_PROFILES_SMALL;
 const wanBudget: WanBudget = values.quick
   ? { iperfRuns: 1, iperfSeconds: 3, ttfbSamples: 5, fetchSamples: 3 }
@@ -221,9 +225,10 @@ async function lanBench(lab: Lab, runnable: PathName[]): Promise<void> {
         (figure, what) => {
           doc.notes[`${path}.${figure}`] = what;
         },
+        cpuProfDir !== undefined,
       ),
     );
-    if (path === devnetExtrasOn) {
+    if (path === devnetExtrasOn && cpuProfDir === undefined) {
       // A fresh session, so that thousands of connections just closed by the
       // connection-rate runs neither help nor hurt the idle-connection figure.
       await c.run(log);
@@ -299,6 +304,12 @@ async function main(): Promise<void> {
   const version = await clusterVersion(lab);
   if (version) doc.machine.cluster_version = version;
   await lab.start(log);
+  if (cpuProfDir !== undefined) {
+    mkdirSync(cpuProfDir, { recursive: true, mode: 0o777 });
+    chmodSync(cpuProfDir, 0o777); // the daemon may run as the invoking user
+    lab.laptopEnv.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${cpuProfDir}`;
+    log(`devnet profiled into ${cpuProfDir}`);
+  }
   // In run order; the WAN bench comes last, since it replaces the laptop's link for the rest of the run.
   if (benches.includes('lan')) await lanBench(lab, runnable);
   if (benches.includes('pgbench') && !stopping) await pgBench(lab, runnable);
