@@ -53,7 +53,8 @@ export function parsePgbench(out: string): { tps: number; latencyMs: number; fai
 
 /**
  * startPostgres starts the server in the benchmark pod as nobody (initdb into
- * a fresh directory, trust authentication for the `postgres` role), waits
+ * a fresh directory, trust authentication for the `postgres` role from any
+ * address: a throwaway server in the bench's own namespace), waits
  * until it answers from the node, and loads pgbench's tables there; the
  * server is stopped (fast shutdown) at cleanup.
  */
@@ -65,6 +66,8 @@ export async function startPostgres(lab: Lab, shape: PgbenchShape, log: (s: stri
     env,
     'rm -rf $D && mkdir -m 700 $D',
     'initdb -D $D -A trust -U postgres --locale=C -E UTF8 >/dev/null',
+    // A throwaway server in the bench's own namespace: any client may connect as postgres.
+    "echo 'host all all 0.0.0.0/0 trust' >> $D/pg_hba.conf",
     `exec postgres -D $D -k $D -h '*' -p ${PG_PORT} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c jit=off -c shared_buffers=64MB -c max_connections=200 -c dynamic_shared_memory_type=mmap`,
   ].join(' && ');
   log('PostgreSQL in the benchmark pod');
