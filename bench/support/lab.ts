@@ -338,6 +338,8 @@ export class Lab {
       await ns.ip('link', 'set', dev, 'up');
     }
     // The API server, reached across the link: laptop 127.0.0.1 → gateway namespace → the unix-socket relay.
+    // TCP_NODELAY on the relay's sockets, as devnet's and the API server's own sockets have it: with Nagle,
+    // a small frame (a new flow's OPEN) would wait a round trip of the WAN for the previous one's ACK.
     const sock = join(this.work, 'api.sock');
     const port = String(this.cluster.apiPort);
     this.background('ip', [
@@ -345,7 +347,7 @@ export class Lab {
       'exec',
       this.gateway.name,
       'socat',
-      `TCP-LISTEN:${port},bind=${LAB.gateway},fork,reuseaddr`,
+      `TCP-LISTEN:${port},bind=${LAB.gateway},fork,reuseaddr,nodelay`,
       `UNIX-CONNECT:${sock}`,
     ]);
     if (this.#laptopApiRelay) signalGroup(this.#laptopApiRelay, 'SIGKILL');
@@ -355,8 +357,8 @@ export class Lab {
       'exec',
       this.laptop.name,
       'socat',
-      `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`,
-      `TCP:${LAB.gateway}:${port}`,
+      `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr,nodelay`,
+      `TCP:${LAB.gateway}:${port},nodelay`,
     ]);
     await new Promise((r) => setTimeout(r, 200));
     return async (p: WanProfile) => {
