@@ -290,10 +290,10 @@ rootTest('a destination that vanishes without a word is found by keepalive: sock
   const sockets = () => ns!.exec('ss', ['-Htn', 'state', 'established', 'dst', `${TARGET}:7000`]);
   t.regex(await sockets(), /7000/, 'the gateway holds a socket to the destination');
   // The destination's packets stop coming (a pod gone with its node): nothing is answered, not even with RST.
-  await ns!.exec(NFT, ['add table inet dnt_vanish']);
-  t.teardown(() => ns?.exec(NFT, ['delete table inet dnt_vanish']).catch(() => undefined));
-  await ns!.exec(NFT, ['add chain inet dnt_vanish out { type filter hook output priority 0 ; }']);
-  await ns!.exec(NFT, ['add rule inet dnt_vanish out tcp sport 7000 drop']);
+  await far!.exec(NFT, ['add table inet dnt_vanish']);
+  t.teardown(() => far?.exec(NFT, ['delete table inet dnt_vanish']).catch(() => undefined));
+  await far!.exec(NFT, ['add chain inet dnt_vanish out { type filter hook output priority 0 ; }']);
+  await far!.exec(NFT, ['add rule inet dnt_vanish out tcp sport 7000 drop']);
   // Keepalive: 1 s idle, then 10 unanswered probes 1 s apart (libuv's interval and count).
   const outcome = await Promise.race([
     closed.then(([end]) => end as { kind: string }),

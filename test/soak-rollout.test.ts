@@ -6,7 +6,7 @@
 // completes with its bytes intact (issue 14: a rollout used to reset them
 // all). The transfers run until the daemon has moved to the new pod, then
 // a while longer on the draining session. DEVNET_SOAK=long lingers longer.
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { E2E, ROOT } from './support/e2e.ts';
@@ -28,6 +28,15 @@ test.before(async () => {
 test.after.always(async () => {
   if (isRoot) await e.cleanup();
 });
+
+/** daemonLogTail is the end of the laptop daemon's log, for a failure's diagnosis. */
+function daemonLogTail(): string {
+  const dir = e.laptopEnv.DEVNET_RUN_DIR as string;
+  const logs = readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('daemon.log'));
+  return logs.map((f) => readFileSync(join(dir, f), 'utf8').split('\n').slice(-60).join('\n')).join('\n') || '(none)';
+}
 
 interface Status {
   gateway?: { pod: string };
@@ -78,6 +87,7 @@ async function rollDuringTransfers(t: ExecutionContext, roll: () => Promise<unkn
   } catch {
     result = { error: `the transfers printed no result (exit ${run.code})` };
   }
+  if (result.intact !== FLOWS) t.log(`the daemon's log:\n${daemonLogTail()}`);
   t.is(result.intact, FLOWS, `${run.stdout}${run.stderr}`);
   t.true(moved, 'the daemon connected to the new gateway pod');
   t.true(draining > 0, 'the transfers were still on the old session when it was replaced');

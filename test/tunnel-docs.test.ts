@@ -102,6 +102,7 @@ test('the limits table has one row per limit in code, each with the value the co
     'daemon drain of a replaced session': s(DEFAULT_DRAIN_MS),
     'dial timeout': `\`timeout_ms\`, default ${s(DEFAULT_DIAL_TIMEOUT_MS)}, at most ${s(MAX_DIAL_TIMEOUT_MS)}`,
     'UDP channel idle': s(UDP_IDLE_MS),
+    'destination socket silent (gateway)': `TCP keepalive after ${s(gw.tcpKeepaliveMs)} (\`--tcp-keepalive\`), then 10 probes 1 s apart`,
     'channel ids': '2³¹ per side',
   };
   const documented = Object.fromEntries(table(/^Limits/, 'limit').rows.map((r) => [r[0], r[1]]));

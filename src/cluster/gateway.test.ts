@@ -60,3 +60,24 @@ test('an image pull failure still points at the registry', (t) => {
 test('a pod that is still starting has no problem', (t) => {
   t.is(podProblem(pod({ phase: 'Pending', containerStatuses: [] })), undefined);
 });
+
+test("the kubelet's transient cache-sync timeout is waited out, a missing object is not", (t) => {
+  const waiting = (message: string) =>
+    pod({
+      phase: 'Pending',
+      containerStatuses: [
+        {
+          name: 'gateway',
+          image: 'ghcr.io/devnet-dev/gateway:0.1.0',
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: { waiting: { reason: 'CreateContainerConfigError', message } },
+        },
+      ],
+    });
+  // A real kubelet says this while its watch on a just-created Secret catches up; it retries by itself.
+  t.is(podProblem(waiting('failed to sync secret cache: timed out waiting for the condition')), undefined);
+  t.is(podProblem(waiting('failed to sync configmap cache: timed out waiting for the condition')), undefined);
+  t.is(podProblem(waiting('secret "devnet-gateway-token" not found'))?.kind, 'config');
+});

@@ -71,6 +71,13 @@ export interface PodProblem {
 const indent = (text: string) => text.replace(/^/gm, '    ');
 
 /**
+ * KUBELET_CACHE_CATCHING_UP matches what a kubelet says while its watch of a
+ * Secret or ConfigMap created moments ago has not caught up (seen on a real
+ * v1.34 kubelet right after install): it retries by itself, so it is no problem yet.
+ */
+const KUBELET_CACHE_CATCHING_UP = /^failed to sync (secret|configmap) cache: timed out waiting for the condition/;
+
+/**
  * podProblem explains why a pod cannot become ready (image pull, crash
  * loop, config), or undefined while it may still. A crashing container is
  * described by its last exit: code, reason and the message the runtime kept
@@ -92,6 +99,7 @@ export function podProblem(p: V1Pod): PodProblem | undefined {
         : `fails: ${w?.reason}${w?.message ? ` (${w.message})` : ''}`;
       return { kind: 'crash', message: `container ${cs.name} ${exit}` };
     }
+    if (w?.reason === 'CreateContainerConfigError' && KUBELET_CACHE_CATCHING_UP.test(w.message ?? '')) continue;
     if (w?.reason && ['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'].includes(w.reason)) {
       return {
         kind: 'config',

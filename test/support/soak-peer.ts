@@ -204,9 +204,17 @@ async function main(argv: string[]): Promise<void> {
       const stopFile = rest[1] ?? '';
       const maxMs = Number(rest[2] ?? 60) * 1000;
       const chunk = 16 * 1024;
+      const failures: Record<string, number> = {};
+      const fail = (why: string): number => {
+        failures[why] = (failures[why] ?? 0) + 1;
+        return -1;
+      };
       const one = async (i: number): Promise<number> => {
         const s = await connect(host, port);
-        s.on('error', () => undefined);
+        let error = '';
+        s.on('error', (err: NodeJS.ErrnoException) => {
+          error ||= err.code ?? err.message;
+        });
         const back = readAll(s).catch(() => ({ sha256: '', bytes: -1 }));
         const h = createHash('sha256');
         const piece = patternBlock(i).subarray(0, chunk);
@@ -224,11 +232,15 @@ async function main(argv: string[]): Promise<void> {
         s.end();
         const r = await back;
         s.destroy();
-        return r.bytes === sent && r.sha256 === h.digest('hex') ? sent : -1;
+        if (error) return fail(error);
+        if (r.bytes !== sent) return fail(`short echo (${r.bytes} of ${sent} bytes)`);
+        return r.sha256 === h.digest('hex') ? sent : fail('echo differs');
       };
-      const results = await Promise.all(Array.from({ length: n }, (_, i) => one(i).catch(() => -1)));
+      const results = await Promise.all(
+        Array.from({ length: n }, (_, i) => one(i).catch((err) => fail(String(err?.code ?? err)))),
+      );
       const intact = results.filter((b) => b >= 0);
-      out({ intact: intact.length, n, bytes: intact.reduce((a, b) => a + b, 0), ms: performance.now() - t0 });
+      out({ intact: intact.length, n, bytes: intact.reduce((a, b) => a + b, 0), ms: performance.now() - t0, failures });
       return;
     }
     default:
