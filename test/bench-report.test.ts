@@ -2,11 +2,13 @@
 // on outputs captured from the real tools.
 import test from 'ava';
 import { routeArgs } from '../bench/support/paths.ts';
+import { parsePgbench } from '../bench/support/pgbench.ts';
 import {
   type BenchDocument,
   formatHeading,
   formatTable,
   median,
+  parseBenches,
   parseCluster,
   parseDnsperf,
   parseIperf3,
@@ -15,11 +17,21 @@ import {
   percentile,
   roundFigures,
 } from '../bench/support/report.ts';
+import { formatWanTable, spread } from '../bench/support/wan.ts';
 
 test('--only keeps table order and rejects unknown paths by listing the valid ones', (t) => {
   t.is(parsePaths(undefined).length, 6);
   t.deepEqual(parsePaths('sshuttle, direct'), ['direct', 'sshuttle']);
   t.throws(() => parsePaths('direct,tailscale'), { message: /unknown path "tailscale".*devnet-direct/ });
+});
+
+test('--only also picks benchmarks: lan, pgbench, wan; naming none runs them all, naming no path measures every path', (t) => {
+  t.deepEqual(parseBenches(undefined), ['lan', 'pgbench', 'wan']);
+  t.deepEqual(parseBenches('direct'), ['lan', 'pgbench', 'wan']);
+  t.deepEqual(parseBenches('wan,openvpn,lan'), ['lan', 'wan']);
+  t.deepEqual(parsePaths('wan'), parsePaths(undefined));
+  t.deepEqual(parsePaths('wan,openvpn,devnet-direct'), ['devnet-direct', 'openvpn']);
+  t.throws(() => parseBenches('wan,lte'), { message: /unknown path "lte".*benchmarks: lan, pgbench, wan/ });
 });
 
 test('--cluster picks k8s or sandbox, defaulting to DEVNET_TEST_CLUSTER (itself k8s by default)', (t) => {
@@ -157,4 +169,41 @@ test("openvpn's route line for each cluster's pod range", (t) => {
   t.is(routeArgs('10.200.0.0/16'), '10.200.0.0 255.255.0.0');
   t.is(routeArgs('10.200.0.0/24'), '10.200.0.0 255.255.255.0');
   t.is(routeArgs('10.0.0.0/12'), '10.0.0.0 255.240.0.0');
+});
+
+test('pgbench: TPS and average latency from its summary; failed transactions counted; no summary is an error', (t) => {
+  const out = [
+    'pgbench (15.18 (Debian 15.18-0+deb12u1))',
+    'transaction type: <builtin: TPC-B (sort of)>',
+    'scaling factor: 10',
+    'query mode: simple',
+    'number of clients: 8',
+    'number of threads: 2',
+    'maximum number of tries: 1',
+    'duration: 4 s',
+    'number of transactions actually processed: 5880',
+    'number of failed transactions: 0 (0.000%)',
+    'latency average = 5.443 ms',
+    'average connection time = 1.913 ms',
+    'tps = 1469.812345 (including reconnection times)',
+  ].join('\n');
+  t.deepEqual(parsePgbench(out), { tps: 1469.812345, latencyMs: 5.443, failed: 0 });
+  t.is(parsePgbench(out.replace('failed transactions: 0', 'failed transactions: 3')).failed, 3);
+  t.throws(() => parsePgbench('pgbench: error: connection to server failed'), { message: /no tps or latency/ });
+});
+
+test('WAN figures: a median with its spread, and the tables name each profile and path', (t) => {
+  t.deepEqual(spread([3, 1, 2]), { p50: 2, min: 1, max: 3, samples: [3, 1, 2] });
+  t.is(spread([]), undefined);
+  const table = formatWanTable({
+    profiles: [{ rttMs: 20, rateMbps: 100 }],
+    mtu: 1500,
+    results: {
+      '20ms-100M': {
+        direct: { down_mbps: { p50: 96, min: 95, max: 97, samples: [95, 96, 97] }, down_link_fraction: 0.96 },
+      },
+    },
+  });
+  t.regex(table, /WAN 20ms-100M: 20 ms RTT, 100 Mbit\/s each way, MTU 1500/);
+  t.regex(table, /\| direct \| — \| — \| 96 \(95–97\) \| 0\.96 \| — \| — \|/);
 });

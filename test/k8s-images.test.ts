@@ -83,7 +83,7 @@ test('the gateway image holds exactly the /app files the Dockerfile describes', 
   }
 });
 
-test('the bench image carries iperf3, sockperf, busybox and the demo echo server, each program with its libraries', (t) => {
+test('the bench image carries iperf3, sockperf, PostgreSQL, busybox and the demo echo server, each program with its libraries', (t) => {
   const spec = benchImageSpec();
   t.deepEqual(
     spec.variants.map((v) => v.names),
@@ -101,7 +101,27 @@ test('the bench image carries iperf3, sockperf, busybox and the demo echo server
     }
     for (const f of ['app/main.ts', 'app/echo.ts', 'app/hello.ts', 'app/program.ts']) t.true(files.has(f), f);
     // Every library ldd names for the programs is in the layer, at the same path.
-    const needed = execFileSync('ldd', ['/usr/bin/iperf3', '/usr/bin/sockperf'], { encoding: 'utf8' })
+    // PostgreSQL's server, what initdb needs beside it, and su to start it as nobody.
+    for (const f of [
+      'usr/lib/postgresql/15/bin/postgres',
+      'usr/lib/postgresql/15/bin/initdb',
+      'usr/lib/postgresql/15/bin/pg_ctl',
+      'usr/lib/postgresql/15/lib/plpgsql.so',
+      'usr/lib/postgresql/15/lib/dict_snowball.so',
+      'usr/share/postgresql/15/postgres.bki',
+      'usr/share/zoneinfo/UTC',
+      'bin/su',
+    ]) {
+      t.true(files.has(f), `${f} in the image`);
+    }
+    t.false(files.has('usr/lib/postgresql/15/lib/llvmjit.so'), 'the JIT (and LLVM) left out');
+    const needed = execFileSync(
+      'ldd',
+      ['/usr/bin/iperf3', '/usr/bin/sockperf', '/usr/lib/postgresql/15/bin/postgres'],
+      {
+        encoding: 'utf8',
+      },
+    )
       .split('\n')
       .map((l) => /=>\s+\/(\S+)/.exec(l)?.[1])
       .filter((l): l is string => l !== undefined);

@@ -17,6 +17,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { ClusterKind } from '../../test/support/k8s.ts';
 import { Netns, sh } from '../../test/support/netns.ts';
 import { BENCH_NAMESPACE_LABEL, type BenchCluster } from './cluster.ts';
@@ -24,6 +25,7 @@ import { K8sCluster } from './cluster-k8s.ts';
 import { SandboxCluster } from './cluster-sandbox.ts';
 import { type Cleanup, must, run, signalGroup } from './programs.ts';
 import { CLUSTER_FILE, GROUPS_FILE, killNetnsPids, nodeLinkName, WORK_PREFIX } from './sweep.ts';
+import { profileName, type WanProfile } from './wan-link.ts';
 
 /** Addresses and ports of the lab (all inside namespaces the bench creates, and the pod). */
 export const LAB = {
@@ -35,7 +37,22 @@ export const LAB = {
   iperfPort: 5201,
   sockperfPort: 11111,
   echoPort: 7,
+  /** httpPort serves `GET /1` (one byte) and `GET /1m` (1 MiB) from the pod, for the WAN bench's fetches. */
+  httpPort: 8080,
 } as const;
+
+/** HTTP_SERVER is the pod's small HTTP server (the pod's own Node runtime): one byte at /1, 1 MiB at /1m. */
+const HTTP_SERVER = [
+  'const big = Buffer.alloc(1 << 20, 120);',
+  "require('node:http').createServer((q, s) => {",
+  "  const body = q.url === '/1m' ? big : Buffer.from('x');",
+  "  s.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });",
+  '  s.end(body);',
+  `}).listen(${8080});`,
+].join('\n');
+
+/** WAN_FORWARDER is the link emulator the WAN bench puts between the laptop and the gateway namespace. */
+const WAN_FORWARDER = join(import.meta.dirname, '..', 'wan-forwarder.ts');
 
 /** Lab is the running lab; open() takes the cluster and start() builds the rest, registering every undo step with cleanup. */
 export class Lab {
@@ -50,6 +67,7 @@ export class Lab {
   /** stderrTail keeps the last words of background programs, for error reports. */
   stderrTail = '';
   #children: ChildProcess[] = [];
+  #laptopApiRelay: ChildProcess | undefined;
 
   constructor(cleanup: Cleanup) {
     this.cleanup = cleanup;
@@ -178,8 +196,9 @@ export class Lab {
     const inPod = (...cmd: string[]) => this.background(...this.cluster.inPod('bench', 'bench', cmd), this.cluster.env);
     inPod('iperf3', '-s', '-p', String(LAB.iperfPort));
     inPod('sockperf', 'sr', '--tcp', '-p', String(LAB.sockperfPort));
+    inPod('node', '-e', HTTP_SERVER);
     // Ready when they accept connections, seen from the node (which routes to every pod).
-    for (const port of [LAB.iperfPort, LAB.sockperfPort]) {
+    for (const port of [LAB.iperfPort, LAB.sockperfPort, LAB.httpPort]) {
       const deadline = Date.now() + 30_000;
       const probe = ['netns', 'exec', this.cluster.nodeNs, 'nc', '-z', '-w', '1', this.podIp, String(port)];
       while ((await run('ip', probe)).code !== 0) {
@@ -254,7 +273,7 @@ export class Lab {
   async #apiRelay(): Promise<void> {
     const sock = join(this.work, 'api.sock');
     this.background('socat', [`UNIX-LISTEN:${sock},fork,mode=600`, this.cluster.apiTarget]);
-    this.background('ip', [
+    this.#laptopApiRelay = this.background('ip', [
       'netns',
       'exec',
       this.laptop.name,
@@ -263,6 +282,90 @@ export class Lab {
       `UNIX-CONNECT:${sock}`,
     ]);
     for (let i = 0; i < 50 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /**
+   * useWanLink replaces the laptop↔gateway veth with the WAN bench's emulated
+   * link (bench/wan-forwarder.ts: two TUN devices under the same names and
+   * addresses, MTU 1500, `profile`'s delay and rate each way) and sends the
+   * laptop's API server connection across it: the laptop's relay now goes to
+   * a relay in the gateway namespace. For the rest of the run every path's
+   * carrier crosses the link; the returned function reshapes it.
+   */
+  async useWanLink(profile: WanProfile, log: (s: string) => void): Promise<(p: WanProfile) => Promise<void>> {
+    log(`WAN link: replacing the laptop's veth with the emulated link (${profileName(profile)})`);
+    await this.laptop.ip('link', 'del', 'bnlap0');
+    const tag = process.pid % 100000;
+    const [ta, tb] = [`bnwa${tag}`, `bnwb${tag}`];
+    const fwd = this.background(
+      process.execPath,
+      [
+        WAN_FORWARDER,
+        '--a',
+        ta,
+        '--b',
+        tb,
+        '--mtu',
+        '1500',
+        '--rtt-ms',
+        String(profile.rttMs),
+        '--rate-mbps',
+        String(profile.rateMbps),
+      ],
+      process.env,
+      true,
+    );
+    this.cleanup.add('WAN link forwarder', () => {
+      if (fwd.exitCode === null && fwd.signalCode === null) fwd.kill('SIGTERM');
+    });
+    const lines = createInterface({ input: fwd.stdout as NonNullable<typeof fwd.stdout> });
+    const nextLine = () =>
+      new Promise<string>((res, rej) => {
+        const t = setTimeout(() => rej(new Error(`the WAN forwarder did not answer: ${this.stderrTail}`)), 20_000);
+        lines.once('line', (l) => {
+          clearTimeout(t);
+          res(l);
+        });
+      });
+    if ((await nextLine()) !== 'ready') throw new Error(`the WAN forwarder did not start: ${this.stderrTail}`);
+    for (const [ns, tun, dev, addr] of [
+      [this.laptop, ta, 'bnlap0', `${LAB.laptop}/30`],
+      [this.gateway, tb, 'bngw0', `${LAB.gateway}/30`],
+    ] as const) {
+      await sh('ip', ['link', 'set', 'dev', tun, 'netns', ns.name]);
+      await ns.ip('link', 'set', tun, 'name', dev, 'mtu', '1500', 'txqueuelen', '10000');
+      await ns.ip('addr', 'add', addr, 'dev', dev);
+      await ns.ip('link', 'set', dev, 'up');
+    }
+    // The API server, reached across the link: laptop 127.0.0.1 → gateway namespace → the unix-socket relay.
+    // TCP_NODELAY on the relay's sockets, as devnet's and the API server's own sockets have it: with Nagle,
+    // a small frame (a new flow's OPEN) would wait a round trip of the WAN for the previous one's ACK.
+    const sock = join(this.work, 'api.sock');
+    const port = String(this.cluster.apiPort);
+    this.background('ip', [
+      'netns',
+      'exec',
+      this.gateway.name,
+      'socat',
+      `TCP-LISTEN:${port},bind=${LAB.gateway},fork,reuseaddr,nodelay`,
+      `UNIX-CONNECT:${sock}`,
+    ]);
+    if (this.#laptopApiRelay) signalGroup(this.#laptopApiRelay, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    this.#laptopApiRelay = this.background('ip', [
+      'netns',
+      'exec',
+      this.laptop.name,
+      'socat',
+      `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr,nodelay`,
+      `TCP:${LAB.gateway}:${port},nodelay`,
+    ]);
+    await new Promise((r) => setTimeout(r, 200));
+    return async (p: WanProfile) => {
+      fwd.stdin?.write(`${p.rttMs} ${p.rateMbps}\n`);
+      const answer = await nextLine();
+      if (answer !== `shaped ${p.rttMs} ${p.rateMbps}`) throw new Error(`the WAN forwarder answered "${answer}"`);
+    };
   }
 
   /** routeToPod says which device the laptop would use to reach the pod ('' when it has no route). */

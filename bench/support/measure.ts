@@ -26,13 +26,15 @@ const script = (name: string) => join(import.meta.dirname, name);
 /**
  * measurePath takes a path's figures. A failed run is retried once; a figure
  * whose runs all fail is left out (skip), one with some failed runs is the
- * median of the rest and says so (note).
+ * median of the rest and says so (note). With onlyConnections, only the
+ * connection rate is taken (`--cpu-prof`: a profile of that path alone).
  */
 export async function measurePath(
   lab: Lab,
   b: Budget,
   skip: (figure: string, why: string) => void,
   note: (figure: string, what: string) => void,
+  onlyConnections = false,
 ): Promise<PathFigures> {
   const f: PathFigures = {};
   const take = async (names: (keyof PathFigures)[], one: () => Promise<number[]>) => {
@@ -73,25 +75,26 @@ export async function measurePath(
       }
     }
   };
-  await take(['tcp_up_gbps'], () => iperf(false));
-  await take(['tcp_down_gbps'], () => iperf(true));
-  await take(['rtt_p50_us', 'rtt_p99_us'], async () => {
-    const r = await lab.onLaptop('timeout', [
-      String(b.seconds + 15),
-      'sockperf',
-      'ping-pong',
-      '--tcp',
-      '-i',
-      lab.podIp,
-      '-p',
-      String(LAB.sockperfPort),
-      '-t',
-      t,
-      '--full-rtt',
-    ]);
-    const s = parseSockperf(r.stdout + r.stderr);
-    return [s.p50, s.p99];
-  });
+  if (!onlyConnections) await take(['tcp_up_gbps'], () => iperf(false));
+  if (!onlyConnections) await take(['tcp_down_gbps'], () => iperf(true));
+  if (!onlyConnections)
+    await take(['rtt_p50_us', 'rtt_p99_us'], async () => {
+      const r = await lab.onLaptop('timeout', [
+        String(b.seconds + 15),
+        'sockperf',
+        'ping-pong',
+        '--tcp',
+        '-i',
+        lab.podIp,
+        '-p',
+        String(LAB.sockperfPort),
+        '-t',
+        t,
+        '--full-rtt',
+      ]);
+      const s = parseSockperf(r.stdout + r.stderr);
+      return [s.p50, s.p99];
+    });
   await take(['conn_per_s'], async () => {
     const r = await lab.onLaptop(
       process.execPath,

@@ -4,7 +4,7 @@
 // device the laptop's route to the pod must use (checked with `ip route get`
 // by the caller; for sshuttle the veth to a gateway that forwards nothing,
 // since sshuttle redirects with iptables after routing).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAB, type Lab } from './lab.ts';
 import { Cleanup, DEVNET_BIN, must, run, stop } from './programs.ts';
@@ -289,6 +289,8 @@ const wireguard: PathSetup = async (lab, c) => {
  */
 const sshuttle: PathSetup = async (lab, c) => {
   const dir = join(lab.work, 'ssh');
+  // Fresh keys each time: one run sets the path up once per benchmark (ssh-keygen will not overwrite).
+  rmSync(dir, { recursive: true, force: true });
   await must('mkdir', ['-p', dir]);
   await must('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host')]);
   await must('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'user')]);

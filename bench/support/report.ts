@@ -2,6 +2,8 @@
 // document `npm run bench -- --json FILE` writes, and the stdout heading and
 // table. Pure functions, unit-tested in test/bench-report.test.ts.
 import { type ClusterKind, clusterKind } from '../../test/support/k8s.ts';
+import type { PgbenchDocument } from './pgbench.ts';
+import type { WanDocument } from './wan.ts';
 
 /** PATHS are the measured paths, in table order. */
 export const PATHS = ['direct', 'devnet-portforward', 'devnet-direct', 'openvpn', 'wireguard-go', 'sshuttle'] as const;
@@ -35,21 +37,43 @@ export interface BenchDocument {
   skipped: Record<string, string>;
   /** notes record retried or failed runs behind a figure that was measured ("path.figure"). */
   notes: Record<string, string>;
+  /** wan is the WAN bench's figures (bench/support/wan.ts), when it ran. */
+  wan?: WanDocument;
+  /** pgbench is the real-application bench's figures (bench/support/pgbench.ts), when it ran. */
+  pgbench?: PgbenchDocument;
 }
 
-/** parsePaths reads `--only a,b`; unknown names are an error naming the valid ones. */
-export function parsePaths(only: string | undefined): PathName[] {
-  if (!only) return [...PATHS];
-  const names = only
+/** BENCHES are the benchmarks one run can take, in run order: `lan` (the side-by-side figures), `wan`, `pgbench`. */
+export const BENCHES = ['lan', 'pgbench', 'wan'] as const;
+/** BenchName is one benchmark of the run. */
+export type BenchName = (typeof BENCHES)[number];
+
+/** onlyNames splits `--only a,b`; unknown names are an error naming the valid ones. */
+function onlyNames(only: string | undefined): string[] {
+  const names = (only ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
   for (const n of names) {
-    if (!(PATHS as readonly string[]).includes(n)) {
-      throw new Error(`unknown path "${n}" in --only; valid: ${PATHS.join(', ')}`);
+    if (!(PATHS as readonly string[]).includes(n) && !(BENCHES as readonly string[]).includes(n)) {
+      throw new Error(`unknown path "${n}" in --only; valid: ${PATHS.join(', ')}; benchmarks: ${BENCHES.join(', ')}`);
     }
   }
+  return names;
+}
+
+/** parsePaths reads the paths of `--only a,b` (all when it names none), in table order. */
+export function parsePaths(only: string | undefined): PathName[] {
+  const names = onlyNames(only);
+  if (!names.some((n) => (PATHS as readonly string[]).includes(n))) return [...PATHS];
   return PATHS.filter((p) => names.includes(p));
+}
+
+/** parseBenches reads the benchmarks of `--only a,b` (all when it names none), in run order. */
+export function parseBenches(only: string | undefined): BenchName[] {
+  const names = onlyNames(only);
+  if (!names.some((n) => (BENCHES as readonly string[]).includes(n))) return [...BENCHES];
+  return BENCHES.filter((b) => names.includes(b));
 }
 
 /** parseCluster reads `--cluster k8s|sandbox`; without it, DEVNET_TEST_CLUSTER decides (k8s by default). */

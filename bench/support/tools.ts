@@ -22,10 +22,13 @@ const PACKAGE_OF: Record<string, string> = {
   ssh: 'openssh-client',
   'ssh-keygen': 'openssh-client',
   iptables: 'iptables',
+  curl: 'curl',
+  // pgbench and the server (the sandbox's pod runs the host's; the k8s bench image copies them).
+  '/usr/lib/postgresql/15/bin/pgbench': 'postgresql-15',
 };
 
 /** COMMON are needed by every path; the rest by the paths that name them. */
-const COMMON = ['iperf3', 'sockperf', 'nc', 'socat', 'kubectl'];
+const COMMON = ['iperf3', 'sockperf', 'nc', 'socat', 'kubectl', 'curl', '/usr/lib/postgresql/15/bin/pgbench'];
 const NEEDS: Record<PathName, string[]> = {
   direct: [],
   'devnet-direct': ['dnsperf'],

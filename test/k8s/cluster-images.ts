@@ -9,10 +9,10 @@
 //   sandbox's demo servers (src/sandbox/images), with busybox-static, curl and
 //   getent so tests can `kubectl exec` into them;
 // - the side-by-side bench's pod (built and imported by the bench only): the
-//   demo image's content plus iperf3 and sockperf.
+//   demo image's content plus iperf3, sockperf and PostgreSQL's server.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { GATEWAY_IMAGE_REPO } from '../../src/cluster/gateway-manifests.ts';
 import { IMAGE_REPO } from '../../src/sandbox/images.ts';
@@ -143,12 +143,37 @@ function fillDemo(r: string): void {
 /** benchImage names the side-by-side bench's pod image (explicit tag, never `latest`). */
 export const benchImage = () => `${IMAGE_REPO}/bench:${DEMO_TAG}`;
 
+/** POSTGRES is Debian's PostgreSQL server (package postgresql-15), which the bench's pgbench figures drive. */
+export const POSTGRES = {
+  bin: '/usr/lib/postgresql/15/bin',
+  lib: '/usr/lib/postgresql/15/lib',
+  share: '/usr/share/postgresql/15',
+};
+
+/**
+ * addPostgres copies Debian's PostgreSQL server into an image: postgres and
+ * initdb with their libraries, the modules initdb loads (plpgsql, the
+ * snowball dictionaries, encoding conversions: every .so but the LLVM JIT,
+ * which the bench turns off), the share directory, the UTC zone, and busybox's
+ * `su` (the server refuses to run as root; the bench starts it as nobody).
+ */
+function addPostgres(r: string): void {
+  for (const p of ['postgres', 'initdb', 'pg_ctl']) addProgram(r, join(POSTGRES.bin, p));
+  for (const f of readdirSync(POSTGRES.lib)) {
+    if (f.endsWith('.so') && f !== 'llvmjit.so') addProgram(r, join(POSTGRES.lib, f));
+  }
+  cpSync(POSTGRES.share, join(r, POSTGRES.share), { recursive: true, dereference: true });
+  for (const z of ['UTC', 'Etc/UTC']) copyInto(r, join('/usr/share/zoneinfo', z));
+  if (!existsSync(join(r, 'bin/su'))) symlinkSync('busybox', join(r, 'bin/su'));
+}
+
 /**
  * benchImageSpec is the benchmark pod's image, built on demand by `npm run
  * bench -- --cluster k8s` (not by `up`): the demo image's content, whose
  * entry point runs the demo echo server (RFC 862, TCP and UDP port 7: the
  * same program the sandbox's bench pod runs), plus Debian's iperf3 and
- * sockperf with their libraries; the bench starts those with `kubectl exec`.
+ * sockperf with their libraries, and Debian's PostgreSQL server (addPostgres);
+ * the bench starts those with `kubectl exec`.
  */
 export function benchImageSpec(): ImageSpec {
   return {
@@ -157,6 +182,7 @@ export function benchImageSpec(): ImageSpec {
       fillDemo(r);
       addProgram(r, '/usr/bin/iperf3');
       addProgram(r, '/usr/bin/sockperf');
+      addPostgres(r);
     },
     variants: [
       {
