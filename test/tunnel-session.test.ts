@@ -2,7 +2,7 @@
 // every way a channel and a session end (docs/protocol.md).
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import {
   type AnyChannel,
   acceptSession,
@@ -14,32 +14,9 @@ import {
   HandshakeError,
   MemoryCarrier,
   type Session,
-  type SessionLimits,
   StreamChannel,
 } from '../src/tunnel/index.ts';
-
-const TOKEN = 'test-token-0123456789';
-
-async function pair(
-  t: ExecutionContext,
-  limits: Partial<SessionLimits> = {},
-  gwLimits: Partial<SessionLimits> = limits,
-): Promise<{ client: Session; gateway: Session; a: MemoryCarrier; b: MemoryCarrier }> {
-  const [a, b] = MemoryCarrier.pair();
-  const [gateway, client] = await Promise.all([
-    acceptSession(b, {
-      gatewayName: 'gw-test',
-      authenticate: (h) => (h.token === TOKEN ? undefined : 'bad token'),
-      limits: gwLimits,
-    }),
-    connectSession(a, { token: TOKEN, clientId: 'tester', limits }),
-  ]);
-  t.teardown(() => {
-    client.destroy();
-    gateway.destroy();
-  });
-  return { client, gateway, a, b };
-}
+import { pair, TOKEN } from './support/tunnel-pair.ts';
 
 /** echo makes the gateway accept every channel and echo it (streams: bytes; datagrams: each datagram). */
 function echo(gateway: Session): void {

@@ -20,22 +20,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as net from 'node:net';
+import { mulberry32 } from '../../src/tun/fault.ts';
 import { patternBlock, readAll } from './netstack-peer.ts';
 
 function out(v: unknown): void {
   process.stdout.write(`${JSON.stringify(v)}\n`);
-}
-
-/** mulberry32 is a small seeded generator (same as src/tun/fault.ts, copied to keep this script standalone). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function connect(host: string, port: number): Promise<net.Socket> {
