@@ -11,7 +11,7 @@
 // names the missing compilers, installs them on Debian/Ubuntu as root and
 // builds it. Set DEVNET_REQUIRE_ADDON=1 to make a failed build fatal.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,8 +29,18 @@ function loadable() {
   return r.status === 0 ? r.stdout : undefined;
 }
 
+/** stale reports whether an addon built in this checkout is older than its sources (a pull brought new native code). */
+function stale(file) {
+  if (!file.startsWith(join(root, 'build'))) return false;
+  const built = statSync(file).mtimeMs;
+  const sources = [join(root, 'binding.gyp'), ...readdirSync(join(root, 'native')).map((f) => join(root, 'native', f))];
+  return sources.some((f) => existsSync(f) && statSync(f).mtimeMs > built);
+}
+
 const forced = process.env.npm_config_build_from_source === 'true';
-const found = forced ? undefined : loadable();
+let found = forced ? undefined : loadable();
+const outdated = found !== undefined && stale(found);
+if (outdated) found = undefined;
 if (found) {
   const rel = found.slice(root.length + 1);
   console.log(`devnet: using the ${rel.startsWith('prebuilds') ? 'prebuilt ' : ''}TUN addon ${rel}`);
@@ -39,7 +49,9 @@ if (found) {
 console.log(
   forced
     ? 'devnet: building the TUN addon from source (--build-from-source)'
-    : `devnet: no prebuilt TUN addon for ${target}; building it from source (python3, make, g++)`,
+    : outdated
+      ? 'devnet: the TUN addon in build/ is older than native/ (new native code was pulled); rebuilding it'
+      : `devnet: no prebuilt TUN addon for ${target}; building it from source (python3, make, g++)`,
 );
 
 const args = ['rebuild', '--release'];
