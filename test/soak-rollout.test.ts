@@ -6,6 +6,7 @@
 // completes with its bytes intact (issue 14: a rollout used to reset them
 // all). The transfers run until the daemon has moved to the new pod, then
 // a while longer on the draining session. DEVNET_SOAK=long lingers longer.
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
@@ -67,6 +68,16 @@ async function rollDuringTransfers(t: ExecutionContext, roll: () => Promise<unkn
     (MAX_SECONDS + 60) * 1000,
   );
   await new Promise((r) => setTimeout(r, 2000));
+  // The old gateway pod's log, followed from before the roll (the pod and its log are gone afterwards).
+  let oldLog = '';
+  const follow = spawn('kubectl', ['logs', '-f', '-n', 'devnet', before.gateway?.pod ?? 'none'], {
+    env: e.clusterEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  follow.stdout.on('data', (d: Buffer) => {
+    oldLog += d.toString();
+  });
+  t.teardown(() => follow.kill());
   await roll();
   // The daemon must move to the new pod while the transfers still run on the old one (they are draining).
   let draining = 0;
@@ -87,7 +98,10 @@ async function rollDuringTransfers(t: ExecutionContext, roll: () => Promise<unkn
   } catch {
     result = { error: `the transfers printed no result (exit ${run.code})` };
   }
-  if (result.intact !== FLOWS) t.log(`the daemon's log:\n${daemonLogTail()}`);
+  if (result.intact !== FLOWS)
+    t.log(
+      `the daemon's log:\n${daemonLogTail()}\nthe old gateway pod's log:\n${oldLog.split('\n').slice(-60).join('\n')}`,
+    );
   t.is(result.intact, FLOWS, `${run.stdout}${run.stderr}`);
   t.true(moved, 'the daemon connected to the new gateway pod');
   t.true(draining > 0, 'the transfers were still on the old session when it was replaced');

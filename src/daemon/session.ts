@@ -357,7 +357,9 @@ export class ConnectSession {
     session.on('close', (end) => {
       const current = this.#session === session;
       if (current) this.#session = undefined;
-      // A session we replaced ourselves needs no new reconnect.
+      // A session we replaced ourselves needs no new reconnect; how its drain ended is worth a line.
+      if (!current && !this.#closed)
+        this.#log.info({ session: session.id, reason: end.reason, message: end.message }, 'a replaced session ended');
       if (this.#closed || !current) return;
       this.#lastError = `${end.reason}: ${end.message}`;
       this.#log.warn({ reason: end.reason, message: end.message }, 'tunnel lost; reconnecting');

@@ -319,8 +319,35 @@ export class GatewayServer {
     // Stop accepting now; server.close() calls back only once every connection is gone, so it is not awaited here.
     const closed = this.#servers.map((srv) => new Promise<void>((r) => srv.close(() => r())));
     await Promise.all([...this.#sessions].map((s) => s.drain(drainMs, 'the gateway is shutting down')));
+    // Each drained session has ended its carrier after its last frames (the
+    // final DATA and CLOSEs, then GOAWAY). Destroying it now would drop what
+    // is still in its write buffer, and the laptop would reset every flow
+    // whose CLOSE was lost (seen in a rollout on a loaded real cluster): let
+    // the bytes out, bounded, then destroy what is left.
+    await flushed([...this.#carriers], CARRIER_FLUSH_MS);
     for (const c of this.#carriers) c.destroy();
     await Promise.all(closed);
     this.#log.info({}, 'gateway stopped');
   }
+}
+
+/** CARRIER_FLUSH_MS bounds how long shutdown waits for ended carriers to write out their last frames. */
+export const CARRIER_FLUSH_MS = 5000;
+
+/** flushed resolves once every carrier has closed (its written bytes are out), or after boundMs. */
+function flushed(carriers: Duplex[], boundMs: number): Promise<void> {
+  const open = carriers.filter((c) => !c.destroyed);
+  if (open.length === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, boundMs);
+    timer.unref();
+    let left = open.length;
+    for (const c of open)
+      c.once('close', () => {
+        if (--left === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+  });
 }
