@@ -76,7 +76,13 @@ rootTest('up prints what it made; a second up is harmless', async (t) => {
   t.regex(readFileSync(kc, 'utf8'), /devnet-sandbox-dev/);
   const merged = readFileSync(env.KUBECONFIG as string, 'utf8');
   t.regex(merged, /current-context: devnet-sandbox\n/);
-  const status = JSON.parse((await devnet('sandbox', 'status', '-o', 'json')).stdout);
+  // A pod that got its IP a moment ago may not have its runner yet (kubelet: "N pod runners for M pods"):
+  // health settles within a few seconds, so read it until it does (bounded).
+  let status = JSON.parse((await devnet('sandbox', 'status', '-o', 'json')).stdout);
+  for (let i = 0; i < 20 && !status.components.every((c: { healthy: boolean }) => c.healthy); i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    status = JSON.parse((await devnet('sandbox', 'status', '-o', 'json')).stdout);
+  }
   t.true(status.running);
   t.true(
     status.components.every((c: { healthy: boolean; pid: number }) => c.healthy && c.pid > 0),
