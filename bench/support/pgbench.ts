@@ -80,26 +80,9 @@ export async function startPostgres(lab: Lab, shape: PgbenchShape, log: (s: stri
     rmSync(dir, { recursive: true, force: true });
   });
   const pgbenchOnNode = (args: string[], timeoutMs: number) =>
-    run(
-      'ip',
-      [
-        'netns',
-        'exec',
-        lab.cluster.nodeNs,
-        join(PG_BIN, 'pgbench'),
-        '-h',
-        lab.podIp,
-        '-p',
-        String(PG_PORT),
-        '-U',
-        'postgres',
-        ...args,
-        'postgres',
-      ],
-      {
-        timeoutMs,
-      },
-    );
+    run('ip', ['netns', 'exec', lab.cluster.nodeNs, join(PG_BIN, 'pgbench'), ...serverArgs(lab), ...args, 'postgres'], {
+      timeoutMs,
+    });
   const deadline = Date.now() + 90_000;
   for (;;) {
     const r = await pgbenchOnNode(['-i', '-q', '-s', String(shape.scale)], 120_000);
@@ -143,12 +126,7 @@ export async function measurePgbench(
         [
           String(shape.seconds + 30),
           join(PG_BIN, 'pgbench'),
-          '-h',
-          lab.podIp,
-          '-p',
-          String(PG_PORT),
-          '-U',
-          'postgres',
+          ...serverArgs(lab),
           '-n',
           '-c',
           String(shape.clients),
@@ -204,4 +182,9 @@ export function formatPgbenchTable(pg: PgbenchDocument): string {
     );
   }
   return out.join('\n');
+}
+
+/** serverArgs are pgbench's options naming the PostgreSQL server in the bench pod. */
+function serverArgs(lab: { podIp: string }): string[] {
+  return ['-h', lab.podIp, '-p', String(PG_PORT), '-U', 'postgres'];
 }
