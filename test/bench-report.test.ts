@@ -2,7 +2,7 @@
 // on outputs captured from the real tools.
 import test from 'ava';
 import { routeArgs } from '../bench/support/paths.ts';
-import { parsePgbench } from '../bench/support/pgbench.ts';
+import { busyCpuUs, formatPgbenchTable, parsePgbench } from '../bench/support/pgbench.ts';
 import {
   type BenchDocument,
   formatHeading,
@@ -187,9 +187,26 @@ test('pgbench: TPS and average latency from its summary; failed transactions cou
     'average connection time = 1.913 ms',
     'tps = 1469.812345 (including reconnection times)',
   ].join('\n');
-  t.deepEqual(parsePgbench(out), { tps: 1469.812345, latencyMs: 5.443, failed: 0 });
+  t.deepEqual(parsePgbench(out), { tps: 1469.812345, latencyMs: 5.443, failed: 0, txns: 5880 });
   t.is(parsePgbench(out.replace('failed transactions: 0', 'failed transactions: 3')).failed, 3);
   t.throws(() => parsePgbench('pgbench: error: connection to server failed'), { message: /no tps or latency/ });
+});
+
+test('pgbench: the machine’s busy CPU counts user, nice, system, irq and softirq, not idle, iowait or steal', (t) => {
+  // cpu  user nice system idle iowait irq softirq steal guest guest_nice (USER_HZ ticks, proc(5))
+  t.is(busyCpuUs('cpu  100 2 30 5000 40 1 7 900 0 0\ncpu0 50 1 15 2500 20 0 3 450 0 0\n'), 1_400_000);
+  const row = (tps: number, cpu: number) => ({
+    tps: spread([tps]),
+    latency_ms: spread([1]),
+    cpu_us_per_txn: spread([cpu]),
+  });
+  const table = formatPgbenchTable({
+    shape: { clients: 8, jobs: 2, scale: 10, seconds: 8, runs: 1 },
+    server: 'PostgreSQL 15',
+    results: { direct: row(2000, 700), 'devnet-direct': row(1000, 1800) },
+  });
+  t.regex(table, /\| direct \| 2000 \(2000–2000\) \| 1\.00× \| 1\.00 \(1\.00–1\.00\) \| 700 \|/);
+  t.regex(table, /\| devnet-direct \| 1000 .* \| 0\.50× \| .* \| 1800 \(\+1100\) \|/);
 });
 
 test('WAN figures: a median with its spread, and the tables name each profile and path', (t) => {

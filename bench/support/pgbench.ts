@@ -5,7 +5,7 @@
 // connections and once with a new connection per transaction (`-C`, as a
 // test suite or a short-lived script connects). The server runs with fsync
 // and synchronous_commit off, so the disk does not hide the network's cost.
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lab } from './lab.ts';
 import { run } from './programs.ts';
@@ -32,6 +32,14 @@ export interface PgFigures {
   latency_ms?: Spread;
   tps_connect?: Spread;
   latency_connect_ms?: Spread;
+  /**
+   * cpu_us_per_txn is the whole machine's busy CPU time during a run (every
+   * process: pgbench, PostgreSQL, the tunnel's processes at both ends, the
+   * kernel) per transaction. Against the direct path's figure it is what the
+   * path costs per transaction, a steadier figure than TPS on a shared machine.
+   */
+  cpu_us_per_txn?: Spread;
+  cpu_us_per_txn_connect?: Spread;
 }
 
 /** PgbenchDocument is the `pgbench` key of the bench's JSON. */
@@ -42,13 +50,21 @@ export interface PgbenchDocument {
 }
 
 /** parsePgbench reads pgbench's summary: "tps = X (...)" and "latency average = Y ms". */
-export function parsePgbench(out: string): { tps: number; latencyMs: number; failed: number } {
+export function parsePgbench(out: string): { tps: number; latencyMs: number; failed: number; txns: number } {
   const tps = /^tps = ([\d.]+)/m.exec(out);
+  const txns = /number of transactions actually processed: (\d+)/.exec(out);
   const lat = /^latency average = ([\d.]+) ms/m.exec(out);
   const failed = /number of failed transactions: (\d+)/.exec(out);
   if (!tps || !lat)
     throw new Error(`pgbench: no tps or latency in its output: ${out.trim().split('\n').slice(-3).join(' ')}`);
-  return { tps: Number(tps[1]), latencyMs: Number(lat[1]), failed: Number(failed?.[1] ?? 0) };
+  return { tps: Number(tps[1]), latencyMs: Number(lat[1]), failed: Number(failed?.[1] ?? 0), txns: Number(txns?.[1] ?? 0) };
+}
+
+/** busyCpuUs is the machine's busy CPU time so far (µs): user, nice, system, irq and softirq of /proc/stat (proc(5)). */
+export function busyCpuUs(stat = readFileSync('/proc/stat', 'utf8')): number {
+  const f = (stat.split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = f;
+  return ((user + nice + system + irq + softirq) * 1e6) / 100; // USER_HZ is 100 on Linux
 }
 
 /**
@@ -119,8 +135,10 @@ export async function measurePgbench(
   for (const connect of [false, true]) {
     const tps: number[] = [];
     const lat: number[] = [];
+    const cpu: number[] = [];
     let why = '';
     for (let i = 0; i < shape.runs; i++) {
+      const busyBefore = busyCpuUs();
       const r = await lab.onLaptop(
         'timeout',
         [
@@ -139,6 +157,7 @@ export async function measurePgbench(
         ],
         (shape.seconds + 40) * 1000,
       );
+      const busy = busyCpuUs() - busyBefore;
       try {
         if (r.code !== 0)
           throw new Error(`pgbench exited ${r.code}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
@@ -146,6 +165,7 @@ export async function measurePgbench(
         if (p.failed > 0) throw new Error(`pgbench: ${p.failed} failed transactions`);
         tps.push(p.tps);
         lat.push(p.latencyMs);
+        if (p.txns > 0) cpu.push(busy / p.txns);
       } catch (err) {
         why = (err as Error).message;
       }
@@ -156,6 +176,8 @@ export async function measurePgbench(
     if (t && l) {
       f[tk] = t;
       f[lk] = l;
+      const c = spread(cpu);
+      if (c) f[connect ? 'cpu_us_per_txn_connect' : 'cpu_us_per_txn'] = c;
     } else skip(tk, why || 'no result');
   }
   return f;
@@ -169,16 +191,19 @@ export function formatPgbenchTable(pg: PgbenchDocument): string {
     x ? `${x.p50.toFixed(d)} (${x.min.toFixed(d)}–${x.max.toFixed(d)})` : '—';
   const vs = (x: Spread | undefined, base: Spread | undefined) =>
     x && base ? `${(x.p50 / base.p50).toFixed(2)}×` : '—';
+  // The machine's CPU per transaction, and what the path adds to the direct path's.
+  const cpu = (x: Spread | undefined, base: Spread | undefined) =>
+    x ? `${x.p50.toFixed(0)}${base && x !== base ? ` (+${(x.p50 - base.p50).toFixed(0)})` : ''}` : '—';
   const out = [
     `pgbench (${pg.server}, TPC-B-like, scale ${s.scale}, ${s.clients} clients, ${s.jobs} threads, ${s.runs} × ${s.seconds} s; median (min–max), × = against direct)`,
     '',
-    '| path | TPS | × | latency ms | TPS, new connection each (-C) | × | latency ms (-C) |',
-    '|---|---|---|---|---|---|---|',
+    '| path | TPS | × | latency ms | CPU µs/txn (+direct) | TPS, new connection each (-C) | × | latency ms (-C) | CPU µs/txn (-C) (+direct) |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const [path, f] of Object.entries(pg.results)) {
     if (!f) continue;
     out.push(
-      `| ${path} | ${sp(f.tps, 0)} | ${vs(f.tps, direct?.tps)} | ${sp(f.latency_ms, 2)} | ${sp(f.tps_connect, 0)} | ${vs(f.tps_connect, direct?.tps_connect)} | ${sp(f.latency_connect_ms, 2)} |`,
+      `| ${path} | ${sp(f.tps, 0)} | ${vs(f.tps, direct?.tps)} | ${sp(f.latency_ms, 2)} | ${cpu(f.cpu_us_per_txn, direct?.cpu_us_per_txn)} | ${sp(f.tps_connect, 0)} | ${vs(f.tps_connect, direct?.tps_connect)} | ${sp(f.latency_connect_ms, 2)} | ${cpu(f.cpu_us_per_txn_connect, direct?.cpu_us_per_txn_connect)} |`,
     );
   }
   return out.join('\n');
