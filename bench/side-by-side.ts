@@ -29,6 +29,7 @@ import { Cleanup } from './support/programs.ts';
 import {
   type BenchDocument,
   type BenchName,
+  formatCpuTable,
   formatHeading,
   formatTable,
   type PathName,
@@ -226,6 +227,12 @@ async function lanBench(lab: Lab, runnable: PathName[]): Promise<void> {
           doc.notes[`${path}.${figure}`] = what;
         },
         cpuProfDir !== undefined,
+        (figure, shares) => {
+          doc.cpu ??= {};
+          const byFigure = doc.cpu[path] ?? {};
+          byFigure[figure] = shares;
+          doc.cpu[path] = byFigure;
+        },
       ),
     );
     if (path === devnetExtrasOn && cpuProfDir === undefined) {
@@ -331,6 +338,7 @@ if (failed && Object.keys(doc.results).length === 0 && Object.keys(doc.skipped).
 doc.machine.load_avg_end = loadavg().map((x) => Math.round(x * 100) / 100);
 doc.machine.duration_s = Math.round((Date.now() - started) / 1000);
 process.stdout.write(`\n${formatHeading(doc)}\n\n${formatTable(doc)}\n`);
+if (doc.cpu) process.stdout.write(`\n${formatCpuTable(doc.cpu)}\n`);
 if (doc.pgbench) process.stdout.write(`\n${formatPgbenchTable(doc.pgbench)}\n`);
 if (doc.wan) process.stdout.write(`\n${formatWanTable(doc.wan)}\n`);
 if (values.json) writeFileSync(values.json, `${JSON.stringify(doc, null, 2)}\n`);

@@ -1,8 +1,9 @@
 // The side-by-side bench's parsers and result shaping (bench/support/report.ts),
 // on outputs captured from the real tools.
 import test from 'ava';
+import { busyTicks, cpuShares, labelOf, statTicks } from '../bench/support/cpu-share.ts';
 import { routeArgs } from '../bench/support/paths.ts';
-import { busyCpuUs, formatPgbenchTable, parsePgbench } from '../bench/support/pgbench.ts';
+import { formatPgbenchTable, parsePgbench } from '../bench/support/pgbench.ts';
 import {
   type BenchDocument,
   formatHeading,
@@ -194,11 +195,12 @@ test('pgbench: TPS and average latency from its summary; failed transactions cou
 
 test('pgbench: the machine’s busy CPU counts user, nice, system, irq and softirq, not idle, iowait or steal', (t) => {
   // cpu  user nice system idle iowait irq softirq steal guest guest_nice (USER_HZ ticks, proc(5))
-  t.is(busyCpuUs('cpu  100 2 30 5000 40 1 7 900 0 0\ncpu0 50 1 15 2500 20 0 3 450 0 0\n'), 1_400_000);
+  t.is(busyTicks('cpu  100 2 30 5000 40 1 7 900 0 0\ncpu0 50 1 15 2500 20 0 3 450 0 0\n'), 140);
   const row = (tps: number, cpu: number) => ({
     tps: spread([tps]),
     latency_ms: spread([1]),
     cpu_us_per_txn: spread([cpu]),
+    cpu_pct: { 'devnet daemon': 70, postgres: 50, other: 10, total: 130 },
   });
   const table = formatPgbenchTable({
     shape: { clients: 8, jobs: 2, scale: 10, seconds: 8, runs: 1 },
@@ -207,6 +209,42 @@ test('pgbench: the machine’s busy CPU counts user, nice, system, irq and softi
   });
   t.regex(table, /\| direct \| 2000 \(2000–2000\) \| 1\.00× \| 1\.00 \(1\.00–1\.00\) \| 700 \|/);
   t.regex(table, /\| devnet-direct \| 1000 .* \| 0\.50× \| .* \| 1800 \(\+1100\) \|/);
+  t.regex(table, /- devnet-direct: devnet daemon 70%, postgres 50%, other 10%, total 130%/);
+});
+
+test('CPU shares: utime + stime per process, labelled by role, as percent of one CPU between two readings', (t) => {
+  // proc(5): pid (comm) state ppid … utime(14) stime(15); a command may hold spaces and parentheses.
+  const stat = '42 (node (x) y) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 11 0 9876 1000 50';
+  t.deepEqual(statTicks(stat), { comm: 'node (x) y', ticks: 300, start: 9876 });
+  t.is(statTicks('garbage'), undefined);
+  t.is(labelOf('/usr/bin/node /x/src/daemon/main.ts --socket s', 'node'), 'devnet daemon');
+  t.is(labelOf('node src/gateway/main.ts --listen 127.0.0.1:8300', 'node'), 'devnet gateway');
+  t.is(labelOf('/usr/sbin/openvpn --config c', 'openvpn'), 'openvpn');
+  t.is(labelOf('postgres: postgres postgres 10.0.0.1(4242) idle', 'postgres'), 'postgres');
+  t.is(labelOf('', 'kworker/1:1H-kblockd'), 'kernel workers');
+  t.is(labelOf('/usr/bin/node /x/bench/support/conn-rate.ts 10.0.0.9 7', 'MainThread'), 'node conn-rate.ts');
+  const at = (ms: number, busy: number, procs: [number, string, number, number][]) => ({
+    atMs: ms,
+    busyTicks: busy,
+    procs: new Map(procs.map(([pid, label, ticks, start]) => [pid, { label, ticks, start }])),
+  });
+  const before = at(0, 1000, [
+    [1, 'devnet daemon', 500, 10],
+    [2, 'postgres', 100, 20],
+    [3, 'iperf3', 7, 30],
+    [5, 'kernel workers', 9000, 5],
+  ]);
+  // Two seconds later: the daemon used 1.4 s, postgres 0.6 s over two processes (one new), pid 3 was
+  // reused by a new process, and a long-lived kernel worker used 0.1 s (folded into other: under 2 %).
+  const after = at(2000, 1300, [
+    [1, 'devnet daemon', 640, 10],
+    [2, 'postgres', 130, 20],
+    [4, 'postgres', 30, 190],
+    [3, 'bash', 1, 195],
+    [5, 'kernel workers', 9002, 5],
+  ]);
+  t.deepEqual(cpuShares(before, after), { 'devnet daemon': 70, postgres: 30, other: 50, total: 150 });
+  t.deepEqual(cpuShares(before, before), {}, 'no time passed: nothing to say');
 });
 
 test('WAN figures: a median with its spread, and the tables name each profile and path', (t) => {

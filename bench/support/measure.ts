@@ -3,6 +3,7 @@
 // duration flag and a `timeout` around it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type CpuShares, cpuShares, snapshot } from './cpu-share.ts';
 import { LAB, type Lab } from './lab.ts';
 import { run } from './programs.ts';
 import {
@@ -28,6 +29,7 @@ const script = (name: string) => join(import.meta.dirname, name);
  * whose runs all fail is left out (skip), one with some failed runs is the
  * median of the rest and says so (note). With onlyConnections, only the
  * connection rate is taken (`--cpu-prof`: a profile of that path alone).
+ * cpu receives each figure's CPU shares by process over all its runs.
  */
 export async function measurePath(
   lab: Lab,
@@ -35,11 +37,13 @@ export async function measurePath(
   skip: (figure: string, why: string) => void,
   note: (figure: string, what: string) => void,
   onlyConnections = false,
+  cpu: (figure: string, shares: CpuShares) => void = () => undefined,
 ): Promise<PathFigures> {
   const f: PathFigures = {};
   const take = async (names: (keyof PathFigures)[], one: () => Promise<number[]>) => {
     const samples: number[][] = names.map(() => []);
     const failures: string[] = [];
+    const before = snapshot();
     for (let i = 0; i < b.runs; i++) {
       for (let attempt = 0; attempt < 2; attempt++) {
         try {
@@ -51,6 +55,7 @@ export async function measurePath(
         }
       }
     }
+    cpu(names[0] as string, cpuShares(before, snapshot()));
     for (const [k, n] of names.entries()) {
       const got = samples[k] ?? [];
       if (got.length === 0) skip(n, failures[0] ?? 'no result');

@@ -7,6 +7,7 @@
 // and synchronous_commit off, so the disk does not hide the network's cost.
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { busyTicks, type CpuShares, cpuShares, formatShares, snapshot } from './cpu-share.ts';
 import type { Lab } from './lab.ts';
 import { run } from './programs.ts';
 import type { PathName } from './report.ts';
@@ -40,6 +41,14 @@ export interface PgFigures {
    */
   cpu_us_per_txn?: Spread;
   cpu_us_per_txn_connect?: Spread;
+  /** cpu_pct is where that CPU went: percent of one CPU by process over the mode's runs (bench/support/cpu-share.ts). */
+  cpu_pct?: CpuShares;
+  cpu_pct_connect?: CpuShares;
+}
+
+/** busyCpuUs is the machine's busy CPU time so far (µs): /proc/stat's busy ticks at USER_HZ 100. */
+function busyCpuUs(): number {
+  return busyTicks(readFileSync('/proc/stat', 'utf8')) * 10_000;
 }
 
 /** PgbenchDocument is the `pgbench` key of the bench's JSON. */
@@ -57,14 +66,12 @@ export function parsePgbench(out: string): { tps: number; latencyMs: number; fai
   const failed = /number of failed transactions: (\d+)/.exec(out);
   if (!tps || !lat)
     throw new Error(`pgbench: no tps or latency in its output: ${out.trim().split('\n').slice(-3).join(' ')}`);
-  return { tps: Number(tps[1]), latencyMs: Number(lat[1]), failed: Number(failed?.[1] ?? 0), txns: Number(txns?.[1] ?? 0) };
-}
-
-/** busyCpuUs is the machine's busy CPU time so far (µs): user, nice, system, irq and softirq of /proc/stat (proc(5)). */
-export function busyCpuUs(stat = readFileSync('/proc/stat', 'utf8')): number {
-  const f = (stat.split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = f;
-  return ((user + nice + system + irq + softirq) * 1e6) / 100; // USER_HZ is 100 on Linux
+  return {
+    tps: Number(tps[1]),
+    latencyMs: Number(lat[1]),
+    failed: Number(failed?.[1] ?? 0),
+    txns: Number(txns?.[1] ?? 0),
+  };
 }
 
 /**
@@ -137,6 +144,7 @@ export async function measurePgbench(
     const lat: number[] = [];
     const cpu: number[] = [];
     let why = '';
+    const first = snapshot();
     for (let i = 0; i < shape.runs; i++) {
       const busyBefore = busyCpuUs();
       const r = await lab.onLaptop(
@@ -178,6 +186,7 @@ export async function measurePgbench(
       f[lk] = l;
       const c = spread(cpu);
       if (c) f[connect ? 'cpu_us_per_txn_connect' : 'cpu_us_per_txn'] = c;
+      f[connect ? 'cpu_pct_connect' : 'cpu_pct'] = cpuShares(first, snapshot());
     } else skip(tk, why || 'no result');
   }
   return f;
@@ -206,6 +215,12 @@ export function formatPgbenchTable(pg: PgbenchDocument): string {
       `| ${path} | ${sp(f.tps, 0)} | ${vs(f.tps, direct?.tps)} | ${sp(f.latency_ms, 2)} | ${cpu(f.cpu_us_per_txn, direct?.cpu_us_per_txn)} | ${sp(f.tps_connect, 0)} | ${vs(f.tps_connect, direct?.tps_connect)} | ${sp(f.latency_connect_ms, 2)} | ${cpu(f.cpu_us_per_txn_connect, direct?.cpu_us_per_txn_connect)} |`,
     );
   }
+  const shares = Object.entries(pg.results).flatMap(([path, f]) => [
+    ...(f?.cpu_pct ? [`- ${path}: ${formatShares(f.cpu_pct)}`] : []),
+    ...(f?.cpu_pct_connect ? [`- ${path} (-C): ${formatShares(f.cpu_pct_connect)}`] : []),
+  ]);
+  if (shares.length > 0)
+    out.push('', 'CPU by process while pgbench ran (percent of one CPU; the machine has 200%)', '', ...shares);
   return out.join('\n');
 }
 

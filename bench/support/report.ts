@@ -2,6 +2,7 @@
 // document `npm run bench -- --json FILE` writes, and the stdout heading and
 // table. Pure functions, unit-tested in test/bench-report.test.ts.
 import { type ClusterKind, clusterKind } from '../../test/support/k8s.ts';
+import { type CpuShares, formatShares } from './cpu-share.ts';
 import type { PgbenchDocument } from './pgbench.ts';
 import type { WanDocument } from './wan.ts';
 
@@ -41,7 +42,32 @@ export interface BenchDocument {
   wan?: WanDocument;
   /** pgbench is the real-application bench's figures (bench/support/pgbench.ts), when it ran. */
   pgbench?: PgbenchDocument;
+  /**
+   * cpu is where each figure's CPU time went: percent of one CPU by process
+   * while the figure's runs lasted (bench/support/cpu-share.ts), keyed by
+   * path and by the figure's first key (tcp_up_gbps, tcp_down_gbps, rtt_p50_us, conn_per_s).
+   */
+  cpu?: Partial<Record<PathName, Record<string, CpuShares>>>;
 }
+
+/** formatCpuTable writes where each figure's CPU time went, a line per path and figure. */
+export function formatCpuTable(cpu: NonNullable<BenchDocument['cpu']>): string {
+  const out = ['CPU while each figure was measured (percent of one CPU, over all its runs; the machine has 200%)', ''];
+  for (const [path, figures] of Object.entries(cpu)) {
+    for (const [figure, shares] of Object.entries(figures ?? {})) {
+      out.push(`- ${path}, ${CPU_FIGURES[figure] ?? figure}: ${formatShares(shares)}`);
+    }
+  }
+  return out.join('\n');
+}
+
+/** CPU_FIGURES name the figures whose CPU formatCpuTable reports. */
+const CPU_FIGURES: Record<string, string> = {
+  tcp_up_gbps: 'upload',
+  tcp_down_gbps: 'download',
+  rtt_p50_us: 'request/response',
+  conn_per_s: 'new connections',
+};
 
 /** BENCHES are the benchmarks one run can take, in run order: `lan` (the side-by-side figures), `wan`, `pgbench`. */
 export const BENCHES = ['lan', 'pgbench', 'wan'] as const;
