@@ -8,6 +8,7 @@
 // laptop reaches a remote API server.
 import { readFileSync } from 'node:fs';
 import test from 'ava';
+import { DATA_PATH_V8_FLAGS } from '../src/runtime-flags.ts';
 import { E2E, type Laptop, run } from './support/e2e.ts';
 import type { Netns } from './support/netns.ts';
 import { isRoot, rootTest } from './support/root.ts';
@@ -92,6 +93,22 @@ rootTest('status -o json reports connected and the routes', async (t) => {
   for (const cidr of await e.serviceCidrs()) t.true(s.routes.includes(cidr), `route for ${cidr}`);
   t.is(s.dns.mode, 'resolvconf');
   t.is(s.gateway.namespace, 'devnet');
+});
+
+rootTest("the daemon runs with the data path's V8 flags (a small young generation: docs/benchmarks.md)", async (t) => {
+  const ns = e.laptop as Netns;
+  const pids = (await run('ip', ['netns', 'pids', ns.name], process.env)).stdout.split('\n').filter(Boolean);
+  const argvs = pids.flatMap((pid) => {
+    try {
+      return [readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')];
+    } catch {
+      return []; // exited meanwhile
+    }
+  });
+  const daemon = argvs.find((a) => a.some((x) => /daemon\/main\.(ts|js)$/.test(x)));
+  if (!daemon) return t.fail(`no devnet daemon in the laptop namespace (${argvs.map((a) => a[1]).join(', ')})`);
+  const script = daemon.findIndex((x) => /daemon\/main\.(ts|js)$/.test(x));
+  t.deepEqual(daemon.slice(1, script), [...DATA_PATH_V8_FLAGS]);
 });
 
 rootTest('cluster names resolve as from a pod in demo; other names exactly as before', async (t) => {

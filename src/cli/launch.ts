@@ -23,6 +23,7 @@ import { DevnetError } from '../errors.ts';
 import { isOwnerAlive } from '../helper/process.linux.ts';
 import { recover } from '../journal/journal.ts';
 import { machineUndoEnv as undoEnv } from '../journal/machine.ts';
+import { DATA_PATH_V8_FLAGS } from '../runtime-flags.ts';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** EXT is the code's extension: .ts in a checkout, .js in a built package (dist/ has no .ts to spawn). */
@@ -109,7 +110,7 @@ export function daemonIfRunning(
 async function startProcess(
   argv: string[],
   log: string | number,
-  opts: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv },
+  opts: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv; nodeFlags?: readonly string[] },
 ) {
   const out = typeof log === 'number' ? log : openUserLog(log, 0, 0);
   try {
@@ -123,9 +124,9 @@ async function spawnReady(
   argv: string[],
   out: number,
   log: string,
-  opts: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv },
+  opts: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv; nodeFlags?: readonly string[] },
 ) {
-  const child = spawn(process.execPath, argv, {
+  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), ...argv], {
     detached: true,
     stdio: ['ignore', 'pipe', out],
     ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
@@ -200,7 +201,11 @@ export async function launchSession(
         paths.tunFdSocket,
       ],
       daemonLog,
-      who.uid === (process.getuid?.() ?? 0) ? { env: daemonEnv } : { uid: who.uid, gid: who.gid, env: daemonEnv },
+      {
+        ...(who.uid === (process.getuid?.() ?? 0) ? {} : { uid: who.uid, gid: who.gid }),
+        env: daemonEnv,
+        nodeFlags: DATA_PATH_V8_FLAGS,
+      },
     ),
   ]);
   return connectDaemon(paths, who);
