@@ -338,8 +338,9 @@ if (failed && Object.keys(doc.results).length === 0 && Object.keys(doc.skipped).
 doc.machine.load_avg_end = loadavg().map((x) => Math.round(x * 100) / 100);
 doc.machine.duration_s = Math.round((Date.now() - started) / 1000);
 process.stdout.write(`\n${formatHeading(doc)}\n\n${formatTable(doc)}\n`);
-if (doc.cpu) process.stdout.write(`\n${formatCpuTable(doc.cpu)}\n`);
-if (doc.pgbench) process.stdout.write(`\n${formatPgbenchTable(doc.pgbench)}\n`);
+const cpuCount = Number(doc.machine.cpus) || cpus().length;
+if (doc.cpu) process.stdout.write(`\n${formatCpuTable(doc.cpu, cpuCount)}\n`);
+if (doc.pgbench) process.stdout.write(`\n${formatPgbenchTable(doc.pgbench, cpuCount)}\n`);
 if (doc.wan) process.stdout.write(`\n${formatWanTable(doc.wan)}\n`);
 if (values.json) writeFileSync(values.json, `${JSON.stringify(doc, null, 2)}\n`);
 process.exit(failed ? 1 : 0);

@@ -6,6 +6,7 @@ import { routeArgs } from '../bench/support/paths.ts';
 import { formatPgbenchTable, parsePgbench } from '../bench/support/pgbench.ts';
 import {
   type BenchDocument,
+  formatCpuTable,
   formatHeading,
   formatTable,
   median,
@@ -202,11 +203,14 @@ test('pgbench: the machine’s busy CPU counts user, nice, system, irq and softi
     cpu_us_per_txn: spread([cpu]),
     cpu_pct: { 'devnet daemon': 70, postgres: 50, other: 10, total: 130 },
   });
-  const table = formatPgbenchTable({
-    shape: { clients: 8, jobs: 2, scale: 10, seconds: 8, runs: 1 },
-    server: 'PostgreSQL 15',
-    results: { direct: row(2000, 700), 'devnet-direct': row(1000, 1800) },
-  });
+  const table = formatPgbenchTable(
+    {
+      shape: { clients: 8, jobs: 2, scale: 10, seconds: 8, runs: 1 },
+      server: 'PostgreSQL 15',
+      results: { direct: row(2000, 700), 'devnet-direct': row(1000, 1800) },
+    },
+    2,
+  );
   t.regex(table, /\| direct \| 2000 \(2000–2000\) \| 1\.00× \| 1\.00 \(1\.00–1\.00\) \| 700 \|/);
   t.regex(table, /\| devnet-direct \| 1000 .* \| 0\.50× \| .* \| 1800 \(\+1100\) \|/);
   t.regex(table, /- devnet-direct: devnet daemon 70%, postgres 50%, other 10%, total 130%/);
@@ -245,6 +249,11 @@ test('CPU shares: utime + stime per process, labelled by role, as percent of one
   ]);
   t.deepEqual(cpuShares(before, after), { 'devnet daemon': 70, postgres: 30, other: 50, total: 150 });
   t.deepEqual(cpuShares(before, before), {}, 'no time passed: nothing to say');
+  t.is(
+    formatCpuTable({ 'devnet-direct': { tcp_up_gbps: { 'devnet gateway': 107, other: 14, total: 121 } } }, 2),
+    'CPU while each figure was measured (percent of one CPU, over all its runs; the machine has 200%)\n\n' +
+      '- devnet-direct, upload: devnet gateway 107%, other 14%, total 121%',
+  );
 });
 
 test('WAN figures: a median with its spread, and the tables name each profile and path', (t) => {

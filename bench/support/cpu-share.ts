@@ -62,6 +62,11 @@ export function busyTicks(stat: string): number {
   return user + nice + system + irq + softirq;
 }
 
+/** machineBusyUs is the machine's busy CPU time so far, in µs (busyTicks of /proc/stat). */
+export function machineBusyUs(): number {
+  return (busyTicks(readFileSync('/proc/stat', 'utf8')) * 1e6) / USER_HZ;
+}
+
 /** snapshot reads every process's CPU time now (processes that vanish while being read are skipped). */
 export function snapshot(): CpuSnapshot {
   const procs = new Map<number, ProcTicks>();

@@ -5,9 +5,9 @@
 // connections and once with a new connection per transaction (`-C`, as a
 // test suite or a short-lived script connects). The server runs with fsync
 // and synchronous_commit off, so the disk does not hide the network's cost.
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { busyTicks, type CpuShares, cpuShares, formatShares, snapshot } from './cpu-share.ts';
+import { type CpuShares, cpuShares, formatShares, machineBusyUs, snapshot } from './cpu-share.ts';
 import type { Lab } from './lab.ts';
 import { run } from './programs.ts';
 import type { PathName } from './report.ts';
@@ -44,11 +44,6 @@ export interface PgFigures {
   /** cpu_pct is where that CPU went: percent of one CPU by process over the mode's runs (bench/support/cpu-share.ts). */
   cpu_pct?: CpuShares;
   cpu_pct_connect?: CpuShares;
-}
-
-/** busyCpuUs is the machine's busy CPU time so far (µs): /proc/stat's busy ticks at USER_HZ 100. */
-function busyCpuUs(): number {
-  return busyTicks(readFileSync('/proc/stat', 'utf8')) * 10_000;
 }
 
 /** PgbenchDocument is the `pgbench` key of the bench's JSON. */
@@ -146,7 +141,7 @@ export async function measurePgbench(
     let why = '';
     const first = snapshot();
     for (let i = 0; i < shape.runs; i++) {
-      const busyBefore = busyCpuUs();
+      const busyBefore = machineBusyUs();
       const r = await lab.onLaptop(
         'timeout',
         [
@@ -165,7 +160,7 @@ export async function measurePgbench(
         ],
         (shape.seconds + 40) * 1000,
       );
-      const busy = busyCpuUs() - busyBefore;
+      const busy = machineBusyUs() - busyBefore;
       try {
         if (r.code !== 0)
           throw new Error(`pgbench exited ${r.code}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
@@ -193,7 +188,7 @@ export async function measurePgbench(
 }
 
 /** formatPgbenchTable writes the pgbench figures, each path against the direct path. */
-export function formatPgbenchTable(pg: PgbenchDocument): string {
+export function formatPgbenchTable(pg: PgbenchDocument, cpus: number): string {
   const s = pg.shape;
   const direct = pg.results.direct;
   const sp = (x: Spread | undefined, d: number) =>
@@ -220,7 +215,12 @@ export function formatPgbenchTable(pg: PgbenchDocument): string {
     ...(f?.cpu_pct_connect ? [`- ${path} (-C): ${formatShares(f.cpu_pct_connect)}`] : []),
   ]);
   if (shares.length > 0)
-    out.push('', 'CPU by process while pgbench ran (percent of one CPU; the machine has 200%)', '', ...shares);
+    out.push(
+      '',
+      `CPU by process while pgbench ran (percent of one CPU; the machine has ${cpus * 100}%)`,
+      '',
+      ...shares,
+    );
   return out.join('\n');
 }
 

@@ -51,8 +51,11 @@ export interface BenchDocument {
 }
 
 /** formatCpuTable writes where each figure's CPU time went, a line per path and figure. */
-export function formatCpuTable(cpu: NonNullable<BenchDocument['cpu']>): string {
-  const out = ['CPU while each figure was measured (percent of one CPU, over all its runs; the machine has 200%)', ''];
+export function formatCpuTable(cpu: NonNullable<BenchDocument['cpu']>, cpus: number): string {
+  const out = [
+    `CPU while each figure was measured (percent of one CPU, over all its runs; the machine has ${cpus * 100}%)`,
+    '',
+  ];
   for (const [path, figures] of Object.entries(cpu)) {
     for (const [figure, shares] of Object.entries(figures ?? {})) {
       out.push(`- ${path}, ${CPU_FIGURES[figure] ?? figure}: ${formatShares(shares)}`);
