@@ -55,7 +55,7 @@ export async function measurePath(
         }
       }
     }
-    cpu(names[0] as string, cpuShares(before, snapshot()));
+    if (samples.some((s) => s.length > 0)) cpu(names[0] as string, cpuShares(before, snapshot()));
     for (const [k, n] of names.entries()) {
       const got = samples[k] ?? [];
       if (got.length === 0) skip(n, failures[0] ?? 'no result');
